@@ -1,1 +1,20 @@
-pub fn version() -> &'static str { env!("CARGO_PKG_VERSION") }
+//! haresign: a read-only JSON API for English NHS primary-care reference data, wire-compatible
+//! with the Django REST Framework service it replaces.
+
+pub mod api;
+pub mod app;
+pub mod catalogue;
+pub mod db;
+pub mod demo;
+pub mod import;
+pub mod keys;
+pub mod server;
+
+use catalogue::declare::Table;
+
+/// Every table the database holds: the service's own, then the catalogue's.
+pub fn schema_tables() -> Vec<&'static Table> {
+    let mut tables: Vec<&'static Table> = vec![&keys::API_KEYS, &import::record::IMPORTS];
+    tables.extend(catalogue::tables());
+    tables
+}

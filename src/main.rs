@@ -1,1 +1,293 @@
-fn main() { println!("{}", haresign::version()); }
+//! The `haresign` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use haresign::app::{AppState, Settings};
+use haresign::catalogue;
+use haresign::db::Db;
+use haresign::import::run::{self, Outcome};
+use haresign::keys;
+
+#[derive(Parser)]
+#[command(
+    name = "haresign",
+    version,
+    about = "Read-only JSON API for English NHS primary-care reference data",
+    long_about = "Read-only JSON API for English NHS primary-care reference data (GP practices, PCNs, registrations and more), wire-compatible with the Django REST Framework service it replaces.\n\nStart with `haresign demo` to see it working on synthetic data."
+)]
+struct Cli {
+    /// Database URL: sqlite://FILE (embedded, the default) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "HARESIGN_DATABASE_URL")]
+    db: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API over HTTP.
+    Serve(ServeArgs),
+    /// Create or update the database tables (safe to run repeatedly).
+    Migrate,
+    /// Import publisher files into the database, atomically, replacing the periods they hold.
+    #[command(long_about = "Import publisher files into the database. All files of one command load in one transaction: if any file fails, nothing changes. Each file replaces the reporting periods it holds; importing the same file again changes nothing.\n\nSources:\n  epraccur       ODS GP practices (epraccur.csv, legacy or DSE; bare or zipped)\n  epcn           ODS PCNs and members (ePCN.xlsx or DSE epcncorepartnerdetails.csv)\n  registrations  Patients Registered at a GP Practice (gp-reg-pat-prac-map.csv, -quin-age.csv, -all.csv)")]
+    Import {
+        /// Source publication (see `haresign import --help`).
+        source: String,
+        /// Files to import (CSV, XLSX or ZIP).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Generate a synthetic England in the publishers' formats, import it, create a key and serve.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000", env = "HARESIGN_BIND")]
+    bind: SocketAddr,
+    /// Build https:// links when a proxy sends `X-Forwarded-Proto: https`.
+    #[arg(long, env = "HARESIGN_TRUST_FORWARDED_PROTO")]
+    trust_forwarded_proto: bool,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; it is printed once and only its SHA-256 digest is stored.
+    Create {
+        /// Who or what the key is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// List keys: prefix, name, created, last used, active.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key by its prefix (as `keys list` shows it).
+    Revoke { prefix: String },
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Size of the synthetic England: 1.0 is national scale (~6,300 practices).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Seed of the synthetic world; the same seed gives the same files.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the generated publisher files are written.
+    #[arg(long, default_value = "demo-data")]
+    dir: PathBuf,
+    /// Build the demo database and exit without serving.
+    #[arg(long)]
+    no_serve: bool,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+const DEFAULT_DB: &str = "sqlite://haresign.db";
+const DEMO_DB: &str = "sqlite://demo.db";
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("HARESIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(cli))
+}
+
+async fn connect(url: &str) -> Result<Db> {
+    let db = Db::connect(url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    db.migrate().await.context("creating tables")?;
+    Ok(db)
+}
+
+/// Database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let db_url = cli
+        .db
+        .clone()
+        .or_else(|| std::env::var("DATABASE_URL").ok());
+    match cli.command {
+        Command::Serve(args) => {
+            let db = connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
+            serve(db, &args).await
+        }
+        Command::Migrate => {
+            connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Import { source, files } => {
+            let db = connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
+            let Some(source) = catalogue::source(&source) else {
+                let names: Vec<_> = catalogue::sources().iter().map(|s| s.name).collect();
+                bail!("unknown source {source:?}; choose one of: {}", names.join(", "));
+            };
+            let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            match run::import(&db, source, &files, show).await? {
+                Outcome::Unchanged => println!("{}: already imported, nothing changed", source.name),
+                Outcome::Imported { rows, periods, elapsed } => {
+                    let periods = if periods.is_empty() {
+                        "snapshot".to_owned()
+                    } else {
+                        periods.join(", ")
+                    };
+                    println!(
+                        "{}: imported {} file(s), {rows} rows, periods {periods}, in {:.1} s",
+                        source.name,
+                        files.len(),
+                        elapsed.as_secs_f64()
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let db = connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
+            keys_command(&db, command).await
+        }
+        Command::Demo(args) => demo(db_url, args).await,
+    }
+}
+
+async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Create { name } => {
+            let key = keys::create(db, &name).await?;
+            println!("{key}");
+            eprintln!("Store this key now: it is not shown again.");
+        }
+        KeysCommand::List { json } => {
+            let list = keys::list(db).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{:<12} {:<24} {:<20} {:<20} ACTIVE", "PREFIX", "NAME", "CREATED", "LAST USED");
+                for k in list {
+                    let used = k
+                        .last_used_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_else(|| "never".to_owned());
+                    println!(
+                        "{:<12} {:<24} {:<20} {:<20} {}",
+                        k.prefix,
+                        k.name,
+                        k.created_at.format("%Y-%m-%d %H:%M"),
+                        used,
+                        if k.is_active { "yes" } else { "no" }
+                    );
+                }
+            }
+        }
+        KeysCommand::Revoke { prefix } => {
+            if keys::set_active(db, &prefix, false).await? {
+                println!("revoked {prefix}");
+            } else {
+                bail!("no key with prefix {prefix}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(db: Db, args: &ServeArgs) -> Result<()> {
+    let settings = Settings {
+        trust_forwarded_proto: args.trust_forwarded_proto,
+        ..Settings::default()
+    };
+    haresign::server::serve(AppState::new(db, settings), args.bind)
+        .await
+        .context("serving")
+}
+
+async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
+    let url = db_url.unwrap_or_else(|| DEMO_DB.to_owned());
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        // The demo always starts from a fresh database.
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{path}{suffix}");
+            if std::path::Path::new(&file).exists() {
+                std::fs::remove_file(&file).with_context(|| format!("removing {file}"))?;
+            }
+        }
+    }
+    let db = connect(&url).await?;
+    eprintln!("Generating a synthetic England (scale {}) in {} ...", args.scale, args.dir.display());
+    let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let summary = haresign::demo::build::build(&db, &args.dir, args.seed, args.scale, show).await?;
+    let key = keys::create(&db, "demo").await?;
+    let base = format!("http://{}", args.serve.bind);
+    println!(
+        "Demo ready: {} practices, {} PCNs, {} files, {} rows (generated in {:.1} s, imported in {:.1} s).",
+        summary.practices,
+        summary.pcns,
+        summary.files,
+        summary.rows,
+        summary.generate.as_secs_f64(),
+        summary.import.as_secs_f64()
+    );
+    println!("\nDemo API key (shown once): {key}\n\nTry:");
+    println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/practices/?search=elm'");
+    println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/pcns/?page_size=5'");
+    println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/practices/{}/population/'", demo_practice(&db).await?);
+    if args.no_serve {
+        return Ok(());
+    }
+    println!("\nServing on {base} (Ctrl-C to stop)");
+    serve(db, &args.serve).await
+}
+
+/// An open practice of the demo, for the example population request.
+async fn demo_practice(db: &Db) -> Result<String> {
+    use sea_query::{Alias, Expr, ExprTrait, Order, Query};
+    let mut select = Query::select();
+    select
+        .column(Alias::new("ods_code"))
+        .from(Alias::new("practices"))
+        .and_where(Expr::col(Alias::new("status")).eq("active"))
+        .order_by(Alias::new("ods_code"), Order::Asc)
+        .limit(1);
+    let rows = db
+        .fetch_cells(&select, &[haresign::catalogue::declare::Kind::Text])
+        .await?;
+    match rows.first().and_then(|r| r.first()) {
+        Some(haresign::db::Cell::Text(code)) => Ok(code.clone()),
+        _ => bail!("the demo imported no practices"),
+    }
+}

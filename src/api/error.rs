@@ -1,0 +1,96 @@
+//! The one error type of the HTTP layer; every variant renders DRF's status, body and headers.
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::response::json_response;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// `NotAuthenticated`: no credentials on a protected view.
+    NotAuthenticated,
+    /// `AuthenticationFailed` with DRF's exact message.
+    AuthenticationFailed(&'static str),
+    PermissionDenied,
+    /// `NotFound` with its detail (`Not found.` or Django's `No X matches the given query.`).
+    NotFound(String),
+    MethodNotAllowed(Method),
+    NotAcceptable,
+    /// `Throttled`: seconds until a request may succeed, when known.
+    Throttled(Option<u64>),
+    InvalidPage,
+    /// `ValidationError` whose body is sent as is (a field → messages map or a list).
+    Validation(Value),
+    /// The core-filter guard: none of the endpoint's required filters was given.
+    CoreFilterRequired(&'static [&'static str]),
+    /// Anything unexpected; logged, never shown to the client.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found() -> Self {
+        ApiError::NotFound("Not found.".to_owned())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PermissionDenied => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) | ApiError::InvalidPage => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Validation(_) | ApiError::CoreFilterRequired(_) => StatusCode::BAD_REQUEST,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        match self {
+            ApiError::NotAuthenticated => json!({"detail": "Authentication credentials were not provided."}),
+            ApiError::AuthenticationFailed(msg) => json!({"detail": msg}),
+            ApiError::PermissionDenied => json!({"detail": "You do not have permission to perform this action."}),
+            ApiError::NotFound(msg) => json!({"detail": msg}),
+            ApiError::MethodNotAllowed(m) => json!({"detail": format!("Method \"{m}\" not allowed.")}),
+            ApiError::NotAcceptable => json!({"detail": "Could not satisfy the request Accept header."}),
+            ApiError::Throttled(None) => json!({"detail": "Request was throttled."}),
+            ApiError::Throttled(Some(wait)) => {
+                let unit = if *wait == 1 { "second" } else { "seconds" };
+                json!({"detail": format!("Request was throttled. Expected available in {wait} {unit}.")})
+            }
+            ApiError::InvalidPage => json!({"detail": "Invalid page."}),
+            ApiError::Validation(body) => body.clone(),
+            ApiError::CoreFilterRequired(names) => json!({
+                "detail": format!("At least one of these filters is required: {}.", names.join(", "))
+            }),
+            ApiError::Internal(_) => json!({"error": "Server Error (500)"}),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(reason) = &self {
+            tracing::error!(%reason, "request failed");
+        }
+        let mut response = json_response(self.status(), &self.body(), None);
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::Throttled(Some(wait)) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*wait));
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,246 @@
+//! The one generic view: every catalogue endpoint is served by `serve`, in DRF's pipeline order
+//! (negotiation → authentication → permission → method → lookup → filters → pagination).
+
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::json;
+
+use super::auth::{Presented, parse_authorization};
+use super::error::ApiError;
+use super::filters;
+use super::negotiate::{Rendering, negotiate};
+use super::query::{PageRequest, QueryParams, page_request, page_size, remove_query_param, replace_query_param, resolve_page};
+use super::response::{ALLOW_READ_ONLY, json_response};
+use super::routes::Resolved;
+use crate::app::AppState;
+use crate::catalogue::declare::{Direction, Endpoint, Kind, Shape};
+use crate::db::Cell;
+use crate::keys::ApiKey;
+
+/// The parts of a request a view reads.
+pub struct RequestInfo<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+}
+
+/// Serves a resolved endpoint; every response, errors included, carries DRF's view headers.
+pub async fn serve(state: &AppState, route: &Resolved, request: &RequestInfo<'_>) -> Response {
+    let params = QueryParams::parse(request.uri.query());
+    let mut response = match respond(state, route, request, &params).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
+    if request.method == Method::HEAD {
+        let length = axum::body::to_bytes(std::mem::take(response.body_mut()), usize::MAX)
+            .await
+            .map(|b| b.len())
+            .unwrap_or(0);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
+}
+
+async fn respond(
+    state: &AppState,
+    route: &Resolved,
+    request: &RequestInfo<'_>,
+    params: &QueryParams,
+) -> Result<Response, ApiError> {
+    let endpoint = route.endpoint;
+    let format = route.suffix.as_deref().or_else(|| params.non_empty("format"));
+    let rendering = negotiate(format, request.headers.get(header::ACCEPT).map(|v| v.as_bytes()))?;
+    let key = authenticate(state, request.headers).await?;
+    let key = key.ok_or(ApiError::NotAuthenticated)?;
+    permit(&key, endpoint)?;
+    match *request.method {
+        Method::GET | Method::HEAD => {}
+        Method::OPTIONS => return Ok(options(endpoint, rendering)),
+        ref other => return Err(ApiError::MethodNotAllowed(other.clone())),
+    }
+    let mut condition = filters::condition(endpoint, params)?;
+    if let Some(lookup) = &endpoint.lookup {
+        let value = route
+            .params
+            .iter()
+            .find(|(name, _)| *name == lookup.param)
+            .map(|(_, v)| v.trim().to_uppercase())
+            .unwrap_or_default();
+        let mut exists = Query::select();
+        exists
+            .expr(Expr::val(1i64))
+            .from(Alias::new(lookup.parent_table.name))
+            .and_where(Expr::col(Alias::new(lookup.parent_column)).eq(value.as_str()))
+            .limit(1);
+        if state.db.fetch_i64(&exists).await?.is_none() {
+            return Err(ApiError::NotFound(format!(
+                "No {} matches the given query.",
+                lookup.parent_model
+            )));
+        }
+        condition = condition.add(Expr::col(Alias::new(lookup.column)).eq(value));
+    }
+    filters::require_core(endpoint, params)?;
+
+    let mut select = Query::select();
+    select
+        .columns(endpoint.fields.iter().map(|f| Alias::new(*f)))
+        .from(Alias::new(endpoint.table.name))
+        .cond_where(condition.clone());
+    for (column, direction) in endpoint.ordering {
+        let order = match direction {
+            Direction::Asc => Order::Asc,
+            Direction::Desc => Order::Desc,
+        };
+        select.order_by(Alias::new(*column), order);
+    }
+    let kinds: Vec<Kind> = endpoint.field_columns().map(|c| c.kind).collect();
+
+    match endpoint.shape {
+        Shape::Array => {
+            let rows = state.db.fetch_cells(&select, &kinds).await?;
+            let body = Rows {
+                names: endpoint.fields,
+                rows: &rows,
+            };
+            Ok(json_response(StatusCode::OK, &body, rendering.indent))
+        }
+        Shape::Paginated => {
+            let mut count_query = Query::select();
+            count_query
+                .expr(Func::count(Expr::asterisk()))
+                .from(Alias::new(endpoint.table.name))
+                .cond_where(condition);
+            let count = state.db.fetch_i64(&count_query).await?.unwrap_or(0);
+            let size = page_size(params.last("page_size"), state.settings.page_size, state.settings.max_page_size);
+            let requested = page_request(params.last("page")).map_err(|_| ApiError::InvalidPage)?;
+            let (page, num_pages) = resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
+            page_rows(&mut select, page, size);
+            let rows = state.db.fetch_cells(&select, &kinds).await?;
+            let url = absolute_uri(state, request);
+            let next = (page < num_pages).then(|| replace_query_param(&url, "page", &(page + 1).to_string()));
+            let previous = (page > 1).then(|| {
+                if page == 2 {
+                    remove_query_param(&url, "page")
+                } else {
+                    replace_query_param(&url, "page", &(page - 1).to_string())
+                }
+            });
+            let body = Page {
+                count,
+                next,
+                previous,
+                results: Rows {
+                    names: endpoint.fields,
+                    rows: &rows,
+                },
+            };
+            Ok(json_response(StatusCode::OK, &body, rendering.indent))
+        }
+    }
+}
+
+fn page_rows(select: &mut SelectStatement, page: i64, size: u32) {
+    select
+        .limit(u64::from(size))
+        .offset((page as u64 - 1) * u64::from(size));
+}
+
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiKey>, ApiError> {
+    match parse_authorization(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))? {
+        Presented::None => Ok(None),
+        Presented::Token(token) => state.keys.authenticate(&state.db, token).await.map(Some),
+    }
+}
+
+/// A key limited to dataset groups may read only endpoints of those groups.
+fn permit(key: &ApiKey, endpoint: &Endpoint) -> Result<(), ApiError> {
+    if key.scopes.is_empty() || key.scopes.iter().any(|g| g == endpoint.group) {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied)
+    }
+}
+
+fn options(endpoint: &Endpoint, rendering: Rendering) -> Response {
+    let body = json!({
+        "name": endpoint.view_name,
+        "description": endpoint.description,
+        "renders": ["application/json"],
+        "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
+    });
+    json_response(StatusCode::OK, &body, rendering.indent)
+}
+
+/// `request.build_absolute_uri()`: scheme, `Host` header (port included) and the full path.
+fn absolute_uri(state: &AppState, request: &RequestInfo<'_>) -> String {
+    let secure = state.settings.trust_forwarded_proto
+        && request
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    let scheme = if secure { "https" } else { "http" };
+    let host = request
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned());
+    let path_and_query = request
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{scheme}://{host}{path_and_query}")
+}
+
+/// Rows serialised as objects keyed by field name, in declaration order.
+struct Rows<'a> {
+    names: &'a [&'static str],
+    rows: &'a [Vec<Cell>],
+}
+
+struct Row<'a> {
+    names: &'a [&'static str],
+    cells: &'a [Cell],
+}
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.rows.len()))?;
+        for cells in self.rows {
+            seq.serialize_element(&Row {
+                names: self.names,
+                cells,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.names.len()))?;
+        for (name, cell) in self.names.iter().zip(self.cells) {
+            map.serialize_entry(name, cell)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    count: i64,
+    next: Option<String>,
+    previous: Option<String>,
+    results: Rows<'a>,
+}

@@ -1,0 +1,11 @@
+//! The HTTP layer. It never names a dataset: everything it serves comes from the catalogue.
+
+pub mod auth;
+pub mod error;
+pub mod filters;
+pub mod json;
+pub mod list;
+pub mod negotiate;
+pub mod query;
+pub mod response;
+pub mod routes;

@@ -1,0 +1,142 @@
+//! The declaration types every dataset is written in. A dataset's table, fields, filters, core
+//! rule and ordering live in one value; routing, validation, SQL, the schema document and the
+//! index are all derived from it.
+
+/// How a column is stored and how it reaches the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    /// Fixed-point value stored as an integer scaled by 10^places; served as a DRF decimal string.
+    Decimal(u32),
+    Float,
+    Date,
+    Boolean,
+    Timestamp,
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+    pub description: &'static str,
+}
+
+/// Shorthands keep table declarations readable.
+pub const fn col(name: &'static str, kind: Kind, description: &'static str) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: false,
+        description,
+    }
+}
+
+pub const fn opt(name: &'static str, kind: Kind, description: &'static str) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: true,
+        description,
+    }
+}
+
+#[derive(Debug)]
+pub struct Table {
+    pub name: &'static str,
+    pub columns: &'static [Column],
+    pub primary_key: &'static [&'static str],
+    /// Secondary indexes; every filter column must lead one of these (or the primary key).
+    pub indexes: &'static [&'static [&'static str]],
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Option<&'static Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// How a filter reads its query parameter and which column it constrains.
+#[derive(Debug, Clone, Copy)]
+pub enum FilterKind {
+    /// Exact match after trimming; values are stored upper-case, so the input is upper-cased.
+    Code(&'static str),
+    /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of the columns.
+    Search(&'static [&'static str]),
+    /// django-filter `DateFilter` on a date column.
+    Date(&'static str),
+    /// A date that selects the month starting on the first day of its month.
+    Month(&'static str),
+    /// Financial year stored as `2025/26`; accepts `2025-26` and `202526`.
+    FinancialYear(&'static str),
+    /// DRF boolean: unrecognised values are ignored.
+    Boolean(&'static str),
+}
+
+#[derive(Debug)]
+pub struct Filter {
+    pub name: &'static str,
+    pub kind: FilterKind,
+    pub description: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// DRF `PageNumberPagination` envelope.
+    Paginated,
+    /// A bare JSON array (small by construction).
+    Array,
+}
+
+/// A path parameter that selects rows of a parent object, with Django's 404 when the parent
+/// does not exist.
+#[derive(Debug)]
+pub struct PathLookup {
+    pub param: &'static str,
+    pub parent_table: &'static Table,
+    pub parent_column: &'static str,
+    /// The column of this endpoint's table that holds the parent's key.
+    pub column: &'static str,
+    /// Django model name used in `No <Model> matches the given query.`
+    pub parent_model: &'static str,
+}
+
+/// One served endpoint under `/api/v1/`.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Path below `/api/v1/`, ending in `/`; `{name}` marks a path parameter.
+    pub path: &'static str,
+    /// DRF view name, as OPTIONS reports it (`Practice List`).
+    pub view_name: &'static str,
+    /// Serializer name without `Serializer`; names the schema components.
+    pub component: &'static str,
+    pub description: &'static str,
+    /// Dataset group a key's scope can name.
+    pub group: &'static str,
+    pub table: &'static Table,
+    /// Response fields, in wire order; each names a column of `table`.
+    pub fields: &'static [&'static str],
+    pub filters: &'static [Filter],
+    /// Filters of which at least one must be given (non-empty).
+    pub core: &'static [&'static str],
+    pub ordering: &'static [(&'static str, Direction)],
+    pub shape: Shape,
+    pub lookup: Option<PathLookup>,
+}
+
+impl Endpoint {
+    pub fn field_columns(&self) -> impl Iterator<Item = &'static Column> + '_ {
+        self.fields.iter().map(|f| {
+            self.table
+                .column(f)
+                .unwrap_or_else(|| panic!("{}: field {f} is not a column", self.path))
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! The catalogue: every dataset declared once. Routing, validation, SQL, the schema document,
+//! the index and the import CLI are all derived from these lists.
+
+pub mod declare;
+pub mod ods;
+pub mod registrations;
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+
+use indicatif::ProgressBar;
+
+use crate::db::Tx;
+use crate::import::error::ImportError;
+use crate::import::source::SourceFile;
+use declare::{Endpoint, Table};
+
+/// Every served endpoint, in the order the index and schema list them.
+pub fn endpoints() -> &'static [&'static Endpoint] {
+    &[
+        &ods::PRACTICES_ENDPOINT,
+        &registrations::POPULATION_ENDPOINT,
+        &ods::PCNS_ENDPOINT,
+    ]
+}
+
+/// Every table a dataset owns: source tables first, then the served tables derived from them.
+pub fn tables() -> &'static [&'static Table] {
+    &[
+        &ods::ODS_PRACTICES,
+        &ods::ODS_PCNS,
+        &ods::ODS_PCN_MEMBERSHIPS,
+        &registrations::REG_PRACTICE_MAP,
+        &registrations::REG_POPULATIONS,
+        &ods::PRACTICES,
+        &ods::PCNS,
+        &registrations::PRACTICE_POPULATIONS,
+    ]
+}
+
+/// What loading one file produced.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub rows: u64,
+    /// Reporting periods the file held (ISO dates or years); empty for snapshots such as ODS.
+    pub periods: BTreeSet<String>,
+}
+
+pub struct LoadContext {
+    pub import_id: i64,
+    pub progress: ProgressBar,
+}
+
+pub type LoadFuture<'a> = Pin<Box<dyn Future<Output = Result<Loaded, ImportError>> + Send + 'a>>;
+
+/// A publication `haresign import <name>` accepts.
+pub struct Source {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub group: &'static str,
+    /// Replaces the periods the file holds with its rows, inside the import's transaction.
+    pub load: for<'a> fn(&'a mut Tx, &'a SourceFile, &'a LoadContext) -> LoadFuture<'a>,
+}
+
+/// Statements that rebuild a group's served tables from its source tables, run in the import's
+/// transaction after every import into that group.
+pub struct Derivation {
+    pub group: &'static str,
+    pub statements: &'static [&'static str],
+}
+
+pub fn sources() -> &'static [&'static Source] {
+    &[
+        &ods::load::EPRACCUR,
+        &ods::load::EPCN,
+        &registrations::load::REGISTRATIONS,
+    ]
+}
+
+pub fn derivations() -> &'static [Derivation] {
+    &[
+        Derivation {
+            group: ods::GROUP,
+            statements: ods::derive::PRACTICES,
+        },
+        Derivation {
+            group: ods::GROUP,
+            statements: ods::derive::PCNS,
+        },
+        Derivation {
+            group: ods::GROUP,
+            statements: registrations::DERIVE,
+        },
+    ]
+}
+
+pub fn source(name: &str) -> Option<&'static Source> {
+    sources().iter().copied().find(|s| s.name == name)
+}
+
+/// Dataset groups a key's scope may name.
+pub fn groups() -> BTreeSet<&'static str> {
+    endpoints().iter().map(|e| e.group).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use declare::FilterKind;
+
+    /// Every declaration must be internally consistent: fields, filters and ordering name real
+    /// columns, and every filter column is indexed.
+    #[test]
+    fn declarations_are_consistent() {
+        for endpoint in endpoints() {
+            assert!(endpoint.path.ends_with('/'), "{}", endpoint.path);
+            for field in endpoint.fields {
+                assert!(endpoint.table.column(field).is_some(), "{}: {field}", endpoint.path);
+            }
+            for (column, _) in endpoint.ordering {
+                assert!(endpoint.table.column(column).is_some(), "{}: {column}", endpoint.path);
+            }
+            for name in endpoint.core {
+                assert!(endpoint.filters.iter().any(|f| f.name == *name), "{}: core {name}", endpoint.path);
+            }
+            let leads_index = |column: &str| {
+                endpoint.table.primary_key.first() == Some(&column)
+                    || endpoint.table.indexes.iter().any(|i| i.first() == Some(&column))
+            };
+            for filter in endpoint.filters {
+                let columns: &[&str] = match filter.kind {
+                    FilterKind::Search(cols) => cols,
+                    FilterKind::Code(c)
+                    | FilterKind::Date(c)
+                    | FilterKind::Month(c)
+                    | FilterKind::FinancialYear(c)
+                    | FilterKind::Boolean(c) => &[c],
+                };
+                for column in columns {
+                    assert!(endpoint.table.column(column).is_some(), "{}: {column}", endpoint.path);
+                }
+                if let [column] = columns {
+                    assert!(leads_index(column), "{}: {column} is not indexed", endpoint.path);
+                }
+            }
+            if let Some(lookup) = &endpoint.lookup {
+                assert!(leads_index(lookup.column), "{}: {}", endpoint.path, lookup.column);
+                assert!(endpoint.path.contains(&format!("{{{}}}", lookup.param)));
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Typed values read back from either backend, serialised the way DRF serialises them.
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+
+use crate::catalogue::declare::Kind;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+    /// Scaled integer and its number of decimal places.
+    Decimal(i64, u32),
+    Bool(bool),
+    Date(NaiveDate),
+    Timestamp(DateTime<Utc>),
+}
+
+impl Serialize for Cell {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Null => s.serialize_none(),
+            Cell::Int(v) => s.serialize_i64(*v),
+            Cell::Float(v) => s.serialize_f64(*v),
+            Cell::Text(v) => s.serialize_str(v),
+            Cell::Decimal(v, places) => s.serialize_str(&crate::api::json::format_decimal(*v, *places)),
+            Cell::Bool(v) => s.serialize_bool(*v),
+            Cell::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            // DRF prints UTC as `Z` and microseconds only when non-zero.
+            Cell::Timestamp(t) => {
+                let precision = if t.timestamp_subsec_micros() == 0 {
+                    SecondsFormat::Secs
+                } else {
+                    SecondsFormat::Micros
+                };
+                s.serialize_str(&t.to_rfc3339_opts(precision, true))
+            }
+        }
+    }
+}
+
+macro_rules! decode_row {
+    ($row:expr, $kinds:expr) => {{
+        let row = $row;
+        $kinds
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                Ok(match kind {
+                    Kind::Text => row.try_get::<Option<String>, _>(i)?.map(Cell::Text),
+                    Kind::Integer => row.try_get::<Option<i64>, _>(i)?.map(Cell::Int),
+                    Kind::Decimal(p) => row.try_get::<Option<i64>, _>(i)?.map(|v| Cell::Decimal(v, *p)),
+                    Kind::Float => row.try_get::<Option<f64>, _>(i)?.map(Cell::Float),
+                    Kind::Boolean => row.try_get::<Option<bool>, _>(i)?.map(Cell::Bool),
+                    Kind::Date => row.try_get::<Option<NaiveDate>, _>(i)?.map(Cell::Date),
+                    Kind::Timestamp => row.try_get::<Option<DateTime<Utc>>, _>(i)?.map(Cell::Timestamp),
+                }
+                .unwrap_or(Cell::Null))
+            })
+            .collect()
+    }};
+}
+
+pub fn decode_sqlite(row: &SqliteRow, kinds: &[Kind]) -> Result<Vec<Cell>, sqlx::Error> {
+    decode_row!(row, kinds)
+}
+
+pub fn decode_postgres(row: &PgRow, kinds: &[Kind]) -> Result<Vec<Cell>, sqlx::Error> {
+    decode_row!(row, kinds)
+}

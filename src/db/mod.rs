@@ -1,0 +1,292 @@
+//! Storage: one `Db` over SQLite (embedded default) or PostgreSQL, with statements built once by
+//! sea-query and rendered per backend.
+
+mod cell;
+mod ddl;
+
+pub use cell::Cell;
+pub use ddl::create_statements;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_query::{
+    DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
+    UpdateStatement, Value,
+};
+use sea_query_sqlx::SqlxBinder;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Row, Sqlite, Transaction};
+
+use crate::catalogue::declare::{Kind, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Largest number of bound parameters one statement may carry on either backend
+/// (SQLite's default limit is 32,766; PostgreSQL's 65,535).
+const MAX_PARAMS: usize = 32_000;
+
+impl Db {
+    /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
+        Self::connect_in_schema(url, None).await
+    }
+
+    /// As `connect`, with PostgreSQL's `search_path` set to `schema` (used to isolate tests).
+    pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Db, sqlx::Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut options = PgConnectOptions::from_str(url)?;
+            if let Some(schema) = schema {
+                options = options.options([("search_path", schema)]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-65536")
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Creates every table and index the catalogue declares (idempotent).
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin().await?;
+        for sql in create_statements(self.backend(), &crate::schema_tables()) {
+            tx.execute_raw(&sql).await?;
+        }
+        tx.commit().await
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Runs a select and decodes each row by the given column kinds.
+    pub async fn fetch_cells(
+        &self,
+        select: &SelectStatement,
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
+                let rows = sqlx::query_with(&sql, values).fetch_all(pool).await?;
+                rows.iter().map(|r| cell::decode_sqlite(r, kinds)).collect()
+            }
+            Db::Postgres(pool) => {
+                let (sql, values) = select.build_sqlx(PostgresQueryBuilder);
+                let rows = sqlx::query_with(&sql, values).fetch_all(pool).await?;
+                rows.iter().map(|r| cell::decode_postgres(r, kinds)).collect()
+            }
+        }
+    }
+
+    /// Runs a select whose single column is an integer (a count, an existence check).
+    pub async fn fetch_i64(&self, select: &SelectStatement) -> Result<Option<i64>, sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
+                let row = sqlx::query_with(&sql, values).fetch_optional(pool).await?;
+                row.map(|r| r.try_get::<i64, _>(0)).transpose()
+            }
+            Db::Postgres(pool) => {
+                let (sql, values) = select.build_sqlx(PostgresQueryBuilder);
+                let row = sqlx::query_with(&sql, values).fetch_optional(pool).await?;
+                row.map(|r| r.try_get::<i64, _>(0)).transpose()
+            }
+        }
+    }
+
+    pub async fn update(&self, update: &UpdateStatement) -> Result<u64, sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = update.build_sqlx(SqliteQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(pool).await?.rows_affected())
+            }
+            Db::Postgres(pool) => {
+                let (sql, values) = update.build_sqlx(PostgresQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(pool).await?.rows_affected())
+            }
+        }
+    }
+
+    /// Runs an insert that returns one integer (`RETURNING id`).
+    pub async fn insert_returning_id(&self, insert: &InsertStatement) -> Result<i64, sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
+                sqlx::query_with(&sql, values).fetch_one(pool).await?.try_get(0)
+            }
+            Db::Postgres(pool) => {
+                let (sql, values) = insert.build_sqlx(PostgresQueryBuilder);
+                sqlx::query_with(&sql, values).fetch_one(pool).await?.try_get(0)
+            }
+        }
+    }
+
+    pub async fn insert(&self, insert: &InsertStatement) -> Result<u64, sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => {
+                let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(pool).await?.rows_affected())
+            }
+            Db::Postgres(pool) => {
+                let (sql, values) = insert.build_sqlx(PostgresQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(pool).await?.rows_affected())
+            }
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A write transaction on either backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs SQL text written to be portable across both backends (derived-table rebuilds, DDL).
+    pub async fn execute_raw(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => Ok(sqlx::raw_sql(sql).execute(&mut **tx).await?.rows_affected()),
+            Tx::Postgres(tx) => Ok(sqlx::raw_sql(sql).execute(&mut **tx).await?.rows_affected()),
+        }
+    }
+
+    pub async fn delete(&mut self, delete: &DeleteStatement) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let (sql, values) = delete.build_sqlx(SqliteQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(&mut **tx).await?.rows_affected())
+            }
+            Tx::Postgres(tx) => {
+                let (sql, values) = delete.build_sqlx(PostgresQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(&mut **tx).await?.rows_affected())
+            }
+        }
+    }
+
+    async fn insert(&mut self, insert: &InsertStatement) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(&mut **tx).await?.rows_affected())
+            }
+            Tx::Postgres(tx) => {
+                let (sql, values) = insert.build_sqlx(PostgresQueryBuilder);
+                Ok(sqlx::query_with(&sql, values).execute(&mut **tx).await?.rows_affected())
+            }
+        }
+    }
+
+    /// Bulk-loads rows (each in `columns` order) into `table` in multi-row statements.
+    pub fn loader<'t>(&'t mut self, table: &'static Table, columns: &'static [&'static str]) -> Loader<'t> {
+        let batch = (MAX_PARAMS / columns.len()).clamp(1, 1000);
+        Loader {
+            tx: self,
+            table,
+            columns,
+            batch,
+            pending: Vec::with_capacity(batch),
+            loaded: 0,
+        }
+    }
+}
+
+/// Buffers rows and writes them in batches inside a transaction.
+pub struct Loader<'t> {
+    tx: &'t mut Tx,
+    table: &'static Table,
+    columns: &'static [&'static str],
+    batch: usize,
+    pending: Vec<Vec<Value>>,
+    loaded: u64,
+}
+
+impl Loader<'_> {
+    pub async fn push(&mut self, row: Vec<Value>) -> Result<(), sqlx::Error> {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.pending.push(row);
+        if self.pending.len() >= self.batch {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), sqlx::Error> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut insert = sea_query::Query::insert();
+        insert
+            .into_table(sea_query::Alias::new(self.table.name))
+            .columns(self.columns.iter().map(|c| sea_query::Alias::new(*c)));
+        for row in self.pending.drain(..) {
+            insert.values_panic(row.into_iter().map(sea_query::SimpleExpr::from));
+        }
+        self.loaded += self.tx.insert(&insert).await?;
+        Ok(())
+    }
+
+    /// Writes what is buffered and returns the number of rows loaded.
+    pub async fn finish(mut self) -> Result<u64, sqlx::Error> {
+        self.flush().await?;
+        Ok(self.loaded)
+    }
+}

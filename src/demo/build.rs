@@ -1,0 +1,93 @@
+//! `haresign demo`: a synthetic England written as publisher files, then imported through the
+//! same importers real files go through.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+
+use super::world::World;
+use crate::catalogue::{self, ods, registrations};
+use crate::db::Db;
+use crate::import::run::{self, Outcome, RunError};
+
+/// The most recent registration extract in the demo; fixed so the demo is reproducible.
+pub const LATEST_MONTH: (i32, u32) = (2026, 10);
+/// Monthly registration extracts generated (two financial years and more).
+pub const MONTHS: usize = 24;
+
+#[derive(Debug)]
+pub struct DemoSummary {
+    pub practices: usize,
+    pub pcns: usize,
+    pub files: usize,
+    pub rows: u64,
+    pub generate: Duration,
+    pub import: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("writing demo files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{source_name}: {error}")]
+    Import { source_name: &'static str, error: RunError },
+}
+
+struct Batch {
+    source: &'static str,
+    files: Vec<PathBuf>,
+}
+
+/// Writes the demo files under `dir` and imports them into `db` (already migrated).
+pub async fn build(db: &Db, dir: &Path, seed: u64, scale: f64, show_progress: bool) -> Result<DemoSummary, DemoError> {
+    let started = Instant::now();
+    let world = World::generate(seed, scale);
+    std::fs::create_dir_all(dir)?;
+    let ods_dir = dir.join("ods");
+    std::fs::create_dir_all(&ods_dir)?;
+    let mut batches = vec![
+        Batch {
+            source: ods::load::EPRACCUR.name,
+            files: vec![ods::sample::write_epraccur(&world, &ods_dir)?],
+        },
+        Batch {
+            source: ods::load::EPCN.name,
+            files: vec![ods::sample::write_epcn_core_partner_csv(&world, &ods_dir)?],
+        },
+    ];
+    let latest = NaiveDate::from_ymd_opt(LATEST_MONTH.0, LATEST_MONTH.1, 1).expect("valid month");
+    for month in registrations::sample::demo_months(latest, MONTHS) {
+        let month_dir = dir.join("registrations").join(month.format("%Y-%m").to_string());
+        std::fs::create_dir_all(&month_dir)?;
+        batches.push(Batch {
+            source: registrations::load::REGISTRATIONS.name,
+            files: registrations::sample::write_registrations(&world, month, &month_dir)?,
+        });
+    }
+    let generate = started.elapsed();
+    let started = Instant::now();
+    let mut rows = 0;
+    let mut files = 0;
+    for batch in &batches {
+        let source = catalogue::source(batch.source).expect("demo sources are catalogued");
+        let outcome = run::import(db, source, &batch.files, show_progress)
+            .await
+            .map_err(|error| DemoError::Import {
+                source_name: source.name,
+                error,
+            })?;
+        files += batch.files.len();
+        if let Outcome::Imported { rows: n, .. } = outcome {
+            rows += n;
+        }
+    }
+    Ok(DemoSummary {
+        practices: world.practices.len(),
+        pcns: world.pcns.len(),
+        files,
+        rows,
+        generate,
+        import: started.elapsed(),
+    })
+}

@@ -1,0 +1,76 @@
+//! The `imports` table: one row per file per import run, kept whatever the outcome.
+
+use chrono::Utc;
+use sea_query::{Alias, Expr, ExprTrait, Query};
+
+use crate::catalogue::declare::{Kind, Table, col, opt};
+use crate::db::Db;
+
+pub static IMPORTS: Table = Table {
+    name: "imports",
+    columns: &[
+        col("id", Kind::Integer, "Import id, referenced by every loaded row"),
+        col("source", Kind::Text, "Publication name (`haresign import <source>`)"),
+        col("file_name", Kind::Text, "File as given, with the member name for zips"),
+        col("sha256", Kind::Text, "SHA-256 of the file as given"),
+        opt("periods", Kind::Text, "Reporting periods the file held, comma-separated"),
+        opt("row_count", Kind::Integer, "Rows loaded"),
+        col("status", Kind::Text, "running, succeeded or failed"),
+        opt("error", Kind::Text, "Why the import failed"),
+        col("started_at", Kind::Timestamp, "Start of the run"),
+        opt("finished_at", Kind::Timestamp, "End of the run"),
+    ],
+    primary_key: &["id"],
+    indexes: &[&["source", "sha256"]],
+};
+
+pub async fn start(db: &Db, source: &str, file_name: &str, sha256: &str) -> Result<i64, sqlx::Error> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(Alias::new(IMPORTS.name))
+        .columns(["source", "file_name", "sha256", "status", "started_at"].map(Alias::new))
+        .values_panic([
+            source.into(),
+            file_name.into(),
+            sha256.into(),
+            "running".into(),
+            Utc::now().into(),
+        ])
+        .returning_col(Alias::new("id"));
+    db.insert_returning_id(&insert).await
+}
+
+pub async fn finish(
+    db: &Db,
+    id: i64,
+    outcome: Result<(u64, &str), &str>,
+) -> Result<(), sqlx::Error> {
+    let mut update = Query::update();
+    update
+        .table(Alias::new(IMPORTS.name))
+        .value(Alias::new("finished_at"), Utc::now())
+        .and_where(Expr::col(Alias::new("id")).eq(id));
+    match outcome {
+        Ok((rows, periods)) => update
+            .value(Alias::new("status"), "succeeded")
+            .value(Alias::new("row_count"), rows as i64)
+            .value(Alias::new("periods"), periods),
+        Err(error) => update
+            .value(Alias::new("status"), "failed")
+            .value(Alias::new("error"), error),
+    };
+    db.update(&update).await.map(|_| ())
+}
+
+/// Whether a file with this digest was already imported successfully into `source`.
+pub async fn already_imported(db: &Db, source: &str, sha256: &str) -> Result<bool, sqlx::Error> {
+    let mut select = Query::select();
+    select
+        .expr(Expr::val(1i64))
+        .from(Alias::new(IMPORTS.name))
+        .and_where(Expr::col(Alias::new("source")).eq(source))
+        .and_where(Expr::col(Alias::new("sha256")).eq(sha256))
+        .and_where(Expr::col(Alias::new("status")).eq("succeeded"))
+        .limit(1);
+    Ok(db.fetch_i64(&select).await?.is_some())
+}

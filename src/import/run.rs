@@ -1,0 +1,136 @@
+//! An import run: every file given to one `haresign import` is loaded in one transaction with
+//! the group's served tables rebuilt, so a failure anywhere leaves served data as it was.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::error::ImportError;
+use super::record;
+use super::source::{SourceFile, open_sources, sha256_file};
+use crate::catalogue::{self, LoadContext, Loaded, Source};
+use crate::db::Db;
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every file had been imported before with the same content: nothing changed.
+    Unchanged,
+    Imported {
+        rows: u64,
+        periods: Vec<String>,
+        elapsed: Duration,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+struct PendingFile {
+    display: String,
+    sha256: String,
+    sources: Vec<SourceFile>,
+}
+
+/// Imports `paths` into `source`. `show_progress` draws a progress line on a terminal.
+pub async fn import(db: &Db, source: &Source, paths: &[PathBuf], show_progress: bool) -> Result<Outcome, RunError> {
+    let started = Instant::now();
+    let mut files = Vec::new();
+    let mut unchanged = true;
+    for path in paths {
+        let sha256 = sha256_file(path)?;
+        unchanged &= record::already_imported(db, source.name, &sha256).await?;
+        files.push(PendingFile {
+            display: display_name(path),
+            sha256,
+            sources: open_sources(path)?,
+        });
+    }
+    if unchanged && !files.is_empty() {
+        return Ok(Outcome::Unchanged);
+    }
+    let mut ids = Vec::new();
+    for file in &files {
+        ids.push(record::start(db, source.name, &file.display, &file.sha256).await?);
+    }
+    let progress = if show_progress {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})")
+                .expect("valid progress template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    match load_all(db, source, &files, &ids, &progress).await {
+        Ok(per_file) => {
+            progress.finish_and_clear();
+            let mut rows = 0;
+            let mut periods = std::collections::BTreeSet::new();
+            for (id, loaded) in ids.iter().zip(per_file) {
+                let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
+                record::finish(db, *id, Ok((loaded.rows, &listed.join(",")))).await?;
+                rows += loaded.rows;
+                periods.extend(loaded.periods);
+            }
+            Ok(Outcome::Imported {
+                rows,
+                periods: periods.into_iter().collect(),
+                elapsed: started.elapsed(),
+            })
+        }
+        Err(error) => {
+            progress.abandon();
+            let message = error.to_string();
+            for id in &ids {
+                record::finish(db, *id, Err(&message)).await?;
+            }
+            Err(error)
+        }
+    }
+}
+
+async fn load_all(
+    db: &Db,
+    source: &Source,
+    files: &[PendingFile],
+    ids: &[i64],
+    progress: &ProgressBar,
+) -> Result<Vec<Loaded>, RunError> {
+    let mut tx = db.begin().await?;
+    let mut per_file = Vec::new();
+    for (file, id) in files.iter().zip(ids) {
+        let context = LoadContext {
+            import_id: *id,
+            progress: progress.clone(),
+        };
+        let mut loaded = Loaded::default();
+        for member in &file.sources {
+            progress.set_message(format!("{} {}", source.name, member.name()));
+            let part = (source.load)(&mut tx, member, &context).await?;
+            loaded.rows += part.rows;
+            loaded.periods.extend(part.periods);
+        }
+        per_file.push(loaded);
+    }
+    for derivation in catalogue::derivations().iter().filter(|d| d.group == source.group) {
+        for statement in derivation.statements {
+            tx.execute_raw(statement).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(per_file)
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}

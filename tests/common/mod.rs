@@ -1,0 +1,190 @@
+//! Test harness: the real router over a fresh database per test, on SQLite always and on
+//! PostgreSQL when `HARESIGN_TEST_DATABASE_URL` is set.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use haresign::app::{AppState, Settings, router};
+use haresign::catalogue;
+use haresign::db::Db;
+use haresign::import::run::{self, Outcome, RunError};
+use haresign::keys;
+
+pub const PG_ENV: &str = "HARESIGN_TEST_DATABASE_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backends this run tests: SQLite, plus PostgreSQL when configured.
+pub fn backends() -> Vec<Backend> {
+    let mut out = vec![Backend::Sqlite];
+    if std::env::var(PG_ENV).is_ok_and(|v| !v.is_empty()) {
+        out.push(Backend::Postgres);
+    } else {
+        eprintln!("PostgreSQL tests skipped: {PG_ENV} is not set");
+    }
+    out
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub db: Db,
+    pub router: Router,
+    pub key: String,
+    _dir: tempfile::TempDir,
+    schema: Option<String>,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
+    }
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> TestApp {
+        Self::with_settings(backend, Settings::default()).await
+    }
+
+    pub async fn with_settings(backend: Backend, settings: Settings) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, schema) = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                (Db::connect(&url).await.expect("sqlite"), None)
+            }
+            Backend::Postgres => {
+                let url = std::env::var(PG_ENV).expect("postgres url");
+                let schema = format!(
+                    "t_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    chrono::Utc::now().timestamp_micros()
+                );
+                let admin = Db::connect(&url).await.expect("postgres");
+                let mut tx = admin.begin().await.expect("begin");
+                tx.execute_raw(&format!("CREATE SCHEMA {schema}")).await.expect("schema");
+                tx.commit().await.expect("commit");
+                admin.close().await;
+                (
+                    Db::connect_in_schema(&url, Some(&schema)).await.expect("postgres"),
+                    Some(schema),
+                )
+            }
+        };
+        db.migrate().await.expect("migrate");
+        let key = keys::create(&db, "test").await.expect("key");
+        let router = router(Arc::new(AppState::new(db.clone(), settings)));
+        TestApp {
+            backend,
+            db,
+            router,
+            key,
+            _dir: dir,
+            schema,
+        }
+    }
+
+    pub async fn import(&self, source: &str, files: &[&str]) -> Result<Outcome, RunError> {
+        let source = catalogue::source(source).expect("known source");
+        let paths: Vec<PathBuf> = files.iter().map(|f| fixture(f)).collect();
+        run::import(&self.db, source, &paths, false).await
+    }
+
+    pub async fn import_paths(&self, source: &str, paths: &[PathBuf]) -> Result<Outcome, RunError> {
+        let source = catalogue::source(source).expect("known source");
+        run::import(&self.db, source, paths, false).await
+    }
+
+    /// Sends a request as-is.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        TestResponse { status, headers, body }
+    }
+
+    /// GET with the test key and `Host: testserver`.
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.request(Method::GET, uri, &[]).await
+    }
+
+    pub async fn request(&self, method: Method, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "testserver")
+            .header("authorization", format!("Bearer {}", self.key));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder.body(Body::empty()).expect("request")).await
+    }
+
+    /// GET without credentials.
+    pub async fn get_anonymous(&self, uri: &str, headers: &[(&str, &[u8])]) -> TestResponse {
+        let mut builder = Request::builder().uri(uri).header("host", "testserver");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder.body(Body::empty()).expect("request")).await
+    }
+
+    pub async fn finish(self) {
+        if let Some(schema) = &self.schema {
+            let mut tx = self.db.begin().await.expect("begin");
+            tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await
+                .expect("drop schema");
+            tx.commit().await.expect("commit");
+        }
+        self.db.close().await;
+    }
+}
+
+/// Runs `test` once per configured backend, each on a fresh database.
+#[macro_export]
+macro_rules! each_backend {
+    (|$app:ident| $body:block) => {
+        for backend in common::backends() {
+            let $app = common::TestApp::new(backend).await;
+            $body
+            $app.finish().await;
+        }
+    };
+}
