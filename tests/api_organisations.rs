@@ -1,0 +1,226 @@
+//! `/practices/`, `/pcns/` and `/practices/{ods_code}/population/` over the real router, with
+//! the ODS and registration fixtures imported through the real importers.
+
+mod common;
+
+use serde_json::{Value, json};
+
+use common::TestApp;
+
+async fn loaded(app: &TestApp) {
+    app.import("epraccur", &["api/epraccur.csv"]).await.expect("epraccur");
+    app.import("epcn", &["api/epcncorepartnerdetails.csv"]).await.expect("epcn");
+    app.import(
+        "registrations",
+        &[
+            "api/gp-reg-pat-prac-map.csv",
+            "api/gp-reg-pat-prac-quin-age-2025-03.csv",
+            "api/gp-reg-pat-prac-quin-age-2025-04.csv",
+            "api/gp-reg-pat-prac-quin-age-2025-05.csv",
+        ],
+    )
+    .await
+    .expect("registrations");
+}
+
+fn codes(body: &Value, field: &str) -> Vec<String> {
+    body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r[field].as_str().expect("code").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn practices_list_every_gp_practice_in_code_order_with_full_rows() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let response = app.get("/api/v1/practices/").await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("content-type"), Some("application/json"));
+        let body = response.json();
+        assert_eq!(body["count"], 8, "{:?}", app.backend);
+        assert_eq!(body["next"], Value::Null);
+        assert_eq!(body["previous"], Value::Null);
+        assert_eq!(
+            codes(&body, "ods_code"),
+            ["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]
+        );
+        assert_eq!(
+            body["results"][0],
+            json!({
+                "ods_code": "A81001",
+                "name": "ELM TREE SURGERY",
+                "address": "1 HIGH STREET, STOCKTON-ON-TEES, CLEVELAND",
+                "postcode": "TS18 1HU",
+                "status": "active",
+                "open_date": "1974-04-01",
+                "close_date": null,
+                "pcn_code": "U22222",
+                "pcn_name": "RIVERSIDE NORTH PCN",
+                "sub_icb_code": "00L",
+                "sub_icb_name": "NHS NORTH EAST AND NORTH CUMBRIA ICB - 00L",
+                "icb_code": "QHM",
+                "icb_name": "NHS NORTH EAST AND NORTH CUMBRIA INTEGRATED CARE BOARD",
+                "region_code": "Y63",
+                "region_name": "NORTH EAST AND YORKSHIRE",
+                "list_size": 3216,
+                "list_size_month": "2025-05-01"
+            })
+        );
+        // Field order is the declaration order, as DRF's serializer renders it.
+        let text = response.text();
+        assert!(text.starts_with(r#"{"count":8,"next":null,"previous":null,"results":[{"ods_code":"A81001","name":"#));
+        let closed = &body["results"][3];
+        assert_eq!(closed["status"], "closed");
+        assert_eq!(closed["close_date"], "2020-03-31");
+        assert_eq!(closed["pcn_code"], Value::Null);
+        assert_eq!(closed["list_size"], Value::Null);
+        // A practice that moved PCN is reported in its current one.
+        assert_eq!(body["results"][5]["pcn_code"], "U11111");
+        assert_eq!(body["results"][5]["name"], "PARK, LANE & CO SURGERY");
+        assert_eq!(body["results"][5]["address"], "6 PARK LANE, FLAT 2, LONDON");
+        // A Welsh practice has no English geography but is still a practice of the file.
+        assert_eq!(body["results"][6]["region_code"], "W00");
+        assert_eq!(body["results"][6]["region_name"], Value::Null);
+        assert_eq!(body["results"][7]["status"], "dormant");
+    });
+}
+
+#[tokio::test]
+async fn practice_search_follows_drf_search_filter() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let cases: &[(&str, &[&str])] = &[
+            ("elm", &["A81001", "A81003", "A81004", "W91001", "Y01063"]),
+            ("ELM", &["A81001", "A81003", "A81004", "W91001", "Y01063"]),
+            ("elm%20tree", &["A81001"]),
+            ("elm,ts18", &["A81001"]),
+            ("ts18", &["A81001", "A81002"]),
+            ("a8100", &["A81001", "A81002", "A81003", "A81004"]),
+            ("%22old%20elm%22", &["A81004"]),
+            ("100%25", &["Y01063"]),
+            ("_one", &["Y01063"]),
+            ("a_8", &[]),
+            ("park%2C", &["A81002", "F83002"]),
+            ("", &["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]),
+            ("zzz", &[]),
+        ];
+        for (term, expected) in cases {
+            let body = app.get(&format!("/api/v1/practices/?search={term}")).await.json();
+            assert_eq!(codes(&body, "ods_code"), *expected, "search={term} on {:?}", app.backend);
+            assert_eq!(body["count"], expected.len(), "search={term}");
+        }
+        let response = app.get("/api/v1/practices/?search=a%00b").await;
+        assert_eq!(response.status, 400);
+        assert_eq!(response.text(), r#"["Null characters are not allowed."]"#);
+    });
+}
+
+#[tokio::test]
+async fn practice_code_filters_trim_and_ignore_case() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let cases: &[(&str, &[&str])] = &[
+            ("pcn=U22222", &["A81001", "A81002"]),
+            ("pcn=u22222", &["A81001", "A81002"]),
+            ("pcn=%20u22222%20", &["A81001", "A81002"]),
+            ("pcn=U11111&icb=QMJ", &["F83001", "F83002", "Y01063"]),
+            ("pcn=U11111&icb=QHM", &[]),
+            ("icb=qhm", &["A81001", "A81002", "A81003", "A81004"]),
+            ("icb=qhm&search=elm", &["A81001", "A81003", "A81004"]),
+            ("pcn=U99999", &[]),
+            ("pcn=U99999&pcn=U33333", &["A81003"]),
+            ("pcn=", &["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]),
+            ("unknown=1&icb__in=QHM", &["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]),
+        ];
+        for (query, expected) in cases {
+            let body = app.get(&format!("/api/v1/practices/?{query}")).await.json();
+            assert_eq!(codes(&body, "ods_code"), *expected, "{query} on {:?}", app.backend);
+        }
+    });
+}
+
+#[tokio::test]
+async fn pcns_carry_geography_member_counts_and_list_sizes() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let body = app.get("/api/v1/pcns/").await.json();
+        assert_eq!(body["count"], 3);
+        assert_eq!(
+            body["results"],
+            json!([
+                {"pcn_code": "U11111", "name": "CAMDEN CENTRAL PCN", "sub_icb_code": "93C",
+                 "icb_code": "QMJ", "icb_name": "NHS NORTH CENTRAL LONDON INTEGRATED CARE BOARD",
+                 "region_code": "Y56", "open_date": "2019-07-01", "close_date": null,
+                 "practice_count": 3, "list_size": 9748},
+                {"pcn_code": "U22222", "name": "RIVERSIDE NORTH PCN", "sub_icb_code": "00L",
+                 "icb_code": "QHM", "icb_name": "NHS NORTH EAST AND NORTH CUMBRIA INTEGRATED CARE BOARD",
+                 "region_code": "Y63", "open_date": "2019-07-01", "close_date": null,
+                 "practice_count": 2, "list_size": 5962},
+                {"pcn_code": "U33333", "name": "COASTAL PCN", "sub_icb_code": "00P",
+                 "icb_code": "QHM", "icb_name": "NHS NORTH EAST AND NORTH CUMBRIA INTEGRATED CARE BOARD",
+                 "region_code": "Y63", "open_date": "2019-07-01", "close_date": null,
+                 "practice_count": 1, "list_size": 2858}
+            ]),
+            "{:?}",
+            app.backend
+        );
+        let cases: &[(&str, &[&str])] = &[
+            ("search=north", &["U22222"]),
+            ("search=pcn%20u1", &["U11111"]),
+            ("search=u2,u3", &[]),
+            ("icb=QHM", &["U22222", "U33333"]),
+            ("icb=%20qmj", &["U11111"]),
+            ("icb=QHM&search=coastal", &["U33333"]),
+        ];
+        for (query, expected) in cases {
+            let body = app.get(&format!("/api/v1/pcns/?{query}")).await.json();
+            assert_eq!(codes(&body, "pcn_code"), *expected, "{query}");
+        }
+    });
+}
+
+#[tokio::test]
+async fn population_by_financial_year_from_the_earliest_extract() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let response = app.get("/api/v1/practices/a81001/population/").await;
+        assert_eq!(response.status, 200, "{}", response.text());
+        let rows = response.json();
+        let rows = rows.as_array().expect("a bare array");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["financial_year"], "2024/25");
+        assert_eq!(rows[0]["extract_date"], "2025-03-01");
+        assert_eq!(rows[0]["total"], 3140);
+        assert_eq!(rows[0]["male"], 1550);
+        assert_eq!(rows[0]["female"], 1590);
+        assert_eq!(rows[0]["age_0_4"], 184);
+        assert_eq!(rows[0]["age_95_plus"], 130);
+        assert_eq!(rows[1]["financial_year"], "2025/26");
+        assert_eq!(rows[1]["extract_date"], "2025-04-01");
+        assert_eq!(rows[1]["total"], 3178);
+        let keys: Vec<&str> = rows[0].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(&keys[..6], ["financial_year", "extract_date", "total", "male", "female", "age_0_4"]);
+        assert_eq!(keys.len(), 25);
+        let bands: i64 = rows[0]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("age_"))
+            .map(|(_, v)| v.as_i64().unwrap())
+            .sum();
+        assert_eq!(bands, 3140);
+
+        // A practice with no registrations has an empty history, not a 404.
+        let response = app.get("/api/v1/practices/W91001/population/").await;
+        assert_eq!((response.status.as_u16(), response.text().as_str()), (200, "[]"));
+
+        for path in ["/api/v1/practices/ZZZ999/population/", "/api/v1/practices/A81601/population/"] {
+            let response = app.get(path).await;
+            assert_eq!(response.status, 404);
+            assert_eq!(response.text(), r#"{"detail":"No Practice matches the given query."}"#);
+        }
+    });
+}

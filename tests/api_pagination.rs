@@ -1,0 +1,183 @@
+//! DRF `PageNumberPagination`: page and page_size parsing, links and their encoding.
+
+mod common;
+
+use serde_json::Value;
+
+use common::TestApp;
+
+async fn loaded(app: &TestApp) {
+    app.import("epraccur", &["api/epraccur.csv"]).await.expect("epraccur");
+}
+
+#[tokio::test]
+async fn links_keep_every_parameter_sorted_and_encoded() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let body = app.get("/api/v1/practices/?page_size=3").await.json();
+        assert_eq!(body["count"], 8);
+        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2&page_size=3");
+        assert_eq!(body["previous"], Value::Null);
+        assert_eq!(body["results"].as_array().unwrap().len(), 3);
+
+        let body = app.get("/api/v1/practices/?page=2&page_size=3").await.json();
+        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=3&page_size=3");
+        assert_eq!(body["previous"], "http://testserver/api/v1/practices/?page_size=3");
+        assert_eq!(body["results"][0]["ods_code"], "A81004");
+
+        let body = app.get("/api/v1/practices/?page=3&page_size=3").await.json();
+        assert_eq!(body["next"], Value::Null);
+        assert_eq!(body["previous"], "http://testserver/api/v1/practices/?page=2&page_size=3");
+        assert_eq!(body["results"].as_array().unwrap().len(), 2);
+
+        let body = app
+            .get("/api/v1/practices/?page_size=3&page=2&zeta=1&alpha=x%20y&c=a,b/c")
+            .await
+            .json();
+        assert_eq!(
+            body["next"],
+            "http://testserver/api/v1/practices/?alpha=x+y&c=a%2Cb%2Fc&page=3&page_size=3&zeta=1"
+        );
+        assert_eq!(
+            body["previous"],
+            "http://testserver/api/v1/practices/?alpha=x+y&c=a%2Cb%2Fc&page_size=3&zeta=1"
+        );
+
+        // Blank and repeated parameters are kept; the suffix route keeps its path.
+        let body = app.get("/api/v1/practices.json?page_size=3&pcn=&b=2&b=1").await.json();
+        assert_eq!(
+            body["next"],
+            "http://testserver/api/v1/practices.json?b=2&b=1&page=2&page_size=3&pcn="
+        );
+    });
+}
+
+#[tokio::test]
+async fn host_header_and_port_make_the_link_base() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let request = axum::http::Request::builder()
+            .uri("/api/v1/practices/?page_size=5")
+            .header("host", "api.example.com:8443")
+            .header("authorization", format!("Bearer {}", app.key))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let body = app.send(request).await.json();
+        assert_eq!(body["next"], "http://api.example.com:8443/api/v1/practices/?page=2&page_size=5");
+        // X-Forwarded-Proto is ignored unless trusted.
+        let request = axum::http::Request::builder()
+            .uri("/api/v1/practices/?page_size=5")
+            .header("host", "api.example.com")
+            .header("x-forwarded-proto", "https")
+            .header("authorization", format!("Bearer {}", app.key))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let body = app.send(request).await.json();
+        assert_eq!(body["next"], "http://api.example.com/api/v1/practices/?page=2&page_size=5");
+    });
+}
+
+#[tokio::test]
+async fn trusted_forwarded_proto_gives_https_links() {
+    for backend in common::backends() {
+        let settings = haresign::app::Settings {
+            trust_forwarded_proto: true,
+            ..Default::default()
+        };
+        let app = TestApp::with_settings(backend, settings).await;
+        loaded(&app).await;
+        let request = axum::http::Request::builder()
+            .uri("/api/v1/practices/?page_size=5")
+            .header("host", "api.example.com")
+            .header("x-forwarded-proto", "https")
+            .header("authorization", format!("Bearer {}", app.key))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let body = app.send(request).await.json();
+        assert_eq!(body["next"], "https://api.example.com/api/v1/practices/?page=2&page_size=5");
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn page_numbers_follow_django_paginator() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let first_of = |body: &Value| body["results"][0]["ods_code"].as_str().unwrap().to_owned();
+        for (page, first) in [
+            ("1", "A81001"),
+            ("", "A81001"),
+            ("2", "A81004"),
+            ("last", "W91001"),
+            ("%202", "A81004"),
+            ("+2", "A81004"),
+            ("0_2", "A81004"),
+            ("1&page=3", "W91001"),
+        ] {
+            let response = app.get(&format!("/api/v1/practices/?page_size=3&page={page}")).await;
+            assert_eq!(response.status, 200, "page={page}");
+            assert_eq!(first_of(&response.json()), first, "page={page}");
+        }
+        for page in ["0", "-1", "abc", "1.0", "LAST", "4", "99999999999999999999999", "%20", "3&page=x"] {
+            let response = app.get(&format!("/api/v1/practices/?page_size=3&page={page}")).await;
+            assert_eq!(response.status, 404, "page={page}");
+            assert_eq!(response.text(), r#"{"detail":"Invalid page."}"#, "page={page}");
+        }
+    });
+}
+
+#[tokio::test]
+async fn page_size_falls_back_and_clamps_silently() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        for size in ["abc", "0", "-5", "1.5", ""] {
+            let body = app.get(&format!("/api/v1/practices/?page_size={size}")).await.json();
+            assert_eq!(body["results"].as_array().unwrap().len(), 8, "page_size={size}");
+            assert_eq!(body["next"], Value::Null);
+        }
+        let body = app.get("/api/v1/practices/?page_size=1_0").await.json();
+        assert_eq!(body["results"].as_array().unwrap().len(), 8);
+        let body = app.get("/api/v1/practices/?page_size=%202&page=2").await.json();
+        assert_eq!(body["results"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            body["next"],
+            "http://testserver/api/v1/practices/?page=3&page_size=+2"
+        );
+        // Above the maximum the size is clamped and the raw value is echoed in links.
+        let body = app.get("/api/v1/practices/?page_size=1000").await.json();
+        assert_eq!(body["results"].as_array().unwrap().len(), 8);
+    });
+}
+
+#[tokio::test]
+async fn empty_results_have_one_page() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let response = app.get("/api/v1/practices/?search=nothing-matches").await;
+        assert_eq!(response.text(), r#"{"count":0,"next":null,"previous":null,"results":[]}"#);
+        let response = app.get("/api/v1/practices/?search=nothing-matches&page=last").await;
+        assert_eq!(response.status, 200);
+        let response = app.get("/api/v1/practices/?search=nothing-matches&page=2").await;
+        assert_eq!((response.status.as_u16(), response.text().as_str()), (404, r#"{"detail":"Invalid page."}"#));
+    });
+}
+
+#[tokio::test]
+async fn page_size_is_clamped_to_the_maximum() {
+    for backend in common::backends() {
+        let settings = haresign::app::Settings {
+            page_size: 2,
+            max_page_size: 3,
+            ..Default::default()
+        };
+        let app = TestApp::with_settings(backend, settings).await;
+        loaded(&app).await;
+        let body = app.get("/api/v1/practices/").await.json();
+        assert_eq!(body["results"].as_array().unwrap().len(), 2);
+        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2");
+        let body = app.get("/api/v1/practices/?page_size=1000").await.json();
+        assert_eq!(body["results"].as_array().unwrap().len(), 3);
+        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2&page_size=1000");
+        app.finish().await;
+    }
+}

@@ -1,0 +1,185 @@
+//! Import runs end to end: provenance, idempotence, replacement, atomicity and zipped input.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sea_query::{Alias, Order, Query};
+
+use common::{TestApp, fixture};
+use haresign::catalogue::declare::Kind;
+use haresign::db::Cell;
+use haresign::import::run::Outcome;
+
+async fn count(app: &TestApp) -> i64 {
+    app.get("/api/v1/practices/").await.json()["count"].as_i64().unwrap()
+}
+
+async fn imports(app: &TestApp) -> Vec<Vec<Cell>> {
+    let mut select = Query::select();
+    select
+        .columns(["source", "file_name", "sha256", "periods", "row_count", "status", "error"].map(Alias::new))
+        .from(Alias::new("imports"))
+        .order_by(Alias::new("id"), Order::Asc);
+    let kinds = [Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Integer, Kind::Text, Kind::Text];
+    app.db.fetch_cells(&select, &kinds).await.unwrap()
+}
+
+fn text(cell: &Cell) -> &str {
+    match cell {
+        Cell::Text(s) => s,
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+fn copy_without_lines(from: &Path, dir: &Path, name: &str, drop: impl Fn(&str) -> bool) -> PathBuf {
+    let content = std::fs::read_to_string(from).unwrap();
+    let kept: String = content.split_inclusive('\n').filter(|l| !drop(l)).collect();
+    let path = dir.join(name);
+    std::fs::write(&path, kept).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn imports_are_recorded_and_reimporting_the_same_file_changes_nothing() {
+    each_backend!(|app| {
+        let outcome = app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        assert!(matches!(outcome, Outcome::Imported { rows: 8, .. }), "{outcome:?}");
+        let outcome = app
+            .import("registrations", &["api/gp-reg-pat-prac-quin-age-2025-04.csv"])
+            .await
+            .unwrap();
+        match outcome {
+            Outcome::Imported { periods, .. } => assert_eq!(periods, ["2025-04-01"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            app.import("epraccur", &["api/epraccur.csv"]).await.unwrap(),
+            Outcome::Unchanged
+        ));
+        assert_eq!(count(&app).await, 8);
+        let rows = imports(&app).await;
+        assert_eq!(rows.len(), 2, "an unchanged re-import records nothing");
+        assert_eq!(text(&rows[0][0]), "epraccur");
+        assert_eq!(text(&rows[0][1]), "epraccur.csv");
+        let digest = haresign::import::source::sha256_file(&fixture("api/epraccur.csv")).unwrap();
+        assert_eq!(text(&rows[0][2]), digest);
+        assert_eq!(rows[0][4], Cell::Int(8));
+        assert_eq!(text(&rows[0][5]), "succeeded");
+        assert_eq!(text(&rows[1][3]), "2025-04-01");
+    });
+}
+
+#[tokio::test]
+async fn a_new_file_for_the_same_period_replaces_it_without_duplicates() {
+    each_backend!(|app| {
+        let dir = tempfile::tempdir().unwrap();
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        app.import("registrations", &["api/gp-reg-pat-prac-quin-age-2025-05.csv"]).await.unwrap();
+        let before = app.get("/api/v1/practices/?search=a81001").await.json();
+        assert_eq!(before["results"][0]["list_size"], 3216);
+
+        let smaller = copy_without_lines(&fixture("api/epraccur.csv"), dir.path(), "epraccur.csv", |l| {
+            l.starts_with("\"Y01063\"")
+        });
+        app.import_paths("epraccur", &[smaller]).await.unwrap();
+        assert_eq!(count(&app).await, 7);
+
+        // The same month again, with A81001's rows gone: the month is replaced, not appended to.
+        let fewer = copy_without_lines(
+            &fixture("api/gp-reg-pat-prac-quin-age-2025-05.csv"),
+            dir.path(),
+            "gp-reg-pat-prac-quin-age.csv",
+            |l| l.contains(",GP,A81001,"),
+        );
+        app.import_paths("registrations", &[fewer]).await.unwrap();
+        let after = app.get("/api/v1/practices/?search=a81001").await.json();
+        assert_eq!(after["results"][0]["list_size"], serde_json::Value::Null);
+        let other = app.get("/api/v1/practices/?search=a81002").await.json();
+        assert_eq!(other["results"][0]["list_size"], 2746);
+    });
+}
+
+#[tokio::test]
+async fn a_missing_column_names_the_file_and_changes_nothing() {
+    each_backend!(|app| {
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        app.import("epcn", &["api/epcncorepartnerdetails.csv"]).await.unwrap();
+        app.import("registrations", &["api/gp-reg-pat-prac-map.csv"]).await.unwrap();
+        let before = app.get("/api/v1/practices/").await.text();
+
+        let dir = tempfile::tempdir().unwrap();
+        let content = std::fs::read_to_string(fixture("api/gp-reg-pat-prac-map.csv")).unwrap();
+        let broken: String = content
+            .lines()
+            .map(|l| {
+                let mut fields: Vec<&str> = l.split(',').collect();
+                fields.remove(12);
+                fields.join(",") + "\r\n"
+            })
+            .collect();
+        let path = dir.path().join("gp-reg-pat-prac-map.csv");
+        std::fs::write(&path, broken).unwrap();
+        let error = app.import_paths("registrations", &[path]).await.unwrap_err().to_string();
+        assert!(error.contains("gp-reg-pat-prac-map.csv"), "{error}");
+        assert!(error.contains("ICB_NAME"), "{error}");
+        assert_eq!(app.get("/api/v1/practices/").await.text(), before);
+        let rows = imports(&app).await;
+        let last = rows.last().unwrap();
+        assert_eq!(text(&last[5]), "failed");
+        assert!(text(&last[6]).contains("ICB_NAME"));
+    });
+}
+
+#[tokio::test]
+async fn one_bad_file_aborts_the_whole_run() {
+    each_backend!(|app| {
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("gp-reg-pat-prac-quin-age.csv");
+        let content = std::fs::read_to_string(fixture("api/gp-reg-pat-prac-quin-age-2025-04.csv")).unwrap();
+        std::fs::write(&bad, content.replacen(",GP,A81001,TS18 1HU,MALE,0_4,", ",GP,A81001,TS18 1HU,MALE,0_4,x", 1)).unwrap();
+        let good = fixture("api/gp-reg-pat-prac-quin-age-2025-05.csv");
+        let error = app.import_paths("registrations", &[good, bad]).await.unwrap_err().to_string();
+        assert!(error.contains("gp-reg-pat-prac-quin-age.csv"), "{error}");
+        let body = app.get("/api/v1/practices/?search=a81001").await.json();
+        assert_eq!(body["results"][0]["list_size"], serde_json::Value::Null, "the good file was rolled back too");
+    });
+}
+
+#[tokio::test]
+async fn zipped_files_import_like_bare_ones() {
+    each_backend!(|app| {
+        let dir = tempfile::tempdir().unwrap();
+        let zip_path = dir.path().join("epraccur.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        zip.start_file("epraccur.pdf", options).unwrap();
+        zip.write_all(b"%PDF-1.4 description").unwrap();
+        zip.start_file("epraccur.csv", options).unwrap();
+        zip.write_all(&std::fs::read(fixture("api/epraccur.csv")).unwrap()).unwrap();
+        zip.finish().unwrap();
+        app.import_paths("epraccur", &[zip_path]).await.unwrap();
+        assert_eq!(count(&app).await, 8);
+    });
+}
+
+#[tokio::test]
+async fn the_wrong_kind_of_file_is_refused_clearly() {
+    each_backend!(|app| {
+        let error = app
+            .import("epraccur", &["api/gp-reg-pat-prac-map.csv"])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("gp-reg-pat-prac-map.csv"), "{error}");
+        let error = app
+            .import("registrations", &["api/epraccur.csv"])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("epraccur.csv"), "{error}");
+        assert_eq!(count(&app).await, 0);
+    });
+}
