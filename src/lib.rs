@@ -1,1 +1,6 @@
-pub fn version() -> &'static str { env!("CARGO_PKG_VERSION") }
+pub mod catalogue;
+pub mod import;
+
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}

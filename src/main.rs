@@ -1,1 +1,3 @@
-fn main() { println!("{}", haresign::version()); }
+fn main() {
+    println!("{}", haresign::version());
+}
