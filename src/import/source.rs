@@ -480,12 +480,17 @@ impl<R: Read> Read for TextDecoder<R> {
 /// The CSV settings every source needs: quote-aware, fields trimmed, rows of any length (readers
 /// check lengths themselves, to report them with the file and line), and no header handling (the
 /// readers look at the first row themselves, since some files have no header).
+///
+/// Records end at `\n` only: with the default CRLF terminator the csv crate reports every record
+/// of a CRLF file one line too early. The `\r` left at the end of the last field is removed by
+/// trimming, which is why trimming must stay on.
 pub fn csv_builder() -> csv::ReaderBuilder {
     let mut builder = csv::ReaderBuilder::new();
     builder
         .has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All);
+        .trim(csv::Trim::All)
+        .terminator(csv::Terminator::Any(b'\n'));
     builder
 }
 
@@ -795,6 +800,31 @@ mod tests {
         assert_eq!(header.find(&["total (£)"]), Some(1));
         let row = reader.records().next().unwrap().unwrap();
         assert_eq!(&row[0], "A81001");
+    }
+
+    #[test]
+    fn csv_records_of_crlf_files_have_their_own_line_numbers() {
+        let data = "\"A\",\"B\"\r\n\"multi\r\nline\",\"\"\r\n\r\nx , y \r\n";
+        let records: Vec<csv::StringRecord> = csv_builder()
+            .from_reader(data.as_bytes())
+            .into_records()
+            .map(Result::unwrap)
+            .collect();
+        let summary: Vec<(u64, Vec<&str>)> = records
+            .iter()
+            .map(|r| (line_of(r), r.iter().collect()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (1, vec!["A", "B"]),
+                (2, vec!["multi\r\nline", ""]),
+                (4, vec![""]),
+                (5, vec!["x", "y"]),
+            ]
+        );
+        assert!(is_blank(&records[2]));
+        assert!(!is_blank(&records[1]));
     }
 
     #[test]
