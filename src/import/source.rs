@@ -499,6 +499,25 @@ pub fn line_of(record: &csv::StringRecord) -> u64 {
     record.position().map_or(0, csv::Position::line)
 }
 
+/// A `BadValue` unless `record` has exactly `expected` fields.
+pub fn check_field_count(
+    file: &str,
+    record: &csv::StringRecord,
+    expected: usize,
+    description: &'static str,
+) -> Result<(), ImportError> {
+    if record.len() == expected {
+        return Ok(());
+    }
+    Err(ImportError::bad_value(
+        file,
+        line_of(record),
+        "(number of fields)",
+        &record.len().to_string(),
+        description,
+    ))
+}
+
 /// True for a row with no content, such as the `,,,,` lines some exports end with.
 pub fn is_blank(record: &csv::StringRecord) -> bool {
     record.iter().all(str::is_empty)
@@ -555,6 +574,14 @@ impl Header {
 
     pub fn file(&self) -> &str {
         &self.file
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
     }
 }
 

@@ -8,7 +8,9 @@ use calamine::{Data, Range, Reader, Xlsx, XlsxError, open_workbook_from_rs};
 use chrono::NaiveDate;
 
 use crate::import::error::ImportError;
-use crate::import::source::{self, Header, SourceFile, code, is_blank, line_of, text};
+use crate::import::source::{
+    self, Header, SourceFile, check_field_count, code, is_blank, line_of, text,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PracticeStatus {
@@ -113,7 +115,7 @@ fn practice_from_record(
     if is_blank(record) {
         return Ok(None);
     }
-    check_field_count(file, line, record, FIELDS, "27 fields")?;
+    check_field_count(file, record, FIELDS, "27 fields")?;
     if !is_gp_practice(&record[SETTING]) {
         return Ok(None);
     }
@@ -151,25 +153,6 @@ fn practice_from_record(
         sub_icb_code: source::code(&record[COMMISSIONER]),
         phone: text(&record[PHONE]),
     }))
-}
-
-fn check_field_count(
-    file: &str,
-    line: u64,
-    record: &csv::StringRecord,
-    expected: usize,
-    description: &'static str,
-) -> Result<(), ImportError> {
-    if record.len() == expected {
-        return Ok(());
-    }
-    Err(ImportError::bad_value(
-        file,
-        line,
-        "(number of fields)",
-        &record.len().to_string(),
-        description,
-    ))
 }
 
 /// Legacy files give the prescribing setting (`4` = GP practice); DSE exports may give ODS role
@@ -263,7 +246,7 @@ fn read_epcn_csv(src: &SourceFile) -> Result<Vec<PcnMembership>, ImportError> {
                 "the first row is a header, but epcncorepartnerdetails files have none",
             ));
         }
-        check_field_count(&file, line, &record, DSE_PARTNER_FIELDS, "11 fields")?;
+        check_field_count(&file, &record, DSE_PARTNER_FIELDS, "11 fields")?;
         let fields: [&str; 8] = std::array::from_fn(|i| &record[i]);
         let start = source::date(&file, line, partner_column(START), &record[START])?;
         let end = source::date(&file, line, partner_column(END), &record[END])?;
