@@ -809,6 +809,39 @@ mod tests {
         );
     }
 
+    /// Zips fixtures the way ODS published them (`epraccur.zip` with a PDF description, the
+    /// workbook inside `epcn.zip`) and returns the table members.
+    fn zipped(zip_name: &str, fixtures: &[&str]) -> (tempfile::TempDir, Vec<SourceFile>) {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(zip_name);
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("description.pdf", options).unwrap();
+        zip.write_all(b"%PDF-1.4").unwrap();
+        for name in fixtures {
+            let bytes = std::fs::read(fixture(name).path()).unwrap();
+            zip.start_file(*name, options).unwrap();
+            zip.write_all(&bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        let sources = source::open_sources(&path).unwrap();
+        (dir, sources)
+    }
+
+    #[test]
+    fn zipped_files_read_like_bare_ones() {
+        let (_dir, sources) = zipped("epraccur.zip", &["epraccur.csv"]);
+        assert_eq!(sources.len(), 1);
+        assert_eq!(practices(&sources[0]), practices(&fixture("epraccur.csv")));
+
+        let (_dir, sources) = zipped("epcn.zip", &["ePCN.xlsx"]);
+        assert_eq!(
+            read_epcn(&sources[0]).unwrap(),
+            read_epcn(&fixture("ePCN.xlsx")).unwrap()
+        );
+    }
+
     #[test]
     fn broken_xlsx_is_an_xlsx_error() {
         let (_dir, src) = temp_source("ePCN.xlsx", b"PK\x03\x04 not really");
@@ -894,6 +927,14 @@ mod tests {
             read_epcn(&src).unwrap_err(),
             ImportError::BadValue { line: 1, column, .. }
                 if column == "Practice to PCN Relationship End Date"
+        ));
+        let (_dir, src) = temp_source(
+            "epcncorepartnerdetails.csv",
+            b"Partner Organisation Code,Partner Name,Practice Parent Sub ICB Location Code\n",
+        );
+        assert!(matches!(
+            read_epcn(&src).unwrap_err(),
+            ImportError::Unrecognised { message, .. } if message.contains("header")
         ));
         let (_dir, src) = temp_source("epcncorepartnerdetails.csv", b"\xEF\xBB\xBF");
         assert!(matches!(
