@@ -47,7 +47,7 @@ pub fn open_sources(path: &Path) -> Result<Vec<SourceFile>, ImportError> {
     if lower.ends_with(".zip") {
         return zip_members(path, &file_name);
     }
-    if !(is_table_name(&lower)) {
+    if !is_table_name(&lower) {
         return Err(ImportError::unrecognised(
             &file_name,
             "expected a .csv, .xlsx or .zip file",
