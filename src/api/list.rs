@@ -12,7 +12,7 @@ use super::auth::{Presented, parse_authorization};
 use super::error::ApiError;
 use super::filters;
 use super::negotiate::{Rendering, negotiate};
-use super::query::{PageRequest, QueryParams, page_request, page_size, remove_query_param, replace_query_param, resolve_page};
+use super::query::{QueryParams, page_request, page_size, remove_query_param, replace_query_param, resolve_page};
 use super::response::{ALLOW_READ_ONLY, json_response};
 use super::routes::Resolved;
 use crate::app::AppState;
@@ -116,10 +116,10 @@ async fn respond(
         Shape::Paginated => {
             let mut count_query = Query::select();
             count_query
-                .expr(Func::count(Expr::asterisk()))
+                .expr(Func::count(Expr::cust("*")))
                 .from(Alias::new(endpoint.table.name))
                 .cond_where(condition);
-            let count = state.db.fetch_i64(&count_query).await?.unwrap_or(0);
+            let count = state.db.fetch_i64(&count_query).await?.map_or(0, |n| u64::try_from(n).unwrap_or(0));
             let size = page_size(params.last("page_size"), state.settings.page_size, state.settings.max_page_size);
             let requested = page_request(params.last("page")).map_err(|_| ApiError::InvalidPage)?;
             let (page, num_pages) = resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
@@ -148,10 +148,10 @@ async fn respond(
     }
 }
 
-fn page_rows(select: &mut SelectStatement, page: i64, size: u32) {
+fn page_rows(select: &mut SelectStatement, page: u64, size: u32) {
     select
         .limit(u64::from(size))
-        .offset((page as u64 - 1) * u64::from(size));
+        .offset((page - 1) * u64::from(size));
 }
 
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiKey>, ApiError> {
@@ -239,7 +239,7 @@ impl Serialize for Row<'_> {
 
 #[derive(Serialize)]
 struct Page<'a> {
-    count: i64,
+    count: u64,
     next: Option<String>,
     previous: Option<String>,
     results: Rows<'a>,

@@ -1,6 +1,7 @@
 //! DRF's `DefaultContentNegotiation` with JSON as the only renderer.
 
 use super::error::ApiError;
+use super::json::drf_indent;
 
 /// What the client will get: JSON, compact or indented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,12 +68,7 @@ pub fn negotiate(format: Option<&str>, accept: Option<&[u8]>) -> Result<Renderin
             // Parameters count only when the accepted type is more specific than the
             // renderer's own `application/json`.
             let indent = if precedence > 2 {
-                m.params
-                    .iter()
-                    .find(|(k, _)| *k == "indent")
-                    .and_then(|(_, v)| v.parse::<i64>().ok())
-                    .map(|n| n.clamp(0, 8) as usize)
-                    .filter(|n| *n > 0)
+                drf_indent(m.params.iter().find(|(k, _)| *k == "indent").map(|(_, v)| *v))
             } else {
                 None
             };

@@ -18,16 +18,17 @@ use declare::{Endpoint, Table};
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {
-    &[
+    static ENDPOINTS: [&Endpoint; 3] = [
         &ods::PRACTICES_ENDPOINT,
         &registrations::POPULATION_ENDPOINT,
         &ods::PCNS_ENDPOINT,
-    ]
+    ];
+    &ENDPOINTS
 }
 
 /// Every table a dataset owns: source tables first, then the served tables derived from them.
 pub fn tables() -> &'static [&'static Table] {
-    &[
+    static TABLES: [&Table; 8] = [
         &ods::ODS_PRACTICES,
         &ods::ODS_PCNS,
         &ods::ODS_PCN_MEMBERSHIPS,
@@ -36,7 +37,8 @@ pub fn tables() -> &'static [&'static Table] {
         &ods::PRACTICES,
         &ods::PCNS,
         &registrations::PRACTICE_POPULATIONS,
-    ]
+    ];
+    &TABLES
 }
 
 /// What loading one file produced.
@@ -71,11 +73,12 @@ pub struct Derivation {
 }
 
 pub fn sources() -> &'static [&'static Source] {
-    &[
+    static SOURCES: [&Source; 3] = [
         &ods::load::EPRACCUR,
         &ods::load::EPCN,
         &registrations::load::REGISTRATIONS,
-    ]
+    ];
+    &SOURCES
 }
 
 pub fn derivations() -> &'static [Derivation] {

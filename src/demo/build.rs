@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use super::world::World;
 use crate::catalogue::{self, ods, registrations};
 use crate::db::Db;
-use crate::import::run::{self, Outcome, RunError};
+use crate::import::error::ImportError;
+use crate::import::run::{self, Outcome};
 
 /// The most recent registration extract in the demo; fixed so the demo is reproducible.
 pub const LATEST_MONTH: (i32, u32) = (2026, 10);
@@ -31,7 +32,7 @@ pub enum DemoError {
     #[error("writing demo files: {0}")]
     Io(#[from] std::io::Error),
     #[error("{source_name}: {error}")]
-    Import { source_name: &'static str, error: RunError },
+    Import { source_name: &'static str, error: ImportError },
 }
 
 struct Batch {

@@ -35,6 +35,9 @@ pub enum ImportError {
 
     #[error("{file}: file is empty")]
     Empty { file: String },
+
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
 }
 
 impl ImportError {

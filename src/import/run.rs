@@ -23,14 +23,6 @@ pub enum Outcome {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Import(#[from] ImportError),
-    #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
-}
-
 struct PendingFile {
     display: String,
     sha256: String,
@@ -38,7 +30,7 @@ struct PendingFile {
 }
 
 /// Imports `paths` into `source`. `show_progress` draws a progress line on a terminal.
-pub async fn import(db: &Db, source: &Source, paths: &[PathBuf], show_progress: bool) -> Result<Outcome, RunError> {
+pub async fn import(db: &Db, source: &Source, paths: &[PathBuf], show_progress: bool) -> Result<Outcome, ImportError> {
     let started = Instant::now();
     let mut files = Vec::new();
     let mut unchanged = true;
@@ -103,7 +95,7 @@ async fn load_all(
     files: &[PendingFile],
     ids: &[i64],
     progress: &ProgressBar,
-) -> Result<Vec<Loaded>, RunError> {
+) -> Result<Vec<Loaded>, ImportError> {
     let mut tx = db.begin().await?;
     let mut per_file = Vec::new();
     for (file, id) in files.iter().zip(ids) {

@@ -17,7 +17,8 @@ use tower::ServiceExt;
 use haresign::app::{AppState, Settings, router};
 use haresign::catalogue;
 use haresign::db::Db;
-use haresign::import::run::{self, Outcome, RunError};
+use haresign::import::error::ImportError;
+use haresign::import::run::{self, Outcome};
 use haresign::keys;
 
 pub const PG_ENV: &str = "HARESIGN_TEST_DATABASE_URL";
@@ -119,13 +120,13 @@ impl TestApp {
         }
     }
 
-    pub async fn import(&self, source: &str, files: &[&str]) -> Result<Outcome, RunError> {
+    pub async fn import(&self, source: &str, files: &[&str]) -> Result<Outcome, ImportError> {
         let source = catalogue::source(source).expect("known source");
         let paths: Vec<PathBuf> = files.iter().map(|f| fixture(f)).collect();
         run::import(&self.db, source, &paths, false).await
     }
 
-    pub async fn import_paths(&self, source: &str, paths: &[PathBuf]) -> Result<Outcome, RunError> {
+    pub async fn import_paths(&self, source: &str, paths: &[PathBuf]) -> Result<Outcome, ImportError> {
         let source = catalogue::source(source).expect("known source");
         run::import(&self.db, source, paths, false).await
     }
