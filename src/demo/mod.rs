@@ -1,0 +1,3 @@
+//! Synthetic data for `haresign demo`.
+
+pub mod world;
