@@ -1,3 +1,4 @@
+pub mod catalogue;
 pub mod demo;
 
 pub fn version() -> &'static str {
