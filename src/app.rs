@@ -9,11 +9,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
+use crate::api::auth::KeyCache;
 use crate::api::error::ApiError;
 use crate::api::list::{self, RequestInfo};
-use crate::api::response::{add_security_headers, append_slash_redirect, django_not_found, json_response};
+use crate::api::response::{
+    add_security_headers, append_slash_redirect, django_not_found, json_response,
+};
 use crate::api::routes::resolve;
-use crate::api::auth::KeyCache;
 use crate::catalogue;
 use crate::db::Db;
 

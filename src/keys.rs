@@ -19,16 +19,36 @@ pub static API_KEYS: Table = Table {
     name: "api_keys",
     columns: &[
         col("id", Kind::Integer, "Key id"),
-        col("prefix", Kind::Text, "First characters of the key, for identification"),
+        col(
+            "prefix",
+            Kind::Text,
+            "First characters of the key, for identification",
+        ),
         col("digest", Kind::Text, "Hex SHA-256 of the whole key"),
         col("name", Kind::Text, "Who or what the key is for"),
         opt("email", Kind::Text, "Contact for the key holder"),
         col("created_at", Kind::Timestamp, "When the key was created"),
-        opt("last_used_at", Kind::Timestamp, "Last authenticated request"),
-        opt("expires_at", Kind::Timestamp, "After this instant the key is refused"),
+        opt(
+            "last_used_at",
+            Kind::Timestamp,
+            "Last authenticated request",
+        ),
+        opt(
+            "expires_at",
+            Kind::Timestamp,
+            "After this instant the key is refused",
+        ),
         col("is_active", Kind::Boolean, "False once revoked"),
-        opt("rate", Kind::Text, "Throttle rate of this key (`1000/hour`); default when empty"),
-        opt("scopes", Kind::Text, "Comma-separated dataset groups; all when empty"),
+        opt(
+            "rate",
+            Kind::Text,
+            "Throttle rate of this key (`1000/hour`); default when empty",
+        ),
+        opt(
+            "scopes",
+            Kind::Text,
+            "Comma-separated dataset groups; all when empty",
+        ),
     ],
     primary_key: &["id"],
     indexes: &[&["digest"], &["prefix"]],
@@ -94,23 +114,33 @@ pub async fn list(db: &Db) -> Result<Vec<KeySummary>, sqlx::Error> {
         .columns(["prefix", "name", "created_at", "last_used_at", "is_active"].map(Alias::new))
         .from(Alias::new(API_KEYS.name))
         .order_by(Alias::new("id"), Order::Asc);
-    let kinds = [Kind::Text, Kind::Text, Kind::Timestamp, Kind::Timestamp, Kind::Boolean];
+    let kinds = [
+        Kind::Text,
+        Kind::Text,
+        Kind::Timestamp,
+        Kind::Timestamp,
+        Kind::Boolean,
+    ];
     let rows = db.fetch_cells(&select, &kinds).await?;
     Ok(rows
         .into_iter()
         .filter_map(|row| match row.as_slice() {
-            [Cell::Text(prefix), Cell::Text(name), Cell::Timestamp(created), last, Cell::Bool(active)] => {
-                Some(KeySummary {
-                    prefix: prefix.clone(),
-                    name: name.clone(),
-                    created_at: *created,
-                    last_used_at: match last {
-                        Cell::Timestamp(t) => Some(*t),
-                        _ => None,
-                    },
-                    is_active: *active,
-                })
-            }
+            [
+                Cell::Text(prefix),
+                Cell::Text(name),
+                Cell::Timestamp(created),
+                last,
+                Cell::Bool(active),
+            ] => Some(KeySummary {
+                prefix: prefix.clone(),
+                name: name.clone(),
+                created_at: *created,
+                last_used_at: match last {
+                    Cell::Timestamp(t) => Some(*t),
+                    _ => None,
+                },
+                is_active: *active,
+            }),
             _ => None,
         })
         .collect())
@@ -140,7 +170,19 @@ pub async fn find_by_digest(db: &Db, key_digest: &[u8; 32]) -> Result<Option<Api
     let hex_digest = hex::encode(key_digest);
     let mut select = Query::select();
     select
-        .columns(["id", "prefix", "digest", "name", "is_active", "expires_at", "rate", "scopes"].map(Alias::new))
+        .columns(
+            [
+                "id",
+                "prefix",
+                "digest",
+                "name",
+                "is_active",
+                "expires_at",
+                "rate",
+                "scopes",
+            ]
+            .map(Alias::new),
+        )
         .from(Alias::new(API_KEYS.name))
         .and_where(Expr::col(Alias::new("digest")).eq(hex_digest.as_str()));
     let kinds = [
@@ -161,7 +203,9 @@ pub async fn find_by_digest(db: &Db, key_digest: &[u8; 32]) -> Result<Option<Api
         Cell::Text(s) if !s.is_empty() => Some(s.clone()),
         _ => None,
     };
-    let stored = text(&row[2]).and_then(|h| hex::decode(h).ok()).unwrap_or_default();
+    let stored = text(&row[2])
+        .and_then(|h| hex::decode(h).ok())
+        .unwrap_or_default();
     // The lookup is by digest, but compare again without timing leaks before trusting it.
     if !bool::from(stored.as_slice().ct_eq(key_digest.as_slice())) {
         return Ok(None);
@@ -181,7 +225,12 @@ pub async fn find_by_digest(db: &Db, key_digest: &[u8; 32]) -> Result<Option<Api
         },
         rate: text(&row[6]),
         scopes: text(&row[7])
-            .map(|s| s.split(',').map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect())
+            .map(|s| {
+                s.split(',')
+                    .map(|g| g.trim().to_owned())
+                    .filter(|g| !g.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
     }))
 }
@@ -197,7 +246,11 @@ mod tests {
         assert!(a.starts_with(KEY_PREFIX));
         assert_eq!(a.len(), KEY_PREFIX.len() + SECRET_LEN);
         assert_ne!(a, b);
-        assert!(a[KEY_PREFIX.len()..].chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(
+            a[KEY_PREFIX.len()..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+        );
     }
 
     #[test]

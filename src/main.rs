@@ -36,7 +36,9 @@ enum Command {
     /// Create or update the database tables (safe to run repeatedly).
     Migrate,
     /// Import publisher files into the database, atomically, replacing the periods they hold.
-    #[command(long_about = "Import publisher files into the database. All files of one command load in one transaction: if any file fails, nothing changes. Each file replaces the reporting periods it holds; importing the same file again changes nothing.\n\nSources:\n  epraccur       ODS GP practices (epraccur.csv, legacy or DSE; bare or zipped)\n  epcn           ODS PCNs and members (ePCN.xlsx or DSE epcncorepartnerdetails.csv)\n  registrations  Patients Registered at a GP Practice (gp-reg-pat-prac-map.csv, -quin-age.csv, -all.csv)")]
+    #[command(
+        long_about = "Import publisher files into the database. All files of one command load in one transaction: if any file fails, nothing changes. Each file replaces the reporting periods it holds; importing the same file again changes nothing.\n\nSources:\n  epraccur       ODS GP practices (epraccur.csv, legacy or DSE; bare or zipped)\n  epcn           ODS PCNs and members (ePCN.xlsx or DSE epcncorepartnerdetails.csv)\n  registrations  Patients Registered at a GP Practice (gp-reg-pat-prac-map.csv, -quin-age.csv, -all.csv)"
+    )]
     Import {
         /// Source publication (see `haresign import --help`).
         source: String,
@@ -157,12 +159,21 @@ async fn run(cli: Cli) -> Result<()> {
             let db = connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
             let Some(source) = catalogue::source(&source) else {
                 let names: Vec<_> = catalogue::sources().iter().map(|s| s.name).collect();
-                bail!("unknown source {source:?}; choose one of: {}", names.join(", "));
+                bail!(
+                    "unknown source {source:?}; choose one of: {}",
+                    names.join(", ")
+                );
             };
             let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
             match run::import(&db, source, &files, show).await? {
-                Outcome::Unchanged => println!("{}: already imported, nothing changed", source.name),
-                Outcome::Imported { rows, periods, elapsed } => {
+                Outcome::Unchanged => {
+                    println!("{}: already imported, nothing changed", source.name)
+                }
+                Outcome::Imported {
+                    rows,
+                    periods,
+                    elapsed,
+                } => {
                     let periods = if periods.is_empty() {
                         "snapshot".to_owned()
                     } else {
@@ -198,7 +209,10 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
-                println!("{:<12} {:<24} {:<20} {:<20} ACTIVE", "PREFIX", "NAME", "CREATED", "LAST USED");
+                println!(
+                    "{:<12} {:<24} {:<20} {:<20} ACTIVE",
+                    "PREFIX", "NAME", "CREATED", "LAST USED"
+                );
                 for k in list {
                     let used = k
                         .last_used_at
@@ -248,7 +262,11 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
         }
     }
     let db = connect(&url).await?;
-    eprintln!("Generating a synthetic England (scale {}) in {} ...", args.scale, args.dir.display());
+    eprintln!(
+        "Generating a synthetic England (scale {}) in {} ...",
+        args.scale,
+        args.dir.display()
+    );
     let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let summary = haresign::demo::build::build(&db, &args.dir, args.seed, args.scale, show).await?;
     let key = keys::create(&db, "demo").await?;
@@ -265,29 +283,13 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
     println!("\nDemo API key (shown once): {key}\n\nTry:");
     println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/practices/?search=elm'");
     println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/pcns/?page_size=5'");
-    println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/practices/{}/population/'", demo_practice(&db).await?);
+    println!(
+        "  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/practices/{}/population/'",
+        summary.example_practice
+    );
     if args.no_serve {
         return Ok(());
     }
     println!("\nServing on {base} (Ctrl-C to stop)");
     serve(db, &args.serve).await
-}
-
-/// An open practice of the demo, for the example population request.
-async fn demo_practice(db: &Db) -> Result<String> {
-    use sea_query::{Alias, Expr, ExprTrait, Order, Query};
-    let mut select = Query::select();
-    select
-        .column(Alias::new("ods_code"))
-        .from(Alias::new("practices"))
-        .and_where(Expr::col(Alias::new("status")).eq("active"))
-        .order_by(Alias::new("ods_code"), Order::Asc)
-        .limit(1);
-    let rows = db
-        .fetch_cells(&select, &[haresign::catalogue::declare::Kind::Text])
-        .await?;
-    match rows.first().and_then(|r| r.first()) {
-        Some(haresign::db::Cell::Text(code)) => Ok(code.clone()),
-        _ => bail!("the demo imported no practices"),
-    }
 }

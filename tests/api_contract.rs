@@ -14,21 +14,37 @@ const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not pro
 async fn every_authentication_failure_has_drfs_status_body_and_header() {
     each_backend!(|app| {
         let revoked = haresign::keys::create(&app.db, "old").await.unwrap();
-        assert!(haresign::keys::set_active(&app.db, &revoked[..11], false).await.unwrap());
+        assert!(
+            haresign::keys::set_active(&app.db, &revoked[..11], false)
+                .await
+                .unwrap()
+        );
         let revoked_header = format!("Bearer {revoked}");
         let cases: Vec<(&[u8], &str)> = vec![
             (b"Token abc", NOT_PROVIDED),
             (b"Basic dXNlcjpwYXNz", NOT_PROVIDED),
             (b"Bearerabc", NOT_PROVIDED),
-            (b"Bearer", r#"{"detail":"Invalid token header. No credentials provided."}"#),
-            (b"Bearer   ", r#"{"detail":"Invalid token header. No credentials provided."}"#),
-            (b"Bearer a b", r#"{"detail":"Invalid token header. Token string should not contain spaces."}"#),
+            (
+                b"Bearer",
+                r#"{"detail":"Invalid token header. No credentials provided."}"#,
+            ),
+            (
+                b"Bearer   ",
+                r#"{"detail":"Invalid token header. No credentials provided."}"#,
+            ),
+            (
+                b"Bearer a b",
+                r#"{"detail":"Invalid token header. Token string should not contain spaces."}"#,
+            ),
             (
                 b"Bearer \xc3\x28",
                 r#"{"detail":"Invalid token header. Token string should not contain invalid characters."}"#,
             ),
             (b"Bearer hs_unknown", r#"{"detail":"Invalid token."}"#),
-            (revoked_header.as_bytes(), r#"{"detail":"User inactive or deleted."}"#),
+            (
+                revoked_header.as_bytes(),
+                r#"{"detail":"User inactive or deleted."}"#,
+            ),
         ];
         for (header, body) in cases {
             let response = app
@@ -40,7 +56,10 @@ async fn every_authentication_failure_has_drfs_status_body_and_header() {
             assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
         }
         let response = app.get_anonymous("/api/v1/practices/", &[]).await;
-        assert_eq!((response.status.as_u16(), response.text().as_str()), (401, NOT_PROVIDED));
+        assert_eq!(
+            (response.status.as_u16(), response.text().as_str()),
+            (401, NOT_PROVIDED)
+        );
 
         let keyword_forms = [
             format!("bearer {}", app.key),
@@ -49,7 +68,10 @@ async fn every_authentication_failure_has_drfs_status_body_and_header() {
         ];
         for header in keyword_forms {
             let response = app
-                .get_anonymous("/api/v1/practices/", &[("authorization", header.as_bytes())])
+                .get_anonymous(
+                    "/api/v1/practices/",
+                    &[("authorization", header.as_bytes())],
+                )
                 .await;
             assert_eq!(response.status, 200, "{header}");
         }
@@ -63,14 +85,27 @@ async fn revocation_and_last_use_are_recorded() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         let keys = haresign::keys::list(&app.db).await.unwrap();
         assert!(keys[0].last_used_at.is_some(), "last use is recorded");
-        assert!(haresign::keys::set_active(&app.db, &app.key[..11], false).await.unwrap());
-        assert!(!haresign::keys::set_active(&app.db, "hs_nope", false).await.unwrap());
+        assert!(
+            haresign::keys::set_active(&app.db, &app.key[..11], false)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !haresign::keys::set_active(&app.db, "hs_nope", false)
+                .await
+                .unwrap()
+        );
         // A fresh router has no cached lookup, so the revocation shows at once.
         let fresh = TestApp::new(app.backend).await;
         let revoked = haresign::keys::create(&fresh.db, "x").await.unwrap();
-        haresign::keys::set_active(&fresh.db, &revoked[..11], false).await.unwrap();
+        haresign::keys::set_active(&fresh.db, &revoked[..11], false)
+            .await
+            .unwrap();
         let response = fresh
-            .get_anonymous("/api/v1/practices/", &[("authorization", format!("Bearer {revoked}").as_bytes())])
+            .get_anonymous(
+                "/api/v1/practices/",
+                &[("authorization", format!("Bearer {revoked}").as_bytes())],
+            )
             .await;
         assert_eq!(response.text(), r#"{"detail":"User inactive or deleted."}"#);
         fresh.finish().await;
@@ -88,19 +123,35 @@ async fn missing_trailing_slash_redirects_before_authentication() {
                 .unwrap();
             let response = app.send(request).await;
             assert_eq!(response.status, 301, "{method}");
-            assert_eq!(response.header("location"), Some("/api/v1/practices/?page=2&search=a%20b"));
-            assert_eq!(response.header("content-type"), Some("text/html; charset=utf-8"));
+            assert_eq!(
+                response.header("location"),
+                Some("/api/v1/practices/?page=2&search=a%20b")
+            );
+            assert_eq!(
+                response.header("content-type"),
+                Some("text/html; charset=utf-8")
+            );
             assert!(response.body.is_empty());
         }
-        let response = app.get_anonymous("/api/v1/practices/A81001/population", &[]).await;
-        assert_eq!(response.header("location"), Some("/api/v1/practices/A81001/population/"));
+        let response = app
+            .get_anonymous("/api/v1/practices/A81001/population", &[])
+            .await;
+        assert_eq!(
+            response.header("location"),
+            Some("/api/v1/practices/A81001/population/")
+        );
     });
 }
 
 #[tokio::test]
 async fn unknown_urls_get_json_under_api_and_djangos_page_elsewhere() {
     each_backend!(|app| {
-        for path in ["/api/v1/nope/", "/api/v1/practices/A81001/", "/api/v2/practices/", "/api/v1/nope"] {
+        for path in [
+            "/api/v1/nope/",
+            "/api/v1/practices/A81001/",
+            "/api/v2/practices/",
+            "/api/v1/nope",
+        ] {
             let response = app.get(path).await;
             assert_eq!(response.status, 404, "{path}");
             assert_eq!(response.text(), r#"{"detail":"Not found."}"#, "{path}");
@@ -108,7 +159,10 @@ async fn unknown_urls_get_json_under_api_and_djangos_page_elsewhere() {
         }
         let response = app.get("/nope").await;
         assert_eq!(response.status, 404);
-        assert_eq!(response.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/html; charset=utf-8")
+        );
         assert_eq!(response.body.len(), 179);
         assert!(response.text().contains("<title>Not Found</title>"));
     });
@@ -122,30 +176,50 @@ async fn methods_head_and_options() {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             let response = app.request(method.clone(), "/api/v1/practices/", &[]).await;
             assert_eq!(response.status, 405, "{method}");
-            assert_eq!(response.text(), format!(r#"{{"detail":"Method \"{method}\" not allowed."}}"#));
+            assert_eq!(
+                response.text(),
+                format!(r#"{{"detail":"Method \"{method}\" not allowed."}}"#)
+            );
             assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
         }
         // Authentication comes first: no credentials is a 401, not a 405.
-        let request = Request::builder().method("POST").uri("/api/v1/practices/").body(Body::empty()).unwrap();
+        let request = Request::builder()
+            .method("POST")
+            .uri("/api/v1/practices/")
+            .body(Body::empty())
+            .unwrap();
         assert_eq!(app.send(request).await.status, 401);
 
         let get = app.get("/api/v1/practices/").await;
         let head = app.request(Method::HEAD, "/api/v1/practices/", &[]).await;
         assert_eq!(head.status, 200);
         assert!(head.body.is_empty());
-        assert_eq!(head.header("content-length").map(str::to_owned), Some(get.body.len().to_string()));
+        assert_eq!(
+            head.header("content-length").map(str::to_owned),
+            Some(get.body.len().to_string())
+        );
         assert_eq!(head.header("content-type"), Some("application/json"));
 
-        let options = app.request(Method::OPTIONS, "/api/v1/practices/", &[]).await;
+        let options = app
+            .request(Method::OPTIONS, "/api/v1/practices/", &[])
+            .await;
         assert_eq!(options.status, 200);
         let body = options.json();
         assert_eq!(body["name"], "Practice List");
         assert_eq!(body["renders"], serde_json::json!(["application/json"]));
         assert_eq!(
             body["parses"],
-            serde_json::json!(["application/json", "application/x-www-form-urlencoded", "multipart/form-data"])
+            serde_json::json!([
+                "application/json",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data"
+            ])
         );
-        let anonymous = Request::builder().method("OPTIONS").uri("/api/v1/practices/").body(Body::empty()).unwrap();
+        let anonymous = Request::builder()
+            .method("OPTIONS")
+            .uri("/api/v1/practices/")
+            .body(Body::empty())
+            .unwrap();
         assert_eq!(app.send(anonymous).await.status, 401);
     });
 }
@@ -156,7 +230,11 @@ async fn content_negotiation_accepts_json_only() {
         for (path, accept, status) in [
             ("/api/v1/practices/", "application/json", 200),
             ("/api/v1/practices/", "*/*", 200),
-            ("/api/v1/practices/", "text/html,application/xhtml+xml,*/*;q=0.8", 200),
+            (
+                "/api/v1/practices/",
+                "text/html,application/xhtml+xml,*/*;q=0.8",
+                200,
+            ),
             ("/api/v1/practices/?format=json", "application/json", 200),
             ("/api/v1/practices.json", "*/*", 200),
             ("/api/v1/practices.json/", "*/*", 200),
@@ -169,15 +247,26 @@ async fn content_negotiation_accepts_json_only() {
             let response = app.request(Method::GET, path, &[("accept", accept)]).await;
             assert_eq!(response.status, status, "{path} with {accept}");
             match status {
-                406 => assert_eq!(response.text(), r#"{"detail":"Could not satisfy the request Accept header."}"#),
+                406 => assert_eq!(
+                    response.text(),
+                    r#"{"detail":"Could not satisfy the request Accept header."}"#
+                ),
                 404 => assert_eq!(response.text(), r#"{"detail":"Not found."}"#),
                 _ => {}
             }
         }
         // Negotiation comes before authentication.
-        let response = app.get_anonymous("/api/v1/practices/", &[("accept", b"text/html")]).await;
+        let response = app
+            .get_anonymous("/api/v1/practices/", &[("accept", b"text/html")])
+            .await;
         assert_eq!(response.status, 406);
-        let response = app.request(Method::GET, "/api/v1/practices/", &[("accept", "application/json; indent=2")]).await;
+        let response = app
+            .request(
+                Method::GET,
+                "/api/v1/practices/",
+                &[("accept", "application/json; indent=2")],
+            )
+            .await;
         assert_eq!(
             response.text(),
             "{\n  \"count\": 0,\n  \"next\": null,\n  \"previous\": null,\n  \"results\": []\n}"
@@ -197,7 +286,10 @@ async fn every_response_carries_djangos_security_headers() {
             assert_eq!(response.header("x-frame-options"), Some("DENY"));
             assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
             assert_eq!(response.header("referrer-policy"), Some("same-origin"));
-            assert_eq!(response.header("cross-origin-opener-policy"), Some("same-origin"));
+            assert_eq!(
+                response.header("cross-origin-opener-policy"),
+                Some("same-origin")
+            );
         }
     });
 }

@@ -8,8 +8,12 @@ use serde_json::{Value, json};
 use common::TestApp;
 
 async fn loaded(app: &TestApp) {
-    app.import("epraccur", &["api/epraccur.csv"]).await.expect("epraccur");
-    app.import("epcn", &["api/epcncorepartnerdetails.csv"]).await.expect("epcn");
+    app.import("epraccur", &["api/epraccur.csv"])
+        .await
+        .expect("epraccur");
+    app.import("epcn", &["api/epcncorepartnerdetails.csv"])
+        .await
+        .expect("epcn");
     app.import(
         "registrations",
         &[
@@ -45,7 +49,9 @@ async fn practices_list_every_gp_practice_in_code_order_with_full_rows() {
         assert_eq!(body["previous"], Value::Null);
         assert_eq!(
             codes(&body, "ods_code"),
-            ["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]
+            [
+                "A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"
+            ]
         );
         assert_eq!(
             body["results"][0],
@@ -71,7 +77,9 @@ async fn practices_list_every_gp_practice_in_code_order_with_full_rows() {
         );
         // Field order is the declaration order, as DRF's serializer renders it.
         let text = response.text();
-        assert!(text.starts_with(r#"{"count":8,"next":null,"previous":null,"results":[{"ods_code":"A81001","name":"#));
+        assert!(text.starts_with(
+            r#"{"count":8,"next":null,"previous":null,"results":[{"ods_code":"A81001","name":"#
+        ));
         let closed = &body["results"][3];
         assert_eq!(closed["status"], "closed");
         assert_eq!(closed["close_date"], "2020-03-31");
@@ -104,12 +112,25 @@ async fn practice_search_follows_drf_search_filter() {
             ("_one", &["Y01063"]),
             ("a_8", &[]),
             ("park%2C", &["A81002", "F83002"]),
-            ("", &["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]),
+            (
+                "",
+                &[
+                    "A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063",
+                ],
+            ),
             ("zzz", &[]),
         ];
         for (term, expected) in cases {
-            let body = app.get(&format!("/api/v1/practices/?search={term}")).await.json();
-            assert_eq!(codes(&body, "ods_code"), *expected, "search={term} on {:?}", app.backend);
+            let body = app
+                .get(&format!("/api/v1/practices/?search={term}"))
+                .await
+                .json();
+            assert_eq!(
+                codes(&body, "ods_code"),
+                *expected,
+                "search={term} on {:?}",
+                app.backend
+            );
             assert_eq!(body["count"], expected.len(), "search={term}");
         }
         let response = app.get("/api/v1/practices/?search=a%00b").await;
@@ -132,12 +153,27 @@ async fn practice_code_filters_trim_and_ignore_case() {
             ("icb=qhm&search=elm", &["A81001", "A81003", "A81004"]),
             ("pcn=U99999", &[]),
             ("pcn=U99999&pcn=U33333", &["A81003"]),
-            ("pcn=", &["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]),
-            ("unknown=1&icb__in=QHM", &["A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063"]),
+            (
+                "pcn=",
+                &[
+                    "A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063",
+                ],
+            ),
+            (
+                "unknown=1&icb__in=QHM",
+                &[
+                    "A81001", "A81002", "A81003", "A81004", "F83001", "F83002", "W91001", "Y01063",
+                ],
+            ),
         ];
         for (query, expected) in cases {
             let body = app.get(&format!("/api/v1/practices/?{query}")).await.json();
-            assert_eq!(codes(&body, "ods_code"), *expected, "{query} on {:?}", app.backend);
+            assert_eq!(
+                codes(&body, "ods_code"),
+                *expected,
+                "{query} on {:?}",
+                app.backend
+            );
         }
     });
 }
@@ -201,8 +237,23 @@ async fn population_by_financial_year_from_the_earliest_extract() {
         assert_eq!(rows[1]["financial_year"], "2025/26");
         assert_eq!(rows[1]["extract_date"], "2025-04-01");
         assert_eq!(rows[1]["total"], 3178);
-        let keys: Vec<&str> = rows[0].as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(&keys[..6], ["financial_year", "extract_date", "total", "male", "female", "age_0_4"]);
+        let keys: Vec<&str> = rows[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            &keys[..6],
+            [
+                "financial_year",
+                "extract_date",
+                "total",
+                "male",
+                "female",
+                "age_0_4"
+            ]
+        );
         assert_eq!(keys.len(), 25);
         let bands: i64 = rows[0]
             .as_object()
@@ -215,12 +266,21 @@ async fn population_by_financial_year_from_the_earliest_extract() {
 
         // A practice with no registrations has an empty history, not a 404.
         let response = app.get("/api/v1/practices/W91001/population/").await;
-        assert_eq!((response.status.as_u16(), response.text().as_str()), (200, "[]"));
+        assert_eq!(
+            (response.status.as_u16(), response.text().as_str()),
+            (200, "[]")
+        );
 
-        for path in ["/api/v1/practices/ZZZ999/population/", "/api/v1/practices/A81601/population/"] {
+        for path in [
+            "/api/v1/practices/ZZZ999/population/",
+            "/api/v1/practices/A81601/population/",
+        ] {
             let response = app.get(path).await;
             assert_eq!(response.status, 404);
-            assert_eq!(response.text(), r#"{"detail":"No Practice matches the given query."}"#);
+            assert_eq!(
+                response.text(),
+                r#"{"detail":"No Practice matches the given query."}"#
+            );
         }
     });
 }

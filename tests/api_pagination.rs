@@ -7,7 +7,9 @@ use serde_json::Value;
 use common::TestApp;
 
 async fn loaded(app: &TestApp) {
-    app.import("epraccur", &["api/epraccur.csv"]).await.expect("epraccur");
+    app.import("epraccur", &["api/epraccur.csv"])
+        .await
+        .expect("epraccur");
 }
 
 #[tokio::test]
@@ -16,18 +18,36 @@ async fn links_keep_every_parameter_sorted_and_encoded() {
         loaded(&app).await;
         let body = app.get("/api/v1/practices/?page_size=3").await.json();
         assert_eq!(body["count"], 8);
-        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2&page_size=3");
+        assert_eq!(
+            body["next"],
+            "http://testserver/api/v1/practices/?page=2&page_size=3"
+        );
         assert_eq!(body["previous"], Value::Null);
         assert_eq!(body["results"].as_array().unwrap().len(), 3);
 
-        let body = app.get("/api/v1/practices/?page=2&page_size=3").await.json();
-        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=3&page_size=3");
-        assert_eq!(body["previous"], "http://testserver/api/v1/practices/?page_size=3");
+        let body = app
+            .get("/api/v1/practices/?page=2&page_size=3")
+            .await
+            .json();
+        assert_eq!(
+            body["next"],
+            "http://testserver/api/v1/practices/?page=3&page_size=3"
+        );
+        assert_eq!(
+            body["previous"],
+            "http://testserver/api/v1/practices/?page_size=3"
+        );
         assert_eq!(body["results"][0]["ods_code"], "A81004");
 
-        let body = app.get("/api/v1/practices/?page=3&page_size=3").await.json();
+        let body = app
+            .get("/api/v1/practices/?page=3&page_size=3")
+            .await
+            .json();
         assert_eq!(body["next"], Value::Null);
-        assert_eq!(body["previous"], "http://testserver/api/v1/practices/?page=2&page_size=3");
+        assert_eq!(
+            body["previous"],
+            "http://testserver/api/v1/practices/?page=2&page_size=3"
+        );
         assert_eq!(body["results"].as_array().unwrap().len(), 2);
 
         let body = app
@@ -44,7 +64,10 @@ async fn links_keep_every_parameter_sorted_and_encoded() {
         );
 
         // Blank and repeated parameters are kept; the suffix route keeps its path.
-        let body = app.get("/api/v1/practices.json?page_size=3&pcn=&b=2&b=1").await.json();
+        let body = app
+            .get("/api/v1/practices.json?page_size=3&pcn=&b=2&b=1")
+            .await
+            .json();
         assert_eq!(
             body["next"],
             "http://testserver/api/v1/practices.json?b=2&b=1&page=2&page_size=3&pcn="
@@ -63,7 +86,10 @@ async fn host_header_and_port_make_the_link_base() {
             .body(axum::body::Body::empty())
             .unwrap();
         let body = app.send(request).await.json();
-        assert_eq!(body["next"], "http://api.example.com:8443/api/v1/practices/?page=2&page_size=5");
+        assert_eq!(
+            body["next"],
+            "http://api.example.com:8443/api/v1/practices/?page=2&page_size=5"
+        );
         // X-Forwarded-Proto is ignored unless trusted.
         let request = axum::http::Request::builder()
             .uri("/api/v1/practices/?page_size=5")
@@ -73,7 +99,10 @@ async fn host_header_and_port_make_the_link_base() {
             .body(axum::body::Body::empty())
             .unwrap();
         let body = app.send(request).await.json();
-        assert_eq!(body["next"], "http://api.example.com/api/v1/practices/?page=2&page_size=5");
+        assert_eq!(
+            body["next"],
+            "http://api.example.com/api/v1/practices/?page=2&page_size=5"
+        );
     });
 }
 
@@ -94,7 +123,10 @@ async fn trusted_forwarded_proto_gives_https_links() {
             .body(axum::body::Body::empty())
             .unwrap();
         let body = app.send(request).await.json();
-        assert_eq!(body["next"], "https://api.example.com/api/v1/practices/?page=2&page_size=5");
+        assert_eq!(
+            body["next"],
+            "https://api.example.com/api/v1/practices/?page=2&page_size=5"
+        );
         app.finish().await;
     }
 }
@@ -114,14 +146,32 @@ async fn page_numbers_follow_django_paginator() {
             ("0_2", "A81004"),
             ("1&page=3", "W91001"),
         ] {
-            let response = app.get(&format!("/api/v1/practices/?page_size=3&page={page}")).await;
+            let response = app
+                .get(&format!("/api/v1/practices/?page_size=3&page={page}"))
+                .await;
             assert_eq!(response.status, 200, "page={page}");
             assert_eq!(first_of(&response.json()), first, "page={page}");
         }
-        for page in ["0", "-1", "abc", "1.0", "LAST", "4", "99999999999999999999999", "%20", "3&page=x"] {
-            let response = app.get(&format!("/api/v1/practices/?page_size=3&page={page}")).await;
+        for page in [
+            "0",
+            "-1",
+            "abc",
+            "1.0",
+            "LAST",
+            "4",
+            "99999999999999999999999",
+            "%20",
+            "3&page=x",
+        ] {
+            let response = app
+                .get(&format!("/api/v1/practices/?page_size=3&page={page}"))
+                .await;
             assert_eq!(response.status, 404, "page={page}");
-            assert_eq!(response.text(), r#"{"detail":"Invalid page."}"#, "page={page}");
+            assert_eq!(
+                response.text(),
+                r#"{"detail":"Invalid page."}"#,
+                "page={page}"
+            );
         }
     });
 }
@@ -131,13 +181,23 @@ async fn page_size_falls_back_and_clamps_silently() {
     each_backend!(|app| {
         loaded(&app).await;
         for size in ["abc", "0", "-5", "1.5", ""] {
-            let body = app.get(&format!("/api/v1/practices/?page_size={size}")).await.json();
-            assert_eq!(body["results"].as_array().unwrap().len(), 8, "page_size={size}");
+            let body = app
+                .get(&format!("/api/v1/practices/?page_size={size}"))
+                .await
+                .json();
+            assert_eq!(
+                body["results"].as_array().unwrap().len(),
+                8,
+                "page_size={size}"
+            );
             assert_eq!(body["next"], Value::Null);
         }
         let body = app.get("/api/v1/practices/?page_size=1_0").await.json();
         assert_eq!(body["results"].as_array().unwrap().len(), 8);
-        let body = app.get("/api/v1/practices/?page_size=%202&page=2").await.json();
+        let body = app
+            .get("/api/v1/practices/?page_size=%202&page=2")
+            .await
+            .json();
         assert_eq!(body["results"].as_array().unwrap().len(), 2);
         assert_eq!(
             body["next"],
@@ -154,11 +214,21 @@ async fn empty_results_have_one_page() {
     each_backend!(|app| {
         loaded(&app).await;
         let response = app.get("/api/v1/practices/?search=nothing-matches").await;
-        assert_eq!(response.text(), r#"{"count":0,"next":null,"previous":null,"results":[]}"#);
-        let response = app.get("/api/v1/practices/?search=nothing-matches&page=last").await;
+        assert_eq!(
+            response.text(),
+            r#"{"count":0,"next":null,"previous":null,"results":[]}"#
+        );
+        let response = app
+            .get("/api/v1/practices/?search=nothing-matches&page=last")
+            .await;
         assert_eq!(response.status, 200);
-        let response = app.get("/api/v1/practices/?search=nothing-matches&page=2").await;
-        assert_eq!((response.status.as_u16(), response.text().as_str()), (404, r#"{"detail":"Invalid page."}"#));
+        let response = app
+            .get("/api/v1/practices/?search=nothing-matches&page=2")
+            .await;
+        assert_eq!(
+            (response.status.as_u16(), response.text().as_str()),
+            (404, r#"{"detail":"Invalid page."}"#)
+        );
     });
 }
 
@@ -177,7 +247,10 @@ async fn page_size_is_clamped_to_the_maximum() {
         assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2");
         let body = app.get("/api/v1/practices/?page_size=1000").await.json();
         assert_eq!(body["results"].as_array().unwrap().len(), 3);
-        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2&page_size=1000");
+        assert_eq!(
+            body["next"],
+            "http://testserver/api/v1/practices/?page=2&page_size=1000"
+        );
         app.finish().await;
     }
 }

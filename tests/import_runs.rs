@@ -13,16 +13,37 @@ use haresign::db::Cell;
 use haresign::import::run::Outcome;
 
 async fn count(app: &TestApp) -> i64 {
-    app.get("/api/v1/practices/").await.json()["count"].as_i64().unwrap()
+    app.get("/api/v1/practices/").await.json()["count"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn imports(app: &TestApp) -> Vec<Vec<Cell>> {
     let mut select = Query::select();
     select
-        .columns(["source", "file_name", "sha256", "periods", "row_count", "status", "error"].map(Alias::new))
+        .columns(
+            [
+                "source",
+                "file_name",
+                "sha256",
+                "periods",
+                "row_count",
+                "status",
+                "error",
+            ]
+            .map(Alias::new),
+        )
         .from(Alias::new("imports"))
         .order_by(Alias::new("id"), Order::Asc);
-    let kinds = [Kind::Text, Kind::Text, Kind::Text, Kind::Text, Kind::Integer, Kind::Text, Kind::Text];
+    let kinds = [
+        Kind::Text,
+        Kind::Text,
+        Kind::Text,
+        Kind::Text,
+        Kind::Integer,
+        Kind::Text,
+        Kind::Text,
+    ];
     app.db.fetch_cells(&select, &kinds).await.unwrap()
 }
 
@@ -45,9 +66,15 @@ fn copy_without_lines(from: &Path, dir: &Path, name: &str, drop: impl Fn(&str) -
 async fn imports_are_recorded_and_reimporting_the_same_file_changes_nothing() {
     each_backend!(|app| {
         let outcome = app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
-        assert!(matches!(outcome, Outcome::Imported { rows: 8, .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome, Outcome::Imported { rows: 8, .. }),
+            "{outcome:?}"
+        );
         let outcome = app
-            .import("registrations", &["api/gp-reg-pat-prac-quin-age-2025-04.csv"])
+            .import(
+                "registrations",
+                &["api/gp-reg-pat-prac-quin-age-2025-04.csv"],
+            )
             .await
             .unwrap();
         match outcome {
@@ -76,13 +103,21 @@ async fn a_new_file_for_the_same_period_replaces_it_without_duplicates() {
     each_backend!(|app| {
         let dir = tempfile::tempdir().unwrap();
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
-        app.import("registrations", &["api/gp-reg-pat-prac-quin-age-2025-05.csv"]).await.unwrap();
+        app.import(
+            "registrations",
+            &["api/gp-reg-pat-prac-quin-age-2025-05.csv"],
+        )
+        .await
+        .unwrap();
         let before = app.get("/api/v1/practices/?search=a81001").await.json();
         assert_eq!(before["results"][0]["list_size"], 3216);
 
-        let smaller = copy_without_lines(&fixture("api/epraccur.csv"), dir.path(), "epraccur.csv", |l| {
-            l.starts_with("\"Y01063\"")
-        });
+        let smaller = copy_without_lines(
+            &fixture("api/epraccur.csv"),
+            dir.path(),
+            "epraccur.csv",
+            |l| l.starts_with("\"Y01063\""),
+        );
         app.import_paths("epraccur", &[smaller]).await.unwrap();
         assert_eq!(count(&app).await, 7);
 
@@ -105,8 +140,12 @@ async fn a_new_file_for_the_same_period_replaces_it_without_duplicates() {
 async fn a_missing_column_names_the_file_and_changes_nothing() {
     each_backend!(|app| {
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
-        app.import("epcn", &["api/epcncorepartnerdetails.csv"]).await.unwrap();
-        app.import("registrations", &["api/gp-reg-pat-prac-map.csv"]).await.unwrap();
+        app.import("epcn", &["api/epcncorepartnerdetails.csv"])
+            .await
+            .unwrap();
+        app.import("registrations", &["api/gp-reg-pat-prac-map.csv"])
+            .await
+            .unwrap();
         let before = app.get("/api/v1/practices/").await.text();
 
         let dir = tempfile::tempdir().unwrap();
@@ -121,7 +160,11 @@ async fn a_missing_column_names_the_file_and_changes_nothing() {
             .collect();
         let path = dir.path().join("gp-reg-pat-prac-map.csv");
         std::fs::write(&path, broken).unwrap();
-        let error = app.import_paths("registrations", &[path]).await.unwrap_err().to_string();
+        let error = app
+            .import_paths("registrations", &[path])
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("gp-reg-pat-prac-map.csv"), "{error}");
         assert!(error.contains("ICB_NAME"), "{error}");
         assert_eq!(app.get("/api/v1/practices/").await.text(), before);
@@ -138,13 +181,30 @@ async fn one_bad_file_aborts_the_whole_run() {
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("gp-reg-pat-prac-quin-age.csv");
-        let content = std::fs::read_to_string(fixture("api/gp-reg-pat-prac-quin-age-2025-04.csv")).unwrap();
-        std::fs::write(&bad, content.replacen(",GP,A81001,TS18 1HU,MALE,0_4,", ",GP,A81001,TS18 1HU,MALE,0_4,x", 1)).unwrap();
+        let content =
+            std::fs::read_to_string(fixture("api/gp-reg-pat-prac-quin-age-2025-04.csv")).unwrap();
+        std::fs::write(
+            &bad,
+            content.replacen(
+                ",GP,A81001,TS18 1HU,MALE,0_4,",
+                ",GP,A81001,TS18 1HU,MALE,0_4,x",
+                1,
+            ),
+        )
+        .unwrap();
         let good = fixture("api/gp-reg-pat-prac-quin-age-2025-05.csv");
-        let error = app.import_paths("registrations", &[good, bad]).await.unwrap_err().to_string();
+        let error = app
+            .import_paths("registrations", &[good, bad])
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("gp-reg-pat-prac-quin-age.csv"), "{error}");
         let body = app.get("/api/v1/practices/?search=a81001").await.json();
-        assert_eq!(body["results"][0]["list_size"], serde_json::Value::Null, "the good file was rolled back too");
+        assert_eq!(
+            body["results"][0]["list_size"],
+            serde_json::Value::Null,
+            "the good file was rolled back too"
+        );
     });
 }
 
@@ -154,11 +214,13 @@ async fn zipped_files_import_like_bare_ones() {
         let dir = tempfile::tempdir().unwrap();
         let zip_path = dir.path().join("epraccur.zip");
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
-        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
         zip.start_file("epraccur.pdf", options).unwrap();
         zip.write_all(b"%PDF-1.4 description").unwrap();
         zip.start_file("epraccur.csv", options).unwrap();
-        zip.write_all(&std::fs::read(fixture("api/epraccur.csv")).unwrap()).unwrap();
+        zip.write_all(&std::fs::read(fixture("api/epraccur.csv")).unwrap())
+            .unwrap();
         zip.finish().unwrap();
         app.import_paths("epraccur", &[zip_path]).await.unwrap();
         assert_eq!(count(&app).await, 8);

@@ -43,11 +43,13 @@ pub fn parse_authorization(header: Option<&[u8]>) -> Result<Presented<'_>, ApiEr
         [_] => Err(ApiError::AuthenticationFailed(
             "Invalid token header. No credentials provided.",
         )),
-        [_, token] => std::str::from_utf8(token).map(Presented::Token).map_err(|_| {
-            ApiError::AuthenticationFailed(
-                "Invalid token header. Token string should not contain invalid characters.",
-            )
-        }),
+        [_, token] => std::str::from_utf8(token)
+            .map(Presented::Token)
+            .map_err(|_| {
+                ApiError::AuthenticationFailed(
+                    "Invalid token header. Token string should not contain invalid characters.",
+                )
+            }),
         _ => Err(ApiError::AuthenticationFailed(
             "Invalid token header. Token string should not contain spaces.",
         )),
@@ -113,7 +115,11 @@ impl KeyCache {
         let due = {
             let mut entries = self.entries.lock().expect("key cache poisoned");
             match entries.get_mut(&key.digest) {
-                Some(entry) if entry.touched.is_none_or(|t| now.duration_since(t) >= TOUCH_INTERVAL) => {
+                Some(entry)
+                    if entry
+                        .touched
+                        .is_none_or(|t| now.duration_since(t) >= TOUCH_INTERVAL) =>
+                {
                     entry.touched = Some(now);
                     true
                 }
@@ -153,7 +159,10 @@ mod tests {
         assert_eq!(parse(b"Bearer abc"), Ok(Presented::Token("abc")));
         assert_eq!(parse(b"bearer abc"), Ok(Presented::Token("abc")));
         assert_eq!(parse(b"BEARER   abc  "), Ok(Presented::Token("abc")));
-        assert_eq!(parse(b"Bearer"), Err("Invalid token header. No credentials provided."));
+        assert_eq!(
+            parse(b"Bearer"),
+            Err("Invalid token header. No credentials provided.")
+        );
         assert_eq!(
             parse(b"Bearer a b"),
             Err("Invalid token header. Token string should not contain spaces.")

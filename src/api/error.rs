@@ -35,7 +35,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::PermissionDenied => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::InvalidPage => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -48,12 +50,20 @@ impl ApiError {
 
     pub fn body(&self) -> Value {
         match self {
-            ApiError::NotAuthenticated => json!({"detail": "Authentication credentials were not provided."}),
+            ApiError::NotAuthenticated => {
+                json!({"detail": "Authentication credentials were not provided."})
+            }
             ApiError::AuthenticationFailed(msg) => json!({"detail": msg}),
-            ApiError::PermissionDenied => json!({"detail": "You do not have permission to perform this action."}),
+            ApiError::PermissionDenied => {
+                json!({"detail": "You do not have permission to perform this action."})
+            }
             ApiError::NotFound(msg) => json!({"detail": msg}),
-            ApiError::MethodNotAllowed(m) => json!({"detail": format!("Method \"{m}\" not allowed.")}),
-            ApiError::NotAcceptable => json!({"detail": "Could not satisfy the request Accept header."}),
+            ApiError::MethodNotAllowed(m) => {
+                json!({"detail": format!("Method \"{m}\" not allowed.")})
+            }
+            ApiError::NotAcceptable => {
+                json!({"detail": "Could not satisfy the request Accept header."})
+            }
             ApiError::Throttled(None) => json!({"detail": "Request was throttled."}),
             ApiError::Throttled(Some(wait)) => {
                 let unit = if *wait == 1 { "second" } else { "seconds" };

@@ -6,7 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::query::{
-    QueryParams, drf_bool, financial_year, like_pattern, parse_django_date, parse_month, search_terms,
+    QueryParams, drf_bool, financial_year, like_pattern, parse_django_date, parse_month,
+    search_terms,
 };
 use crate::catalogue::declare::{Endpoint, FilterKind};
 
@@ -66,7 +67,8 @@ pub fn condition(endpoint: &Endpoint, params: &QueryParams) -> Result<Condition,
             let pattern = like_pattern(&term);
             let any = cols.iter().fold(Condition::any(), |any, col| {
                 any.add(
-                    Expr::expr(Func::lower(column(col))).like(LikeExpr::new(pattern.clone()).escape('\\')),
+                    Expr::expr(Func::lower(column(col)))
+                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
                 )
             });
             cond = cond.add(any);
@@ -77,7 +79,12 @@ pub fn condition(endpoint: &Endpoint, params: &QueryParams) -> Result<Condition,
 
 /// The core-filter guard: at least one of the endpoint's core filters must be non-empty.
 pub fn require_core(endpoint: &Endpoint, params: &QueryParams) -> Result<(), ApiError> {
-    if endpoint.core.is_empty() || endpoint.core.iter().any(|name| params.non_empty(name).is_some()) {
+    if endpoint.core.is_empty()
+        || endpoint
+            .core
+            .iter()
+            .any(|name| params.non_empty(name).is_some())
+    {
         Ok(())
     } else {
         Err(ApiError::CoreFilterRequired(endpoint.core))

@@ -12,7 +12,9 @@ use super::auth::{Presented, parse_authorization};
 use super::error::ApiError;
 use super::filters;
 use super::negotiate::{Rendering, negotiate};
-use super::query::{QueryParams, page_request, page_size, remove_query_param, replace_query_param, resolve_page};
+use super::query::{
+    QueryParams, page_request, page_size, remove_query_param, replace_query_param, resolve_page,
+};
 use super::response::{ALLOW_READ_ONLY, json_response};
 use super::routes::Resolved;
 use crate::app::AppState;
@@ -56,8 +58,14 @@ async fn respond(
     params: &QueryParams,
 ) -> Result<Response, ApiError> {
     let endpoint = route.endpoint;
-    let format = route.suffix.as_deref().or_else(|| params.non_empty("format"));
-    let rendering = negotiate(format, request.headers.get(header::ACCEPT).map(|v| v.as_bytes()))?;
+    let format = route
+        .suffix
+        .as_deref()
+        .or_else(|| params.non_empty("format"));
+    let rendering = negotiate(
+        format,
+        request.headers.get(header::ACCEPT).map(|v| v.as_bytes()),
+    )?;
     let key = authenticate(state, request.headers).await?;
     let key = key.ok_or(ApiError::NotAuthenticated)?;
     permit(&key, endpoint)?;
@@ -119,14 +127,24 @@ async fn respond(
                 .expr(Func::count(Expr::cust("*")))
                 .from(Alias::new(endpoint.table.name))
                 .cond_where(condition);
-            let count = state.db.fetch_i64(&count_query).await?.map_or(0, |n| u64::try_from(n).unwrap_or(0));
-            let size = page_size(params.last("page_size"), state.settings.page_size, state.settings.max_page_size);
+            let count = state
+                .db
+                .fetch_i64(&count_query)
+                .await?
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+            let size = page_size(
+                params.last("page_size"),
+                state.settings.page_size,
+                state.settings.max_page_size,
+            );
             let requested = page_request(params.last("page")).map_err(|_| ApiError::InvalidPage)?;
-            let (page, num_pages) = resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
+            let (page, num_pages) =
+                resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
             page_rows(&mut select, page, size);
             let rows = state.db.fetch_cells(&select, &kinds).await?;
             let url = absolute_uri(state, request);
-            let next = (page < num_pages).then(|| replace_query_param(&url, "page", &(page + 1).to_string()));
+            let next = (page < num_pages)
+                .then(|| replace_query_param(&url, "page", &(page + 1).to_string()));
             let previous = (page > 1).then(|| {
                 if page == 2 {
                     remove_query_param(&url, "page")

@@ -58,7 +58,10 @@ pub fn negotiate(format: Option<&str>, accept: Option<&[u8]>) -> Result<Renderin
         None => return Ok(Rendering::default()),
         Some(bytes) => String::from_utf8_lossy(bytes),
     };
-    let accepted: Vec<MediaType> = accept.split(',').map(|t| MediaType::parse(t.trim())).collect();
+    let accepted: Vec<MediaType> = accept
+        .split(',')
+        .map(|t| MediaType::parse(t.trim()))
+        .collect();
     for precedence in (0..=3).rev() {
         let matching = accepted
             .iter()
@@ -68,7 +71,12 @@ pub fn negotiate(format: Option<&str>, accept: Option<&[u8]>) -> Result<Renderin
             // Parameters count only when the accepted type is more specific than the
             // renderer's own `application/json`.
             let indent = if precedence > 2 {
-                drf_indent(m.params.iter().find(|(k, _)| *k == "indent").map(|(_, v)| *v))
+                drf_indent(
+                    m.params
+                        .iter()
+                        .find(|(k, _)| *k == "indent")
+                        .map(|(_, v)| *v),
+                )
             } else {
                 None
             };
@@ -108,15 +116,24 @@ mod tests {
 
     #[test]
     fn indent_is_clamped_and_zero_means_compact() {
-        assert_eq!(accept("application/json; indent=4").unwrap().indent, Some(4));
-        assert_eq!(accept("application/json; indent=20").unwrap().indent, Some(8));
+        assert_eq!(
+            accept("application/json; indent=4").unwrap().indent,
+            Some(4)
+        );
+        assert_eq!(
+            accept("application/json; indent=20").unwrap().indent,
+            Some(8)
+        );
         assert_eq!(accept("application/json; indent=0").unwrap().indent, None);
         assert_eq!(accept("*/*; indent=4").unwrap().indent, None);
     }
 
     #[test]
     fn format_other_than_json_is_404() {
-        assert!(matches!(negotiate(Some("api"), None), Err(ApiError::NotFound(_))));
+        assert!(matches!(
+            negotiate(Some("api"), None),
+            Err(ApiError::NotFound(_))
+        ));
         assert!(negotiate(Some("json"), None).is_ok());
         assert!(matches!(
             negotiate(Some("json"), Some(b"text/html")),

@@ -11,16 +11,21 @@ use super::json::{to_drf_json, to_drf_json_indented};
 pub const ALLOW_READ_ONLY: &str = "GET, HEAD, OPTIONS";
 
 /// A JSON response; `indent` comes from `Accept: application/json; indent=N`.
-pub fn json_response<T: Serialize>(status: StatusCode, body: &T, indent: Option<usize>) -> Response {
+pub fn json_response<T: Serialize>(
+    status: StatusCode,
+    body: &T,
+    indent: Option<usize>,
+) -> Response {
     let bytes = match indent {
         Some(n) => to_drf_json_indented(body, n),
         None => to_drf_json(body),
     };
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 

@@ -57,7 +57,9 @@ fn match_segments(pattern: &[&'static str], rest: &[&str]) -> Option<Vec<(&'stat
 }
 
 fn is_format(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 /// Resolves a request path to an endpoint, or `None` when no route matches.
@@ -109,8 +111,14 @@ mod tests {
         assert!(path_of("/api/v1/practices").is_none());
         let (p, _, s) = path_of("/api/v1/practices.json").unwrap();
         assert_eq!((p.as_str(), s.as_deref()), ("practices/", Some("json")));
-        assert_eq!(path_of("/api/v1/practices.json/").unwrap().2.as_deref(), Some("json"));
-        assert_eq!(path_of("/api/v1/practices.xml").unwrap().2.as_deref(), Some("xml"));
+        assert_eq!(
+            path_of("/api/v1/practices.json/").unwrap().2.as_deref(),
+            Some("json")
+        );
+        assert_eq!(
+            path_of("/api/v1/practices.xml").unwrap().2.as_deref(),
+            Some("xml")
+        );
         assert!(path_of("/api/v1/practices.JSON").is_none());
     }
 
@@ -122,7 +130,10 @@ mod tests {
         assert!(path_of("/api/v1/practices/a.b/population/").is_none());
         assert!(path_of("/api/v1/practices//population/").is_none());
         assert_eq!(
-            path_of("/api/v1/practices/A81001/population.json").unwrap().2.as_deref(),
+            path_of("/api/v1/practices/A81001/population.json")
+                .unwrap()
+                .2
+                .as_deref(),
             Some("json")
         );
     }

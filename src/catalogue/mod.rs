@@ -119,17 +119,33 @@ mod tests {
         for endpoint in endpoints() {
             assert!(endpoint.path.ends_with('/'), "{}", endpoint.path);
             for field in endpoint.fields {
-                assert!(endpoint.table.column(field).is_some(), "{}: {field}", endpoint.path);
+                assert!(
+                    endpoint.table.column(field).is_some(),
+                    "{}: {field}",
+                    endpoint.path
+                );
             }
             for (column, _) in endpoint.ordering {
-                assert!(endpoint.table.column(column).is_some(), "{}: {column}", endpoint.path);
+                assert!(
+                    endpoint.table.column(column).is_some(),
+                    "{}: {column}",
+                    endpoint.path
+                );
             }
             for name in endpoint.core {
-                assert!(endpoint.filters.iter().any(|f| f.name == *name), "{}: core {name}", endpoint.path);
+                assert!(
+                    endpoint.filters.iter().any(|f| f.name == *name),
+                    "{}: core {name}",
+                    endpoint.path
+                );
             }
             let leads_index = |column: &str| {
                 endpoint.table.primary_key.first() == Some(&column)
-                    || endpoint.table.indexes.iter().any(|i| i.first() == Some(&column))
+                    || endpoint
+                        .table
+                        .indexes
+                        .iter()
+                        .any(|i| i.first() == Some(&column))
             };
             for filter in endpoint.filters {
                 let columns: &[&str] = match filter.kind {
@@ -141,14 +157,27 @@ mod tests {
                     | FilterKind::Boolean(c) => &[c],
                 };
                 for column in columns {
-                    assert!(endpoint.table.column(column).is_some(), "{}: {column}", endpoint.path);
+                    assert!(
+                        endpoint.table.column(column).is_some(),
+                        "{}: {column}",
+                        endpoint.path
+                    );
                 }
                 if let [column] = columns {
-                    assert!(leads_index(column), "{}: {column} is not indexed", endpoint.path);
+                    assert!(
+                        leads_index(column),
+                        "{}: {column} is not indexed",
+                        endpoint.path
+                    );
                 }
             }
             if let Some(lookup) = &endpoint.lookup {
-                assert!(leads_index(lookup.column), "{}: {}", endpoint.path, lookup.column);
+                assert!(
+                    leads_index(lookup.column),
+                    "{}: {}",
+                    endpoint.path,
+                    lookup.column
+                );
                 assert!(endpoint.path.contains(&format!("{{{}}}", lookup.param)));
             }
         }

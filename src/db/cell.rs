@@ -28,7 +28,9 @@ impl Serialize for Cell {
             Cell::Int(v) => s.serialize_i64(*v),
             Cell::Float(v) => s.serialize_f64(*v),
             Cell::Text(v) => s.serialize_str(v),
-            Cell::Decimal(v, places) => s.serialize_str(&crate::api::json::format_decimal(*v, *places)),
+            Cell::Decimal(v, places) => {
+                s.serialize_str(&crate::api::json::format_decimal(*v, *places))
+            }
             Cell::Bool(v) => s.serialize_bool(*v),
             Cell::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
             // DRF prints UTC as `Z` and microseconds only when non-zero.
@@ -54,11 +56,15 @@ macro_rules! decode_row {
                 Ok(match kind {
                     Kind::Text => row.try_get::<Option<String>, _>(i)?.map(Cell::Text),
                     Kind::Integer => row.try_get::<Option<i64>, _>(i)?.map(Cell::Int),
-                    Kind::Decimal(p) => row.try_get::<Option<i64>, _>(i)?.map(|v| Cell::Decimal(v, *p)),
+                    Kind::Decimal(p) => row
+                        .try_get::<Option<i64>, _>(i)?
+                        .map(|v| Cell::Decimal(v, *p)),
                     Kind::Float => row.try_get::<Option<f64>, _>(i)?.map(Cell::Float),
                     Kind::Boolean => row.try_get::<Option<bool>, _>(i)?.map(Cell::Bool),
                     Kind::Date => row.try_get::<Option<NaiveDate>, _>(i)?.map(Cell::Date),
-                    Kind::Timestamp => row.try_get::<Option<DateTime<Utc>>, _>(i)?.map(Cell::Timestamp),
+                    Kind::Timestamp => row
+                        .try_get::<Option<DateTime<Utc>>, _>(i)?
+                        .map(Cell::Timestamp),
                 }
                 .unwrap_or(Cell::Null))
             })

@@ -16,7 +16,9 @@ use sea_query::{
 };
 use sea_query_sqlx::SqlxBinder;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 // Statements are rendered by sea-query with every value bound as a parameter.
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
@@ -106,13 +108,19 @@ impl Db {
         match self {
             Db::Sqlite(pool) => {
                 let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
-                let rows = sqlx::query_with(AssertSqlSafe(sql), values).fetch_all(pool).await?;
+                let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_all(pool)
+                    .await?;
                 rows.iter().map(|r| cell::decode_sqlite(r, kinds)).collect()
             }
             Db::Postgres(pool) => {
                 let (sql, values) = select.build_sqlx(PostgresQueryBuilder);
-                let rows = sqlx::query_with(AssertSqlSafe(sql), values).fetch_all(pool).await?;
-                rows.iter().map(|r| cell::decode_postgres(r, kinds)).collect()
+                let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| cell::decode_postgres(r, kinds))
+                    .collect()
             }
         }
     }
@@ -122,12 +130,16 @@ impl Db {
         match self {
             Db::Sqlite(pool) => {
                 let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
-                let row = sqlx::query_with(AssertSqlSafe(sql), values).fetch_optional(pool).await?;
+                let row = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_optional(pool)
+                    .await?;
                 row.map(|r| r.try_get::<i64, _>(0)).transpose()
             }
             Db::Postgres(pool) => {
                 let (sql, values) = select.build_sqlx(PostgresQueryBuilder);
-                let row = sqlx::query_with(AssertSqlSafe(sql), values).fetch_optional(pool).await?;
+                let row = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_optional(pool)
+                    .await?;
                 row.map(|r| r.try_get::<i64, _>(0)).transpose()
             }
         }
@@ -137,11 +149,17 @@ impl Db {
         match self {
             Db::Sqlite(pool) => {
                 let (sql, values) = update.build_sqlx(SqliteQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(pool).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(pool)
+                    .await?
+                    .rows_affected())
             }
             Db::Postgres(pool) => {
                 let (sql, values) = update.build_sqlx(PostgresQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(pool).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(pool)
+                    .await?
+                    .rows_affected())
             }
         }
     }
@@ -151,11 +169,17 @@ impl Db {
         match self {
             Db::Sqlite(pool) => {
                 let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
-                sqlx::query_with(AssertSqlSafe(sql), values).fetch_one(pool).await?.try_get(0)
+                sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_one(pool)
+                    .await?
+                    .try_get(0)
             }
             Db::Postgres(pool) => {
                 let (sql, values) = insert.build_sqlx(PostgresQueryBuilder);
-                sqlx::query_with(AssertSqlSafe(sql), values).fetch_one(pool).await?.try_get(0)
+                sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_one(pool)
+                    .await?
+                    .try_get(0)
             }
         }
     }
@@ -164,11 +188,17 @@ impl Db {
         match self {
             Db::Sqlite(pool) => {
                 let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(pool).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(pool)
+                    .await?
+                    .rows_affected())
             }
             Db::Postgres(pool) => {
                 let (sql, values) = insert.build_sqlx(PostgresQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(pool).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(pool)
+                    .await?
+                    .rows_affected())
             }
         }
     }
@@ -205,8 +235,14 @@ impl Tx {
     /// Runs SQL text written to be portable across both backends (derived-table rebuilds, DDL).
     pub async fn execute_raw(&mut self, sql: &str) -> Result<u64, sqlx::Error> {
         match self {
-            Tx::Sqlite(tx) => Ok(sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **tx).await?.rows_affected()),
-            Tx::Postgres(tx) => Ok(sqlx::raw_sql(AssertSqlSafe(sql.to_owned())).execute(&mut **tx).await?.rows_affected()),
+            Tx::Sqlite(tx) => Ok(sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()),
+            Tx::Postgres(tx) => Ok(sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
+                .execute(&mut **tx)
+                .await?
+                .rows_affected()),
         }
     }
 
@@ -214,11 +250,17 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => {
                 let (sql, values) = delete.build_sqlx(SqliteQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
             }
             Tx::Postgres(tx) => {
                 let (sql, values) = delete.build_sqlx(PostgresQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
             }
         }
     }
@@ -227,17 +269,27 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => {
                 let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
             }
             Tx::Postgres(tx) => {
                 let (sql, values) = insert.build_sqlx(PostgresQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await?.rows_affected())
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
             }
         }
     }
 
     /// Bulk-loads rows (each in `columns` order) into `table` in multi-row statements.
-    pub fn loader<'t>(&'t mut self, table: &'static Table, columns: &'static [&'static str]) -> Loader<'t> {
+    pub fn loader<'t>(
+        &'t mut self,
+        table: &'static Table,
+        columns: &'static [&'static str],
+    ) -> Loader<'t> {
         let batch = (MAX_PARAMS / columns.len()).clamp(1, 1000);
         Loader {
             tx: self,

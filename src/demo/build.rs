@@ -4,16 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
-
-use super::world::World;
+use super::world::{AS_OF, PracticeStatus, World};
 use crate::catalogue::{self, ods, registrations};
 use crate::db::Db;
 use crate::import::error::ImportError;
 use crate::import::run::{self, Outcome};
 
-/// The most recent registration extract in the demo; fixed so the demo is reproducible.
-pub const LATEST_MONTH: (i32, u32) = (2026, 10);
 /// Monthly registration extracts generated (two financial years and more).
 pub const MONTHS: usize = 24;
 
@@ -21,6 +17,8 @@ pub const MONTHS: usize = 24;
 pub struct DemoSummary {
     pub practices: usize,
     pub pcns: usize,
+    /// An open practice, for example requests.
+    pub example_practice: String,
     pub files: usize,
     pub rows: u64,
     pub generate: Duration,
@@ -32,7 +30,10 @@ pub enum DemoError {
     #[error("writing demo files: {0}")]
     Io(#[from] std::io::Error),
     #[error("{source_name}: {error}")]
-    Import { source_name: &'static str, error: ImportError },
+    Import {
+        source_name: &'static str,
+        error: ImportError,
+    },
 }
 
 struct Batch {
@@ -41,7 +42,13 @@ struct Batch {
 }
 
 /// Writes the demo files under `dir` and imports them into `db` (already migrated).
-pub async fn build(db: &Db, dir: &Path, seed: u64, scale: f64, show_progress: bool) -> Result<DemoSummary, DemoError> {
+pub async fn build(
+    db: &Db,
+    dir: &Path,
+    seed: u64,
+    scale: f64,
+    show_progress: bool,
+) -> Result<DemoSummary, DemoError> {
     let started = Instant::now();
     let world = World::generate(seed, scale);
     std::fs::create_dir_all(dir)?;
@@ -57,9 +64,10 @@ pub async fn build(db: &Db, dir: &Path, seed: u64, scale: f64, show_progress: bo
             files: vec![ods::sample::write_epcn_core_partner_csv(&world, &ods_dir)?],
         },
     ];
-    let latest = NaiveDate::from_ymd_opt(LATEST_MONTH.0, LATEST_MONTH.1, 1).expect("valid month");
-    for month in registrations::sample::demo_months(latest, MONTHS) {
-        let month_dir = dir.join("registrations").join(month.format("%Y-%m").to_string());
+    for month in registrations::sample::demo_months(AS_OF, MONTHS) {
+        let month_dir = dir
+            .join("registrations")
+            .join(month.format("%Y-%m").to_string());
         std::fs::create_dir_all(&month_dir)?;
         batches.push(Batch {
             source: registrations::load::REGISTRATIONS.name,
@@ -86,6 +94,12 @@ pub async fn build(db: &Db, dir: &Path, seed: u64, scale: f64, show_progress: bo
     Ok(DemoSummary {
         practices: world.practices.len(),
         pcns: world.pcns.len(),
+        example_practice: world
+            .practices
+            .iter()
+            .find(|p| p.status == PracticeStatus::Active && p.is_open_on(AS_OF))
+            .map(|p| p.code.clone())
+            .unwrap_or_default(),
         files,
         rows,
         generate,

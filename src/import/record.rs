@@ -9,11 +9,27 @@ use crate::db::Db;
 pub static IMPORTS: Table = Table {
     name: "imports",
     columns: &[
-        col("id", Kind::Integer, "Import id, referenced by every loaded row"),
-        col("source", Kind::Text, "Publication name (`haresign import <source>`)"),
-        col("file_name", Kind::Text, "File as given, with the member name for zips"),
+        col(
+            "id",
+            Kind::Integer,
+            "Import id, referenced by every loaded row",
+        ),
+        col(
+            "source",
+            Kind::Text,
+            "Publication name (`haresign import <source>`)",
+        ),
+        col(
+            "file_name",
+            Kind::Text,
+            "File as given, with the member name for zips",
+        ),
         col("sha256", Kind::Text, "SHA-256 of the file as given"),
-        opt("periods", Kind::Text, "Reporting periods the file held, comma-separated"),
+        opt(
+            "periods",
+            Kind::Text,
+            "Reporting periods the file held, comma-separated",
+        ),
         opt("row_count", Kind::Integer, "Rows loaded"),
         col("status", Kind::Text, "running, succeeded or failed"),
         opt("error", Kind::Text, "Why the import failed"),
@@ -24,7 +40,12 @@ pub static IMPORTS: Table = Table {
     indexes: &[&["source", "sha256"]],
 };
 
-pub async fn start(db: &Db, source: &str, file_name: &str, sha256: &str) -> Result<i64, sqlx::Error> {
+pub async fn start(
+    db: &Db,
+    source: &str,
+    file_name: &str,
+    sha256: &str,
+) -> Result<i64, sqlx::Error> {
     let mut insert = Query::insert();
     insert
         .into_table(Alias::new(IMPORTS.name))

@@ -30,7 +30,12 @@ struct PendingFile {
 }
 
 /// Imports `paths` into `source`. `show_progress` draws a progress line on a terminal.
-pub async fn import(db: &Db, source: &Source, paths: &[PathBuf], show_progress: bool) -> Result<Outcome, ImportError> {
+pub async fn import(
+    db: &Db,
+    source: &Source,
+    paths: &[PathBuf],
+    show_progress: bool,
+) -> Result<Outcome, ImportError> {
     let started = Instant::now();
     let mut files = Vec::new();
     let mut unchanged = true;
@@ -112,7 +117,10 @@ async fn load_all(
         }
         per_file.push(loaded);
     }
-    for derivation in catalogue::derivations().iter().filter(|d| d.group == source.group) {
+    for derivation in catalogue::derivations()
+        .iter()
+        .filter(|d| d.group == source.group)
+    {
         for statement in derivation.statements {
             tx.execute_raw(statement).await?;
         }

@@ -59,8 +59,12 @@ pub struct TestResponse {
 
 impl TestResponse {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
 
     pub fn text(&self) -> String {
@@ -68,12 +72,16 @@ impl TestResponse {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().expect("ASCII header"))
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ASCII header"))
     }
 }
 
 pub fn fixture(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
 }
 
 impl TestApp {
@@ -98,11 +106,15 @@ impl TestApp {
                 );
                 let admin = Db::connect(&url).await.expect("postgres");
                 let mut tx = admin.begin().await.expect("begin");
-                tx.execute_raw(&format!("CREATE SCHEMA {schema}")).await.expect("schema");
+                tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("schema");
                 tx.commit().await.expect("commit");
                 admin.close().await;
                 (
-                    Db::connect_in_schema(&url, Some(&schema)).await.expect("postgres"),
+                    Db::connect_in_schema(&url, Some(&schema))
+                        .await
+                        .expect("postgres"),
                     Some(schema),
                 )
             }
@@ -126,18 +138,37 @@ impl TestApp {
         run::import(&self.db, source, &paths, false).await
     }
 
-    pub async fn import_paths(&self, source: &str, paths: &[PathBuf]) -> Result<Outcome, ImportError> {
+    pub async fn import_paths(
+        &self,
+        source: &str,
+        paths: &[PathBuf],
+    ) -> Result<Outcome, ImportError> {
         let source = catalogue::source(source).expect("known source");
         run::import(&self.db, source, paths, false).await
     }
 
     /// Sends a request as-is.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let response = self.router.clone().oneshot(request).await.expect("infallible");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.expect("body").to_bytes().to_vec();
-        TestResponse { status, headers, body }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// GET with the test key and `Host: testserver`.
@@ -145,7 +176,12 @@ impl TestApp {
         self.request(Method::GET, uri, &[]).await
     }
 
-    pub async fn request(&self, method: Method, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let mut builder = Request::builder()
             .method(method)
             .uri(uri)
@@ -154,7 +190,8 @@ impl TestApp {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        self.send(builder.body(Body::empty()).expect("request")).await
+        self.send(builder.body(Body::empty()).expect("request"))
+            .await
     }
 
     /// GET without credentials.
@@ -163,7 +200,8 @@ impl TestApp {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        self.send(builder.body(Body::empty()).expect("request")).await
+        self.send(builder.body(Body::empty()).expect("request"))
+            .await
     }
 
     pub async fn finish(self) {

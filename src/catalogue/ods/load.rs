@@ -24,16 +24,31 @@ pub static EPCN: Source = Source {
 };
 
 async fn clear(tx: &mut Tx, table: &str) -> Result<(), ImportError> {
-    tx.delete(Query::delete().from_table(Alias::new(table))).await?;
+    tx.delete(Query::delete().from_table(Alias::new(table)))
+        .await?;
     Ok(())
 }
 
-async fn load_epraccur(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
+async fn load_epraccur(
+    tx: &mut Tx,
+    file: &SourceFile,
+    ctx: &LoadContext,
+) -> Result<Loaded, ImportError> {
     let practices = read_epraccur(file)?;
     clear(tx, ODS_PRACTICES.name).await?;
     const COLUMNS: &[&str] = &[
-        "code", "name", "region_code", "icb_code", "address", "postcode", "open_date", "close_date",
-        "status", "sub_icb_code", "phone", "import_id",
+        "code",
+        "name",
+        "region_code",
+        "icb_code",
+        "address",
+        "postcode",
+        "open_date",
+        "close_date",
+        "status",
+        "sub_icb_code",
+        "phone",
+        "import_id",
     ];
     let mut loader = tx.loader(&ODS_PRACTICES, COLUMNS);
     for practice in practices {
@@ -62,13 +77,25 @@ async fn load_epraccur(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Res
     })
 }
 
-async fn load_epcn(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
+async fn load_epcn(
+    tx: &mut Tx,
+    file: &SourceFile,
+    ctx: &LoadContext,
+) -> Result<Loaded, ImportError> {
     let epcn = read_epcn(file)?;
     clear(tx, ODS_PCNS.name).await?;
     clear(tx, ODS_PCN_MEMBERSHIPS.name).await?;
     let mut pcns = tx.loader(
         &ODS_PCNS,
-        &["code", "name", "sub_icb_code", "sub_icb_name", "open_date", "close_date", "import_id"],
+        &[
+            "code",
+            "name",
+            "sub_icb_code",
+            "sub_icb_name",
+            "open_date",
+            "close_date",
+            "import_id",
+        ],
     );
     for pcn in epcn.pcns {
         let row: Vec<Value> = vec![
@@ -86,7 +113,13 @@ async fn load_epcn(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<
     let mut rows = pcns.finish().await?;
     let mut members = tx.loader(
         &ODS_PCN_MEMBERSHIPS,
-        &["practice_code", "pcn_code", "start_date", "end_date", "import_id"],
+        &[
+            "practice_code",
+            "pcn_code",
+            "start_date",
+            "end_date",
+            "import_id",
+        ],
     );
     for m in epcn.memberships {
         members

@@ -6,8 +6,8 @@ use chrono::{Datelike, NaiveDate};
 use sea_query::{Alias, Expr, ExprTrait, Query, Value};
 
 use super::parse::{
-    OrgPopulation, RegistrationFile, detect_registration_file, read_practice_map, read_practice_totals,
-    read_quinary_age,
+    OrgPopulation, RegistrationFile, detect_registration_file, read_practice_map,
+    read_practice_totals, read_quinary_age,
 };
 use super::{AGE_BAND_COLUMNS, REG_POPULATIONS, REG_PRACTICE_MAP};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
@@ -24,7 +24,11 @@ pub static REGISTRATIONS: Source = Source {
 
 /// The NHS financial year (April to March) of a date, as `2024/25`.
 pub fn financial_year(date: NaiveDate) -> String {
-    let start = if date.month() >= 4 { date.year() } else { date.year() - 1 };
+    let start = if date.month() >= 4 {
+        date.year()
+    } else {
+        date.year() - 1
+    };
     format!("{start}/{:02}", (start + 1) % 100)
 }
 
@@ -35,14 +39,20 @@ fn periods_of(dates: &BTreeSet<NaiveDate>) -> BTreeSet<String> {
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
     match detect_registration_file(file)? {
         RegistrationFile::Map => load_map(tx, file, ctx).await,
-        RegistrationFile::QuinaryAge => load_populations(tx, read_quinary_age(file)?, "quin_age", ctx).await,
+        RegistrationFile::QuinaryAge => {
+            load_populations(tx, read_quinary_age(file)?, "quin_age", ctx).await
+        }
         RegistrationFile::PracticeTotals => {
             load_populations(tx, read_practice_totals(file)?, "totals", ctx).await
         }
     }
 }
 
-async fn load_map(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
+async fn load_map(
+    tx: &mut Tx,
+    file: &SourceFile,
+    ctx: &LoadContext,
+) -> Result<Loaded, ImportError> {
     let rows = read_practice_map(file)?.collect::<Result<Vec<_>, _>>()?;
     let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.extract_date).collect();
     let mut delete = Query::delete();
@@ -53,9 +63,22 @@ async fn load_map(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<L
     let mut loader = tx.loader(
         &REG_PRACTICE_MAP,
         &[
-            "extract_date", "practice_code", "practice_name", "practice_postcode", "pcn_code",
-            "pcn_name", "sub_icb_code", "sub_icb_ons_code", "sub_icb_name", "icb_code",
-            "icb_ons_code", "icb_name", "region_code", "region_ons_code", "region_name", "supplier",
+            "extract_date",
+            "practice_code",
+            "practice_name",
+            "practice_postcode",
+            "pcn_code",
+            "pcn_name",
+            "sub_icb_code",
+            "sub_icb_ons_code",
+            "sub_icb_name",
+            "icb_code",
+            "icb_ons_code",
+            "icb_name",
+            "region_code",
+            "region_ons_code",
+            "region_name",
+            "supplier",
             "import_id",
         ],
     );
@@ -91,8 +114,16 @@ async fn load_map(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<L
 
 const POPULATION_COLUMNS: [&str; 31] = {
     let head = [
-        "extract_date", "financial_year", "org_type", "org_code", "source", "ons_code", "postcode",
-        "total", "male", "female",
+        "extract_date",
+        "financial_year",
+        "org_type",
+        "org_code",
+        "source",
+        "ons_code",
+        "postcode",
+        "total",
+        "male",
+        "female",
     ];
     let mut out = [""; 31];
     let mut i = 0;

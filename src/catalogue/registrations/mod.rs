@@ -79,7 +79,11 @@ pub static REG_PRACTICE_MAP: Table = Table {
         opt("icb_ons_code", Kind::Text, "ICB ONS code"),
         col("icb_name", Kind::Text, "ICB name"),
         col("region_code", Kind::Text, "Commissioning region code"),
-        opt("region_ons_code", Kind::Text, "Commissioning region ONS code"),
+        opt(
+            "region_ons_code",
+            Kind::Text,
+            "Commissioning region ONS code",
+        ),
         col("region_name", Kind::Text, "Commissioning region name"),
         opt("supplier", Kind::Text, "Clinical system supplier"),
         col("import_id", Kind::Integer, "Import that loaded the row"),
@@ -93,17 +97,33 @@ pub static REG_POPULATIONS: Table = Table {
     columns: with_age_bands!(
         [
             col("extract_date", Kind::Date, "Extract date"),
-            col("financial_year", Kind::Text, "Financial year of the extract (2024/25)"),
-            col("org_type", Kind::Text, "practice, pcn, sub_icb, icb or region"),
+            col(
+                "financial_year",
+                Kind::Text,
+                "Financial year of the extract (2024/25)"
+            ),
+            col(
+                "org_type",
+                Kind::Text,
+                "practice, pcn, sub_icb, icb or region"
+            ),
             col("org_code", Kind::Text, "Organisation code"),
-            col("source", Kind::Text, "quin_age or totals: the file the row came from"),
+            col(
+                "source",
+                Kind::Text,
+                "quin_age or totals: the file the row came from"
+            ),
             opt("ons_code", Kind::Text, "ONS code"),
             opt("postcode", Kind::Text, "Postcode (practices)"),
             opt("total", Kind::Integer, "All registered patients"),
             opt("male", Kind::Integer, "Male registered patients"),
             opt("female", Kind::Integer, "Female registered patients"),
         ],
-        [col("import_id", Kind::Integer, "Import that loaded the row")]
+        [col(
+            "import_id",
+            Kind::Integer,
+            "Import that loaded the row"
+        )]
     ),
     primary_key: &["extract_date", "org_type", "org_code", "source"],
     indexes: &[&["org_type", "org_code"]],
@@ -115,7 +135,11 @@ pub static PRACTICE_POPULATIONS: Table = Table {
         [
             col("practice_code", Kind::Text, "Practice code"),
             col("financial_year", Kind::Text, "Financial year (2024/25)"),
-            col("extract_date", Kind::Date, "The extract the year's figures come from: April, else the earliest in the year"),
+            col(
+                "extract_date",
+                Kind::Date,
+                "The extract the year's figures come from: April, else the earliest in the year"
+            ),
             opt("total", Kind::Integer, "All registered patients"),
             opt("male", Kind::Integer, "Male registered patients"),
             opt("female", Kind::Integer, "Female registered patients"),
@@ -134,7 +158,11 @@ pub static POPULATION_ENDPOINT: Endpoint = Endpoint {
     group: ods::GROUP,
     table: &PRACTICE_POPULATIONS,
     fields: &[
-        "financial_year", "extract_date", "total", "male", "female",
+        "financial_year",
+        "extract_date",
+        "total",
+        "male",
+        "female",
         "age_0_4",
         "age_5_9",
         "age_10_14",
