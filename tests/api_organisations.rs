@@ -237,24 +237,11 @@ async fn population_by_financial_year_from_the_earliest_extract() {
         assert_eq!(rows[1]["financial_year"], "2025/26");
         assert_eq!(rows[1]["extract_date"], "2025-04-01");
         assert_eq!(rows[1]["total"], 3178);
-        let keys: Vec<&str> = rows[0]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(
-            &keys[..6],
-            [
-                "financial_year",
-                "extract_date",
-                "total",
-                "male",
-                "female",
-                "age_0_4"
-            ]
-        );
-        assert_eq!(keys.len(), 25);
+        assert!(response.text().starts_with(
+            r#"[{"financial_year":"2024/25","extract_date":"2025-03-01","total":3140,"male":1550,"female":1590,"age_0_4":184,"age_5_9":"#
+        ));
+        assert!(response.text().contains(r#""age_90_94":"#));
+        assert_eq!(rows[0].as_object().unwrap().len(), 25);
         let bands: i64 = rows[0]
             .as_object()
             .unwrap()

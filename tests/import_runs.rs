@@ -183,15 +183,9 @@ async fn one_bad_file_aborts_the_whole_run() {
         let bad = dir.path().join("gp-reg-pat-prac-quin-age.csv");
         let content =
             std::fs::read_to_string(fixture("api/gp-reg-pat-prac-quin-age-2025-04.csv")).unwrap();
-        std::fs::write(
-            &bad,
-            content.replacen(
-                ",GP,A81001,TS18 1HU,MALE,0_4,",
-                ",GP,A81001,TS18 1HU,MALE,0_4,x",
-                1,
-            ),
-        )
-        .unwrap();
+        let target = ",GP,A81001,,TS18 1HU,MALE,0_4,";
+        assert!(content.contains(target));
+        std::fs::write(&bad, content.replacen(target, &format!("{target}x"), 1)).unwrap();
         let good = fixture("api/gp-reg-pat-prac-quin-age-2025-05.csv");
         let error = app
             .import_paths("registrations", &[good, bad])
