@@ -64,16 +64,21 @@ pub async fn build(
             files: vec![ods::sample::write_epcn_core_partner_csv(&world, &ods_dir)?],
         },
     ];
+    // All months in one run, as an operator catching up would: one transaction, one rebuild.
+    let mut registration_files = Vec::new();
     for month in registrations::sample::demo_months(AS_OF, MONTHS) {
         let month_dir = dir
             .join("registrations")
             .join(month.format("%Y-%m").to_string());
         std::fs::create_dir_all(&month_dir)?;
-        batches.push(Batch {
-            source: registrations::load::REGISTRATIONS.name,
-            files: registrations::sample::write_registrations(&world, month, &month_dir)?,
-        });
+        registration_files.extend(registrations::sample::write_registrations(
+            &world, month, &month_dir,
+        )?);
     }
+    batches.push(Batch {
+        source: registrations::load::REGISTRATIONS.name,
+        files: registration_files,
+    });
     let generate = started.elapsed();
     let started = Instant::now();
     let mut rows = 0;

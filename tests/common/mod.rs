@@ -35,9 +35,19 @@ pub fn backends() -> Vec<Backend> {
     if std::env::var(PG_ENV).is_ok_and(|v| !v.is_empty()) {
         out.push(Backend::Postgres);
     } else {
-        eprintln!("PostgreSQL tests skipped: {PG_ENV} is not set");
+        skip_notice(&format!("PostgreSQL tests skipped: {PG_ENV} is not set"));
     }
     out
+}
+
+/// Says once per test binary, on the real stderr (not the captured test output), that part of
+/// the suite did not run.
+pub fn skip_notice(message: &str) {
+    use std::io::Write;
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(std::io::stderr().lock(), "note: {message}");
+    });
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
