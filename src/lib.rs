@@ -1,1 +1,5 @@
-pub fn version() -> &'static str { env!("CARGO_PKG_VERSION") }
+pub mod throttle;
+
+pub fn version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
