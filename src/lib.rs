@@ -9,6 +9,7 @@ pub mod demo;
 pub mod import;
 pub mod keys;
 pub mod server;
+pub mod throttle;
 
 use catalogue::declare::Table;
 
