@@ -1,6 +1,7 @@
 //! Application state and router assembly.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -11,13 +12,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::auth::KeyCache;
 use crate::api::error::ApiError;
-use crate::api::list::{self, RequestInfo};
+use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::response::{
     add_security_headers, append_slash_redirect, django_not_found, json_response,
 };
 use crate::api::routes::resolve;
 use crate::catalogue;
 use crate::db::Db;
+use crate::throttle::{Clock, MemoryStore, Rate, Throttle, ThrottleStore};
+use crate::usage::UsageRecorder;
 
 /// Serving settings that are not per-request.
 #[derive(Debug, Clone)]
@@ -26,7 +29,16 @@ pub struct Settings {
     pub max_page_size: u32,
     /// Honour `X-Forwarded-Proto: https` when building links (Django's `SECURE_PROXY_SSL_HEADER`).
     pub trust_forwarded_proto: bool,
+    /// Throttle rate of keys that have none of their own.
+    pub key_rate: Rate,
+    /// Throttle rate of anonymous requests to public endpoints, per client address.
+    pub anon_rate: Rate,
+    /// DRF's `NUM_PROXIES`: how many proxies stand in front, for the client address.
+    pub num_proxies: Option<usize>,
 }
+
+pub const DEFAULT_KEY_RATE: &str = "10000/hour";
+pub const DEFAULT_ANON_RATE: &str = "1000/hour";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -34,6 +46,9 @@ impl Default for Settings {
             page_size: 100,
             max_page_size: 500,
             trust_forwarded_proto: false,
+            key_rate: DEFAULT_KEY_RATE.parse().expect("valid default rate"),
+            anon_rate: DEFAULT_ANON_RATE.parse().expect("valid default rate"),
+            num_proxies: None,
         }
     }
 }
@@ -42,14 +57,30 @@ pub struct AppState {
     pub db: Db,
     pub keys: KeyCache,
     pub settings: Settings,
+    pub throttle: Throttle,
+    pub clock: Clock,
+    pub usage: UsageRecorder,
 }
 
 impl AppState {
+    /// State with the in-memory throttle store and the system clock.
     pub fn new(db: Db, settings: Settings) -> Self {
+        Self::with_throttle(db, settings, Arc::new(MemoryStore::new()), Clock::system())
+    }
+
+    pub fn with_throttle(
+        db: Db,
+        settings: Settings,
+        store: Arc<dyn ThrottleStore>,
+        clock: Clock,
+    ) -> Self {
         AppState {
             db,
             keys: KeyCache::default(),
             settings,
+            throttle: Throttle::new(store),
+            clock,
+            usage: UsageRecorder::default(),
         }
     }
 }
@@ -58,15 +89,35 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .fallback(dispatch)
         .with_state(state)
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(finish))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".to_owned()).into_response()
         }))
 }
 
-async fn security_headers(request: Request, next: Next) -> Response {
+/// Adds Django's default headers and writes one access-log line per request (key prefix, never
+/// the key).
+async fn finish(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let target = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
     let mut response = next.run(request).await;
     add_security_headers(response.headers_mut());
+    let key = response
+        .extensions()
+        .get::<KeyPrefix>()
+        .map(|k| k.0.as_str());
+    tracing::info!(
+        target: "haresign::access",
+        %method,
+        path = %target,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        key = key.unwrap_or("-"),
+    );
     response
 }
 

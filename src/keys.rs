@@ -1,19 +1,20 @@
 //! API keys: generated once, shown once, stored only as SHA-256 digests.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngExt;
-use sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::catalogue::declare::{Kind, Table, col, opt};
 use crate::db::{Cell, Db};
+use crate::throttle::Rate;
 
 /// Every key starts with this, so leaked keys are recognisable.
 pub const KEY_PREFIX: &str = "hs_";
 const SECRET_LEN: usize = 40;
 /// Characters of the key shown in listings and logs (`hs_` plus 8).
-const DISPLAY_PREFIX_LEN: usize = 11;
+pub const DISPLAY_PREFIX_LEN: usize = 11;
 
 pub static API_KEYS: Table = Table {
     name: "api_keys",
@@ -36,18 +37,18 @@ pub static API_KEYS: Table = Table {
         opt(
             "expires_at",
             Kind::Timestamp,
-            "After this instant the key is refused",
+            "From this instant the key is refused",
         ),
         col("is_active", Kind::Boolean, "False once revoked"),
         opt(
             "rate",
             Kind::Text,
-            "Throttle rate of this key (`1000/hour`); default when empty",
+            "Throttle rate of this key (`1000/hour`); the default when empty",
         ),
         opt(
             "scopes",
             Kind::Text,
-            "Comma-separated dataset groups; all when empty",
+            "Comma-separated dataset groups; every group when empty",
         ),
     ],
     primary_key: &["id"],
@@ -55,7 +56,7 @@ pub static API_KEYS: Table = Table {
 };
 
 /// A key as the server sees it after authentication.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ApiKey {
     pub id: i64,
     pub prefix: String,
@@ -63,18 +64,41 @@ pub struct ApiKey {
     pub name: String,
     pub is_active: bool,
     pub expires_at: Option<DateTime<Utc>>,
-    pub rate: Option<String>,
+    pub rate: Option<Rate>,
     pub scopes: Vec<String>,
 }
 
-/// A row of `keys list`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct KeySummary {
+/// What `keys create` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct NewKey {
+    pub name: String,
+    pub email: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rate: Option<Rate>,
+    pub scopes: Vec<String>,
+}
+
+impl NewKey {
+    pub fn named(name: &str) -> Self {
+        NewKey {
+            name: name.to_owned(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A key's record as `keys list` and `keys show` print it (never the secret or its digest).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KeyRecord {
     pub prefix: String,
     pub name: String,
+    pub email: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
     pub is_active: bool,
+    pub rate: Option<String>,
+    pub scopes: Vec<String>,
 }
 
 pub fn digest(key: &str) -> [u8; 32] {
@@ -90,60 +114,125 @@ fn generate_secret() -> String {
     format!("{KEY_PREFIX}{secret}")
 }
 
+fn scopes_text(scopes: &[String]) -> Option<String> {
+    (!scopes.is_empty()).then(|| scopes.join(","))
+}
+
+fn parse_scopes(text: Option<String>) -> Vec<String> {
+    text.map(|s| {
+        s.split(',')
+            .map(|g| g.trim().to_owned())
+            .filter(|g| !g.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// Creates a key and returns it in full; this is the only time it exists outside the client.
-pub async fn create(db: &Db, name: &str) -> Result<String, sqlx::Error> {
+pub async fn create(db: &Db, new: &NewKey) -> Result<String, sqlx::Error> {
     let key = generate_secret();
     let mut insert = Query::insert();
     insert
         .into_table(Alias::new(API_KEYS.name))
-        .columns(["prefix", "digest", "name", "created_at", "is_active"].map(Alias::new))
+        .columns(
+            [
+                "prefix",
+                "digest",
+                "name",
+                "email",
+                "created_at",
+                "expires_at",
+                "is_active",
+                "rate",
+                "scopes",
+            ]
+            .map(Alias::new),
+        )
         .values_panic([
             key[..DISPLAY_PREFIX_LEN].into(),
             hex::encode(digest(&key)).into(),
-            name.into(),
+            new.name.as_str().into(),
+            new.email.clone().into(),
             Utc::now().into(),
+            new.expires_at.into(),
             true.into(),
+            new.rate.map(|r| r.to_string()).into(),
+            scopes_text(&new.scopes).into(),
         ]);
     db.insert(&insert).await?;
     Ok(key)
 }
 
-pub async fn list(db: &Db) -> Result<Vec<KeySummary>, sqlx::Error> {
+const RECORD_COLUMNS: [&str; 9] = [
+    "prefix",
+    "name",
+    "email",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "is_active",
+    "rate",
+    "scopes",
+];
+const RECORD_KINDS: [Kind; 9] = [
+    Kind::Text,
+    Kind::Text,
+    Kind::Text,
+    Kind::Timestamp,
+    Kind::Timestamp,
+    Kind::Timestamp,
+    Kind::Boolean,
+    Kind::Text,
+    Kind::Text,
+];
+
+fn text(cell: &Cell) -> Option<String> {
+    match cell {
+        Cell::Text(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn timestamp(cell: &Cell) -> Option<DateTime<Utc>> {
+    match cell {
+        Cell::Timestamp(t) => Some(*t),
+        _ => None,
+    }
+}
+
+fn record(row: &[Cell]) -> KeyRecord {
+    KeyRecord {
+        prefix: text(&row[0]).unwrap_or_default(),
+        name: text(&row[1]).unwrap_or_default(),
+        email: text(&row[2]),
+        created_at: timestamp(&row[3]).unwrap_or_default(),
+        last_used_at: timestamp(&row[4]),
+        expires_at: timestamp(&row[5]),
+        is_active: matches!(row[6], Cell::Bool(true)),
+        rate: text(&row[7]),
+        scopes: parse_scopes(text(&row[8])),
+    }
+}
+
+fn select_records() -> SelectStatement {
     let mut select = Query::select();
     select
-        .columns(["prefix", "name", "created_at", "last_used_at", "is_active"].map(Alias::new))
+        .columns(RECORD_COLUMNS.map(Alias::new))
         .from(Alias::new(API_KEYS.name))
         .order_by(Alias::new("id"), Order::Asc);
-    let kinds = [
-        Kind::Text,
-        Kind::Text,
-        Kind::Timestamp,
-        Kind::Timestamp,
-        Kind::Boolean,
-    ];
-    let rows = db.fetch_cells(&select, &kinds).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| match row.as_slice() {
-            [
-                Cell::Text(prefix),
-                Cell::Text(name),
-                Cell::Timestamp(created),
-                last,
-                Cell::Bool(active),
-            ] => Some(KeySummary {
-                prefix: prefix.clone(),
-                name: name.clone(),
-                created_at: *created,
-                last_used_at: match last {
-                    Cell::Timestamp(t) => Some(*t),
-                    _ => None,
-                },
-                is_active: *active,
-            }),
-            _ => None,
-        })
-        .collect())
+    select
+}
+
+pub async fn list(db: &Db) -> Result<Vec<KeyRecord>, sqlx::Error> {
+    let rows = db.fetch_cells(&select_records(), &RECORD_KINDS).await?;
+    Ok(rows.iter().map(|r| record(r)).collect())
+}
+
+pub async fn show(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+    let mut select = select_records();
+    select.and_where(Expr::col(Alias::new("prefix")).eq(prefix));
+    let rows = db.fetch_cells(&select, &RECORD_KINDS).await?;
+    Ok(rows.first().map(|r| record(r)))
 }
 
 /// Sets `is_active` on the key with this display prefix; returns whether one matched.
@@ -156,13 +245,17 @@ pub async fn set_active(db: &Db, prefix: &str, active: bool) -> Result<bool, sql
     Ok(db.update(&update).await? > 0)
 }
 
-pub async fn touch(db: &Db, id: i64, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+/// Gives the key with this prefix a new secret, keeping its record (name, rate, scopes, usage);
+/// the old secret stops working. Returns the new key, or `None` when no key matched.
+pub async fn rotate(db: &Db, prefix: &str) -> Result<Option<String>, sqlx::Error> {
+    let key = generate_secret();
     let mut update = Query::update();
     update
         .table(Alias::new(API_KEYS.name))
-        .value(Alias::new("last_used_at"), at)
-        .and_where(Expr::col(Alias::new("id")).eq(id));
-    db.update(&update).await.map(|_| ())
+        .value(Alias::new("prefix"), &key[..DISPLAY_PREFIX_LEN])
+        .value(Alias::new("digest"), hex::encode(digest(&key)))
+        .and_where(Expr::col(Alias::new("prefix")).eq(prefix));
+    Ok((db.update(&update).await? > 0).then_some(key))
 }
 
 /// Finds the key whose digest is `key_digest`.
@@ -199,10 +292,6 @@ pub async fn find_by_digest(db: &Db, key_digest: &[u8; 32]) -> Result<Option<Api
     let Some(row) = rows.into_iter().next() else {
         return Ok(None);
     };
-    let text = |c: &Cell| match c {
-        Cell::Text(s) if !s.is_empty() => Some(s.clone()),
-        _ => None,
-    };
     let stored = text(&row[2])
         .and_then(|h| hex::decode(h).ok())
         .unwrap_or_default();
@@ -210,29 +299,32 @@ pub async fn find_by_digest(db: &Db, key_digest: &[u8; 32]) -> Result<Option<Api
     if !bool::from(stored.as_slice().ct_eq(key_digest.as_slice())) {
         return Ok(None);
     }
+    let Cell::Int(id) = row[0] else {
+        return Ok(None);
+    };
     Ok(Some(ApiKey {
-        id: match row[0] {
-            Cell::Int(id) => id,
-            _ => return Ok(None),
-        },
+        id,
         prefix: text(&row[1]).unwrap_or_default(),
         digest: *key_digest,
         name: text(&row[3]).unwrap_or_default(),
         is_active: matches!(row[4], Cell::Bool(true)),
-        expires_at: match row[5] {
-            Cell::Timestamp(t) => Some(t),
-            _ => None,
-        },
-        rate: text(&row[6]),
-        scopes: text(&row[7])
-            .map(|s| {
-                s.split(',')
-                    .map(|g| g.trim().to_owned())
-                    .filter(|g| !g.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default(),
+        expires_at: timestamp(&row[5]),
+        rate: text(&row[6]).and_then(|r| match r.parse() {
+            Ok(rate) => Some(rate),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored key rate is invalid; using the default");
+                None
+            }
+        }),
+        scopes: parse_scopes(text(&row[7])),
     }))
+}
+
+/// Midnight UTC at the start of `date`: an expiry date given on the command line.
+pub fn start_of(date: NaiveDate) -> DateTime<Utc> {
+    date.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
 }
 
 #[cfg(test)]
@@ -259,5 +351,13 @@ mod tests {
             hex::encode(digest("abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn scopes_round_trip_through_text() {
+        let scopes = vec!["organisations".to_owned(), "workforce".to_owned()];
+        assert_eq!(parse_scopes(scopes_text(&scopes)), scopes);
+        assert_eq!(scopes_text(&[]), None);
+        assert_eq!(parse_scopes(Some(" a, ,b ".to_owned())), ["a", "b"]);
     }
 }

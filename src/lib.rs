@@ -10,12 +10,17 @@ pub mod import;
 pub mod keys;
 pub mod server;
 pub mod throttle;
+pub mod usage;
 
 use catalogue::declare::Table;
 
 /// Every table the database holds: the service's own, then the catalogue's.
 pub fn schema_tables() -> Vec<&'static Table> {
-    let mut tables: Vec<&'static Table> = vec![&keys::API_KEYS, &import::record::IMPORTS];
+    let mut tables: Vec<&'static Table> = vec![
+        &keys::API_KEYS,
+        &usage::API_KEY_USAGE,
+        &import::record::IMPORTS,
+    ];
     tables.extend(catalogue::tables());
     tables
 }

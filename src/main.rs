@@ -2,6 +2,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -11,7 +14,8 @@ use haresign::app::{AppState, Settings};
 use haresign::catalogue;
 use haresign::db::Db;
 use haresign::import::run::{self, Outcome};
-use haresign::keys;
+use haresign::keys::{self, NewKey};
+use haresign::throttle::{Clock, MemoryStore, Rate, RedisStore, ThrottleStore};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +67,21 @@ struct ServeArgs {
     /// Build https:// links when a proxy sends `X-Forwarded-Proto: https`.
     #[arg(long, env = "HARESIGN_TRUST_FORWARDED_PROTO")]
     trust_forwarded_proto: bool,
+    /// Redis for throttle state shared by several API nodes (redis://host:6379); in-memory
+    /// (per process) when unset. If Redis becomes unreachable requests are let through and a
+    /// warning is logged.
+    #[arg(long, env = "HARESIGN_REDIS_URL")]
+    redis_url: Option<String>,
+    /// Throttle rate of keys without their own (`<count>/<second|minute|hour|day>`).
+    #[arg(long, env = "HARESIGN_KEY_RATE", default_value = haresign::app::DEFAULT_KEY_RATE)]
+    key_rate: Rate,
+    /// Throttle rate of anonymous requests to the public endpoints, per client address.
+    #[arg(long, env = "HARESIGN_ANON_RATE", default_value = haresign::app::DEFAULT_ANON_RATE)]
+    anon_rate: Rate,
+    /// Proxies in front of the server (DRF's NUM_PROXIES): the client address is the n-th
+    /// X-Forwarded-For entry from the right; 0 uses the peer address; unset uses the whole header.
+    #[arg(long, env = "HARESIGN_NUM_PROXIES")]
+    num_proxies: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -72,15 +91,40 @@ enum KeysCommand {
         /// Who or what the key is for.
         #[arg(long)]
         name: String,
+        /// Contact for the key holder.
+        #[arg(long)]
+        email: Option<String>,
+        /// Last day the key works (YYYY-MM-DD); it is refused from midnight UTC after.
+        #[arg(long)]
+        expires: Option<NaiveDate>,
+        /// Throttle rate of this key (e.g. 1000/hour); the server default when unset.
+        #[arg(long)]
+        rate: Option<Rate>,
+        /// Dataset group the key may read (repeatable); every group when unset.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
-    /// List keys: prefix, name, created, last used, active.
+    /// List keys: prefix, name, created, last used, expiry, active.
     List {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Revoke a key by its prefix (as `keys list` shows it).
+    /// Show one key's record.
+    Show { prefix: String },
+    /// Revoke a key by its prefix (as `keys list` shows it); it is refused from then on.
     Revoke { prefix: String },
+    /// Make a revoked key work again.
+    Reactivate { prefix: String },
+    /// Give a key a new secret, keeping its record; the old secret stops working.
+    Rotate { prefix: String },
+    /// Requests per key per day (all keys, or the key with PREFIX).
+    Usage {
+        prefix: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -106,12 +150,16 @@ const DEMO_DB: &str = "sqlite://demo.db";
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("HARESIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_env("HARESIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // One JSON object per line suits log shippers; the default is for people.
+    if std::env::var("HARESIGN_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -199,8 +247,30 @@ async fn run(cli: Cli) -> Result<()> {
 
 async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
     match command {
-        KeysCommand::Create { name } => {
-            let key = keys::create(db, &name).await?;
+        KeysCommand::Create {
+            name,
+            email,
+            expires,
+            rate,
+            scopes,
+        } => {
+            let groups = catalogue::groups();
+            if let Some(unknown) = scopes.iter().find(|s| !groups.contains(s.as_str())) {
+                let known: Vec<_> = groups.into_iter().collect();
+                bail!(
+                    "unknown scope {unknown:?}; choose from: {}",
+                    known.join(", ")
+                );
+            }
+            let new = NewKey {
+                name,
+                email,
+                // The key works through the whole of its last day.
+                expires_at: expires.and_then(|d| d.succ_opt()).map(keys::start_of),
+                rate,
+                scopes,
+            };
+            let key = keys::create(db, &new).await?;
             println!("{key}");
             eprintln!("Store this key now: it is not shown again.");
         }
@@ -210,30 +280,68 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
                 println!(
-                    "{:<12} {:<24} {:<20} {:<20} ACTIVE",
-                    "PREFIX", "NAME", "CREATED", "LAST USED"
+                    "{:<12} {:<24} {:<17} {:<17} {:<11} ACTIVE",
+                    "PREFIX", "NAME", "CREATED", "LAST USED", "EXPIRES"
                 );
                 for k in list {
-                    let used = k
-                        .last_used_at
-                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                        .unwrap_or_else(|| "never".to_owned());
                     println!(
-                        "{:<12} {:<24} {:<20} {:<20} {}",
+                        "{:<12} {:<24} {:<17} {:<17} {:<11} {}",
                         k.prefix,
                         k.name,
                         k.created_at.format("%Y-%m-%d %H:%M"),
-                        used,
+                        k.last_used_at.map_or_else(
+                            || "never".to_owned(),
+                            |t| t.format("%Y-%m-%d %H:%M").to_string()
+                        ),
+                        k.expires_at.map_or_else(
+                            || "never".to_owned(),
+                            |t| t.format("%Y-%m-%d").to_string()
+                        ),
                         if k.is_active { "yes" } else { "no" }
                     );
                 }
             }
         }
+        KeysCommand::Show { prefix } => match keys::show(db, &prefix).await? {
+            Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
+            None => bail!("no key with prefix {prefix}"),
+        },
         KeysCommand::Revoke { prefix } => {
-            if keys::set_active(db, &prefix, false).await? {
-                println!("revoked {prefix}");
-            } else {
+            if !keys::set_active(db, &prefix, false).await? {
                 bail!("no key with prefix {prefix}");
+            }
+            println!("revoked {prefix}; servers refuse it within 5 seconds");
+        }
+        KeysCommand::Reactivate { prefix } => {
+            if !keys::set_active(db, &prefix, true).await? {
+                bail!("no key with prefix {prefix}");
+            }
+            println!("reactivated {prefix}");
+        }
+        KeysCommand::Rotate { prefix } => match keys::rotate(db, &prefix).await? {
+            Some(key) => {
+                println!("{key}");
+                eprintln!(
+                    "Store this key now: it is not shown again. The old secret is refused within 5 seconds."
+                );
+            }
+            None => bail!("no key with prefix {prefix}"),
+        },
+        KeysCommand::Usage { prefix, json } => {
+            let rows = haresign::usage::usage(db, prefix.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!(
+                    "{:<12} {:<24} {:<10} {:>10}",
+                    "PREFIX", "NAME", "DAY", "REQUESTS"
+                );
+                for r in rows {
+                    println!(
+                        "{:<12} {:<24} {:<10} {:>10}",
+                        r.prefix, r.name, r.day, r.requests
+                    );
+                }
             }
         }
     }
@@ -243,9 +351,25 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
 async fn serve(db: Db, args: &ServeArgs) -> Result<()> {
     let settings = Settings {
         trust_forwarded_proto: args.trust_forwarded_proto,
+        key_rate: args.key_rate,
+        anon_rate: args.anon_rate,
+        num_proxies: args.num_proxies,
         ..Settings::default()
     };
-    haresign::server::serve(AppState::new(db, settings), args.bind)
+    let store: Arc<dyn ThrottleStore> = match &args.redis_url {
+        Some(url) => {
+            let store =
+                RedisStore::new(url).with_context(|| format!("Redis at {}", redact(url)))?;
+            if let Err(e) = store.ping().await {
+                tracing::warn!(error = %e, "Redis is not answering; throttling fails open until it does");
+            }
+            tracing::info!(redis = %redact(url), "throttle state in Redis");
+            Arc::new(store)
+        }
+        None => Arc::new(MemoryStore::new()),
+    };
+    let state = AppState::with_throttle(db, settings, store, Clock::system());
+    haresign::server::serve(state, args.bind)
         .await
         .context("serving")
 }
@@ -269,7 +393,7 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
     );
     let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let summary = haresign::demo::build::build(&db, &args.dir, args.seed, args.scale, show).await?;
-    let key = keys::create(&db, "demo").await?;
+    let key = keys::create(&db, &NewKey::named("demo")).await?;
     let base = format!("http://{}", args.serve.bind);
     println!(
         "Demo ready: {} practices, {} PCNs, {} files, {} rows (generated in {:.1} s, imported in {:.1} s).",

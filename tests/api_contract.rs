@@ -13,7 +13,9 @@ const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not pro
 #[tokio::test]
 async fn every_authentication_failure_has_drfs_status_body_and_header() {
     each_backend!(|app| {
-        let revoked = haresign::keys::create(&app.db, "old").await.unwrap();
+        let revoked = haresign::keys::create(&app.db, &haresign::keys::NewKey::named("old"))
+            .await
+            .unwrap();
         assert!(
             haresign::keys::set_active(&app.db, &revoked[..11], false)
                 .await
@@ -82,7 +84,7 @@ async fn every_authentication_failure_has_drfs_status_body_and_header() {
 async fn revocation_and_last_use_are_recorded() {
     each_backend!(|app| {
         assert_eq!(app.get("/api/v1/practices/").await.status, 200);
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.state.usage.flush(&app.db).await.unwrap();
         let keys = haresign::keys::list(&app.db).await.unwrap();
         assert!(keys[0].last_used_at.is_some(), "last use is recorded");
         assert!(
@@ -97,7 +99,9 @@ async fn revocation_and_last_use_are_recorded() {
         );
         // A fresh router has no cached lookup, so the revocation shows at once.
         let fresh = TestApp::new(app.backend).await;
-        let revoked = haresign::keys::create(&fresh.db, "x").await.unwrap();
+        let revoked = haresign::keys::create(&fresh.db, &haresign::keys::NewKey::named("x"))
+            .await
+            .unwrap();
         haresign::keys::set_active(&fresh.db, &revoked[..11], false)
             .await
             .unwrap();

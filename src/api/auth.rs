@@ -17,8 +17,6 @@ const KEYWORD: &[u8] = b"bearer";
 const CACHE_TTL: Duration = Duration::from_secs(5);
 /// Bound on cached lookups, so a flood of random tokens cannot grow memory without limit.
 const CACHE_CAPACITY: usize = 10_000;
-/// `last_used_at` is written at most this often per key.
-const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The token of an `Authorization` header, or why the header is unusable.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,7 +57,6 @@ pub fn parse_authorization(header: Option<&[u8]>) -> Result<Presented<'_>, ApiEr
 struct Cached {
     key: Option<ApiKey>,
     fetched: Instant,
-    touched: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -90,13 +87,11 @@ impl KeyCache {
                         entries.clear();
                     }
                 }
-                let touched = entries.get(&digest).and_then(|c| c.touched);
                 entries.insert(
                     digest,
                     Cached {
                         key: key.clone(),
                         fetched: now,
-                        touched,
                     },
                 );
                 key
@@ -107,34 +102,7 @@ impl KeyCache {
         if !key.is_active || expired {
             return Err(ApiError::AuthenticationFailed("User inactive or deleted."));
         }
-        self.record_use(db, &key, now);
         Ok(key)
-    }
-
-    fn record_use(&self, db: &Db, key: &ApiKey, now: Instant) {
-        let due = {
-            let mut entries = self.entries.lock().expect("key cache poisoned");
-            match entries.get_mut(&key.digest) {
-                Some(entry)
-                    if entry
-                        .touched
-                        .is_none_or(|t| now.duration_since(t) >= TOUCH_INTERVAL) =>
-                {
-                    entry.touched = Some(now);
-                    true
-                }
-                _ => false,
-            }
-        };
-        if due {
-            let db = db.clone();
-            let id = key.id;
-            tokio::spawn(async move {
-                if let Err(e) = keys::touch(&db, id, Utc::now()).await {
-                    tracing::warn!(error = %e, "could not record key use");
-                }
-            });
-        }
     }
 }
 

@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::response::json_response;
+use crate::throttle::Throttled;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -17,8 +18,7 @@ pub enum ApiError {
     NotFound(String),
     MethodNotAllowed(Method),
     NotAcceptable,
-    /// `Throttled`: seconds until a request may succeed, when known.
-    Throttled(Option<u64>),
+    Throttled(Throttled),
     InvalidPage,
     /// `ValidationError` whose body is sent as is (a field → messages map or a list).
     Validation(Value),
@@ -64,11 +64,7 @@ impl ApiError {
             ApiError::NotAcceptable => {
                 json!({"detail": "Could not satisfy the request Accept header."})
             }
-            ApiError::Throttled(None) => json!({"detail": "Request was throttled."}),
-            ApiError::Throttled(Some(wait)) => {
-                let unit = if *wait == 1 { "second" } else { "seconds" };
-                json!({"detail": format!("Request was throttled. Expected available in {wait} {unit}.")})
-            }
+            ApiError::Throttled(throttled) => json!({"detail": throttled.detail()}),
             ApiError::InvalidPage => json!({"detail": "Invalid page."}),
             ApiError::Validation(body) => body.clone(),
             ApiError::CoreFilterRequired(names) => json!({
@@ -96,8 +92,10 @@ impl IntoResponse for ApiError {
             ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::Throttled(Some(wait)) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*wait));
+            ApiError::Throttled(throttled) => {
+                if let Some(wait) = throttled.retry_after() {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(wait));
+                }
             }
             _ => {}
         }

@@ -21,6 +21,11 @@ use crate::app::AppState;
 use crate::catalogue::declare::{Direction, Endpoint, Kind, Shape};
 use crate::db::Cell;
 use crate::keys::ApiKey;
+use crate::throttle::ThrottleOutcome;
+
+/// The display prefix of the key a response was served to, for the access log.
+#[derive(Debug, Clone)]
+pub struct KeyPrefix(pub String);
 
 /// The parts of a request a view reads.
 pub struct RequestInfo<'a> {
@@ -32,10 +37,14 @@ pub struct RequestInfo<'a> {
 /// Serves a resolved endpoint; every response, errors included, carries DRF's view headers.
 pub async fn serve(state: &AppState, route: &Resolved, request: &RequestInfo<'_>) -> Response {
     let params = QueryParams::parse(request.uri.query());
-    let mut response = match respond(state, route, request, &params).await {
+    let mut caller = None;
+    let mut response = match respond(state, route, request, &params, &mut caller).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
+    if let Some(prefix) = caller {
+        response.extensions_mut().insert(KeyPrefix(prefix));
+    }
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
@@ -56,6 +65,7 @@ async fn respond(
     route: &Resolved,
     request: &RequestInfo<'_>,
     params: &QueryParams,
+    caller: &mut Option<String>,
 ) -> Result<Response, ApiError> {
     let endpoint = route.endpoint;
     let format = route
@@ -68,7 +78,10 @@ async fn respond(
     )?;
     let key = authenticate(state, request.headers).await?;
     let key = key.ok_or(ApiError::NotAuthenticated)?;
+    *caller = Some(key.prefix.clone());
+    state.usage.record(key.id, chrono::Utc::now());
     permit(&key, endpoint)?;
+    throttle_key(state, &key).await?;
     match *request.method {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => return Ok(options(endpoint, rendering)),
@@ -176,6 +189,19 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Ap
     match parse_authorization(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))? {
         Presented::None => Ok(None),
         Presented::Token(token) => state.keys.authenticate(&state.db, token).await.map(Some),
+    }
+}
+
+/// DRF's `UserRateThrottle`: one budget per key, at the key's own rate or the default.
+async fn throttle_key(state: &AppState, key: &ApiKey) -> Result<(), ApiError> {
+    let rate = key.rate.unwrap_or(state.settings.key_rate);
+    match state
+        .throttle
+        .check("user", &key.id.to_string(), rate, state.clock.now())
+        .await
+    {
+        ThrottleOutcome::Allowed => Ok(()),
+        ThrottleOutcome::Throttled(throttled) => Err(ApiError::Throttled(throttled)),
     }
 }
 

@@ -101,7 +101,9 @@ mod tests {
     use super::*;
     use crate::catalogue;
 
-    fn path_of(p: &str) -> Option<(String, Vec<(&'static str, String)>, Option<String>)> {
+    type Match = (String, Vec<(&'static str, String)>, Option<String>);
+
+    fn path_of(p: &str) -> Option<Match> {
         resolve(catalogue::endpoints(), p).map(|r| (r.endpoint.path.to_owned(), r.params, r.suffix))
     }
 

@@ -6,6 +6,7 @@
 //! step, and [`RedisStore`] shares one budget between every node. What clients see (which
 //! requests pass, the 429 message and `Retry-After`) is DRF's.
 
+mod clock;
 mod memory;
 mod rate;
 mod redis;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+pub use clock::Clock;
 pub use memory::MemoryStore;
 pub use rate::{Rate, RateParseError};
 pub use redis::{RedisStore, RedisStoreConfig};

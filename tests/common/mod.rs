@@ -20,8 +20,21 @@ use haresign::db::Db;
 use haresign::import::error::ImportError;
 use haresign::import::run::{self, Outcome};
 use haresign::keys;
+use haresign::throttle::{Clock, MemoryStore, ThrottleStore};
 
 pub const PG_ENV: &str = "HARESIGN_TEST_DATABASE_URL";
+pub const REDIS_ENV: &str = "HARESIGN_TEST_REDIS_URL";
+
+/// The Redis URL to test against, or `None` (said once on stderr) when not configured.
+pub fn redis_url() -> Option<String> {
+    match std::env::var(REDIS_ENV) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            skip_notice(&format!("Redis tests skipped: {REDIS_ENV} is not set"));
+            None
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -44,10 +57,12 @@ pub fn backends() -> Vec<Backend> {
 /// the suite did not run.
 pub fn skip_notice(message: &str) {
     use std::io::Write;
-    static SAID: std::sync::Once = std::sync::Once::new();
-    SAID.call_once(|| {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.iter().any(|m| m == message) {
+        said.push(message.to_owned());
         let _ = writeln!(std::io::stderr().lock(), "note: {message}");
-    });
+    }
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -55,6 +70,7 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 pub struct TestApp {
     pub backend: Backend,
     pub db: Db,
+    pub state: Arc<AppState>,
     pub router: Router,
     pub key: String,
     _dir: tempfile::TempDir,
@@ -100,6 +116,22 @@ impl TestApp {
     }
 
     pub async fn with_settings(backend: Backend, settings: Settings) -> TestApp {
+        Self::build(
+            backend,
+            settings,
+            Arc::new(MemoryStore::new()),
+            Clock::system(),
+        )
+        .await
+    }
+
+    /// An app with its own throttle store and clock.
+    pub async fn build(
+        backend: Backend,
+        settings: Settings,
+        store: Arc<dyn ThrottleStore>,
+        clock: Clock,
+    ) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db, schema) = match backend {
             Backend::Sqlite => {
@@ -130,11 +162,15 @@ impl TestApp {
             }
         };
         db.migrate().await.expect("migrate");
-        let key = keys::create(&db, "test").await.expect("key");
-        let router = router(Arc::new(AppState::new(db.clone(), settings)));
+        let key = keys::create(&db, &keys::NewKey::named("test"))
+            .await
+            .expect("key");
+        let state = Arc::new(AppState::with_throttle(db.clone(), settings, store, clock));
+        let router = router(state.clone());
         TestApp {
             backend,
             db,
+            state,
             router,
             key,
             _dir: dir,
@@ -179,6 +215,27 @@ impl TestApp {
             headers,
             body,
         }
+    }
+
+    /// A second API node over the same database, with its own throttle store.
+    pub fn another_node(&self, store: Arc<dyn ThrottleStore>) -> Router {
+        router(Arc::new(AppState::with_throttle(
+            self.db.clone(),
+            self.state.settings.clone(),
+            store,
+            Clock::system(),
+        )))
+    }
+
+    /// GET with another key.
+    pub async fn get_with_key(&self, uri: &str, key: &str) -> TestResponse {
+        let request = Request::builder()
+            .uri(uri)
+            .header("host", "testserver")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .expect("request");
+        self.send(request).await
     }
 
     /// GET with the test key and `Host: testserver`.

@@ -1,0 +1,391 @@
+//! Key lifecycle, scopes, throttling (DRF's algorithm and messages, atomic, shared through
+//! Redis) and usage, over the real router.
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::Method;
+use chrono::{Duration, Utc};
+
+use common::{Backend, TestApp};
+use haresign::app::Settings;
+use haresign::keys::{self, NewKey};
+use haresign::throttle::{Clock, MemoryStore, Rate, RedisStore, RedisStoreConfig, ThrottleStore};
+
+const INACTIVE: &str = r#"{"detail":"User inactive or deleted."}"#;
+
+fn rate(s: &str) -> Rate {
+    s.parse().unwrap()
+}
+
+async fn key_with(app: &TestApp, new: NewKey) -> String {
+    keys::create(&app.db, &new).await.unwrap()
+}
+
+#[tokio::test]
+async fn every_key_state_has_its_status_and_body() {
+    each_backend!(|app| {
+        let expired = key_with(
+            &app,
+            NewKey {
+                expires_at: Some(Utc::now() - Duration::seconds(1)),
+                ..NewKey::named("expired")
+            },
+        )
+        .await;
+        let response = app.get_with_key("/api/v1/practices/", &expired).await;
+        assert_eq!(
+            (response.status.as_u16(), response.text().as_str()),
+            (401, INACTIVE)
+        );
+
+        let current = key_with(
+            &app,
+            NewKey {
+                expires_at: Some(Utc::now() + Duration::days(1)),
+                email: Some("team@example.nhs.uk".to_owned()),
+                ..NewKey::named("current")
+            },
+        )
+        .await;
+        assert_eq!(
+            app.get_with_key("/api/v1/practices/", &current)
+                .await
+                .status,
+            200
+        );
+
+        let revoked = key_with(&app, NewKey::named("revoked")).await;
+        let prefix = &revoked[..keys::DISPLAY_PREFIX_LEN];
+        assert!(keys::set_active(&app.db, prefix, false).await.unwrap());
+        let response = app.get_with_key("/api/v1/practices/", &revoked).await;
+        assert_eq!(
+            (response.status.as_u16(), response.text().as_str()),
+            (401, INACTIVE)
+        );
+        assert_eq!(response.header("www-authenticate"), Some("Bearer"));
+
+        let record = keys::show(&app.db, prefix).await.unwrap().unwrap();
+        assert!(!record.is_active);
+        assert_eq!(record.name, "revoked");
+
+        // Reactivation and rotation are seen by a server that has not cached the key.
+        assert!(keys::set_active(&app.db, prefix, true).await.unwrap());
+        let fresh = TestApp::new(app.backend).await;
+        let rotated_from = key_with(&fresh, NewKey::named("rotating")).await;
+        let rotated = keys::rotate(&fresh.db, &rotated_from[..keys::DISPLAY_PREFIX_LEN])
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(rotated, rotated_from);
+        let response = fresh
+            .get_with_key("/api/v1/practices/", &rotated_from)
+            .await;
+        assert_eq!(response.text(), r#"{"detail":"Invalid token."}"#);
+        assert_eq!(
+            fresh
+                .get_with_key("/api/v1/practices/", &rotated)
+                .await
+                .status,
+            200
+        );
+        let records = keys::list(&fresh.db).await.unwrap();
+        assert_eq!(records.iter().filter(|r| r.name == "rotating").count(), 1);
+        fresh.finish().await;
+
+        let other = TestApp::new(app.backend).await;
+        let reactivated = keys::create(&other.db, &NewKey::named("back"))
+            .await
+            .unwrap();
+        let p = &reactivated[..keys::DISPLAY_PREFIX_LEN];
+        keys::set_active(&other.db, p, false).await.unwrap();
+        keys::set_active(&other.db, p, true).await.unwrap();
+        assert_eq!(
+            other
+                .get_with_key("/api/v1/practices/", &reactivated)
+                .await
+                .status,
+            200
+        );
+        other.finish().await;
+    });
+}
+
+#[tokio::test]
+async fn a_key_outside_its_scope_is_forbidden() {
+    each_backend!(|app| {
+        let scoped = key_with(
+            &app,
+            NewKey {
+                scopes: vec!["workforce".to_owned()],
+                ..NewKey::named("workforce only")
+            },
+        )
+        .await;
+        let response = app.get_with_key("/api/v1/practices/", &scoped).await;
+        assert_eq!(response.status, 403);
+        assert_eq!(
+            response.text(),
+            r#"{"detail":"You do not have permission to perform this action."}"#
+        );
+        assert_eq!(response.header("www-authenticate"), None);
+        let allowed = key_with(
+            &app,
+            NewKey {
+                scopes: vec!["workforce".to_owned(), "organisations".to_owned()],
+                ..NewKey::named("both")
+            },
+        )
+        .await;
+        assert_eq!(
+            app.get_with_key("/api/v1/pcns/", &allowed).await.status,
+            200
+        );
+    });
+}
+
+#[tokio::test]
+async fn the_throttle_trace_of_the_contract_step_by_step() {
+    for backend in common::backends() {
+        let clock = Clock::manual(1000.0);
+        let app = TestApp::build(
+            backend,
+            Settings::default(),
+            Arc::new(MemoryStore::new()),
+            clock.clone(),
+        )
+        .await;
+        let key = key_with(
+            &app,
+            NewKey {
+                rate: Some(rate("3/min")),
+                ..NewKey::named("three a minute")
+            },
+        )
+        .await;
+        for t in [1000.0, 1010.0, 1020.0] {
+            clock.set(t);
+            assert_eq!(
+                app.get_with_key("/api/v1/practices/", &key).await.status,
+                200,
+                "t={t}"
+            );
+        }
+        clock.set(1030.0);
+        let response = app.get_with_key("/api/v1/practices/", &key).await;
+        assert_eq!(response.status, 429);
+        assert_eq!(
+            response.text(),
+            r#"{"detail":"Request was throttled. Expected available in 30 seconds."}"#
+        );
+        assert_eq!(response.header("retry-after"), Some("30"));
+        assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
+        clock.set(1059.5);
+        let response = app.get_with_key("/api/v1/practices/", &key).await;
+        assert_eq!(
+            response.text(),
+            r#"{"detail":"Request was throttled. Expected available in 1 second."}"#
+        );
+        assert_eq!(response.header("retry-after"), Some("1"));
+        clock.set(1060.0);
+        assert_eq!(
+            app.get_with_key("/api/v1/practices/", &key).await.status,
+            200
+        );
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn throttling_sits_where_drf_puts_it_in_the_pipeline() {
+    for backend in common::backends() {
+        let clock = Clock::manual(5000.0);
+        let app = TestApp::build(
+            backend,
+            Settings::default(),
+            Arc::new(MemoryStore::new()),
+            clock.clone(),
+        )
+        .await;
+        let key = key_with(
+            &app,
+            NewKey {
+                rate: Some(rate("2/hour")),
+                ..NewKey::named("two an hour")
+            },
+        )
+        .await;
+        // Rejected before throttling (content negotiation, bad credentials): not counted.
+        let response = app
+            .get_anonymous(
+                "/api/v1/practices/",
+                &[
+                    ("authorization", format!("Bearer {key}").as_bytes()),
+                    ("accept", b"text/html"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status, 406);
+        // A 405 and a 404 Invalid page are counted, like DRF.
+        let request = axum::http::Request::builder()
+            .method(Method::DELETE)
+            .uri("/api/v1/practices/")
+            .header("authorization", format!("Bearer {key}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(app.send(request).await.status, 405);
+        assert_eq!(
+            app.get_with_key("/api/v1/practices/?page=9", &key)
+                .await
+                .status,
+            404
+        );
+        let response = app.get_with_key("/api/v1/practices/", &key).await;
+        assert_eq!(response.status, 429);
+        assert_eq!(response.header("retry-after"), Some("3600"));
+        // The test key has the default rate and its own budget.
+        assert_eq!(app.get("/api/v1/practices/").await.status, 200);
+        app.finish().await;
+    }
+}
+
+/// Fires `n` concurrent requests and counts the 200s and 429s.
+async fn burst(routers: &[axum::Router], key: &str, n: usize) -> (usize, usize) {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let router = routers[i % routers.len()].clone();
+        let key = key.to_owned();
+        tasks.push(tokio::spawn(async move {
+            use tower::ServiceExt;
+            let request = axum::http::Request::builder()
+                .uri("/api/v1/pcns/")
+                .header("host", "testserver")
+                .header("authorization", format!("Bearer {key}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            router.oneshot(request).await.unwrap().status().as_u16()
+        }));
+    }
+    let mut ok = 0;
+    let mut throttled = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            200 => ok += 1,
+            429 => throttled += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    (ok, throttled)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_requests_admit_exactly_the_limit_in_memory() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    let key = key_with(
+        &app,
+        NewKey {
+            rate: Some(rate("25/hour")),
+            ..NewKey::named("burst")
+        },
+    )
+    .await;
+    assert_eq!(
+        burst(std::slice::from_ref(&app.router), &key, 100).await,
+        (25, 75)
+    );
+    app.finish().await;
+}
+
+fn redis_store(url: &str, namespace: &str) -> Arc<dyn ThrottleStore> {
+    Arc::new(
+        RedisStore::with_config(
+            url,
+            RedisStoreConfig {
+                key_prefix: format!("haresign-test:{namespace}:"),
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    )
+}
+
+fn namespace() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_on_one_redis_share_one_budget_exactly() {
+    let Some(url) = common::redis_url() else {
+        return;
+    };
+    let ns = namespace();
+    let first = TestApp::build(
+        Backend::Sqlite,
+        Settings::default(),
+        redis_store(&url, &ns),
+        Clock::system(),
+    )
+    .await;
+    // The second node serves the same database with its own process state.
+    let second = first.another_node(redis_store(&url, &ns));
+    let key = key_with(
+        &first,
+        NewKey {
+            rate: Some(rate("30/hour")),
+            ..NewKey::named("shared")
+        },
+    )
+    .await;
+    assert_eq!(
+        burst(&[first.router.clone(), second], &key, 120).await,
+        (30, 90)
+    );
+    first.finish().await;
+}
+
+#[tokio::test]
+async fn redis_down_keeps_serving_and_counts_it() {
+    let store: Arc<dyn ThrottleStore> = Arc::new(RedisStore::new("redis://127.0.0.1:1").unwrap());
+    let app = TestApp::build(Backend::Sqlite, Settings::default(), store, Clock::system()).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/practices/").await.status, 200);
+    }
+    assert_eq!(app.state.throttle.fail_open_count(), 3);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn usage_is_counted_per_key_per_day() {
+    each_backend!(|app| {
+        for _ in 0..3 {
+            app.get("/api/v1/practices/").await;
+        }
+        app.get("/api/v1/nope/").await;
+        app.state.usage.flush(&app.db).await.unwrap();
+        app.get("/api/v1/pcns/").await;
+        app.state.usage.flush(&app.db).await.unwrap();
+        let rows = haresign::usage::usage(&app.db, Some(&app.key[..keys::DISPLAY_PREFIX_LEN]))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].requests, 4);
+        assert_eq!(rows[0].day, Utc::now().date_naive());
+        assert_eq!(rows[0].name, "test");
+        let record = keys::show(&app.db, &app.key[..keys::DISPLAY_PREFIX_LEN])
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(record.last_used_at.is_some());
+        assert!(
+            haresign::usage::usage(&app.db, Some("hs_nothing"))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+}
