@@ -1,7 +1,7 @@
 //! Application state and router assembly.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::auth::KeyCache;
+use crate::api::cache::ResponseCache;
 use crate::api::error::ApiError;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::response::{
@@ -35,6 +36,8 @@ pub struct Settings {
     pub anon_rate: Rate,
     /// DRF's `NUM_PROXIES`: how many proxies stand in front, for the client address.
     pub num_proxies: Option<usize>,
+    /// How often the response cache looks for a newer import; the most a response can lag one.
+    pub cache_check_interval: Duration,
 }
 
 pub const DEFAULT_KEY_RATE: &str = "10000/hour";
@@ -49,6 +52,7 @@ impl Default for Settings {
             key_rate: DEFAULT_KEY_RATE.parse().expect("valid default rate"),
             anon_rate: DEFAULT_ANON_RATE.parse().expect("valid default rate"),
             num_proxies: None,
+            cache_check_interval: Duration::from_secs(1),
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct AppState {
     pub throttle: Throttle,
     pub clock: Clock,
     pub usage: UsageRecorder,
+    pub cache: ResponseCache,
 }
 
 impl AppState {
@@ -77,6 +82,7 @@ impl AppState {
         AppState {
             db,
             keys: KeyCache::default(),
+            cache: ResponseCache::new(settings.cache_check_interval),
             settings,
             throttle: Throttle::new(store),
             clock,

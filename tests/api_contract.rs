@@ -297,3 +297,107 @@ async fn every_response_carries_djangos_security_headers() {
         }
     });
 }
+
+#[tokio::test]
+async fn cached_responses_equal_fresh_ones_and_follow_imports() {
+    each_backend!(|app| {
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        let first = app.get("/api/v1/practices/?page_size=3&search=elm").await;
+        let again = app.get("/api/v1/practices/?page_size=3&search=elm").await;
+        assert_eq!(first.status, 200);
+        assert_eq!(first.body, again.body);
+        // Another host or rendering is another response.
+        let request = Request::builder()
+            .uri("/api/v1/practices/?page_size=3&search=elm")
+            .header("host", "other.example")
+            .header("authorization", format!("Bearer {}", app.key))
+            .body(Body::empty())
+            .unwrap();
+        let other_host = app.send(request).await;
+        assert!(
+            other_host
+                .text()
+                .contains("http://other.example/api/v1/practices/")
+        );
+        let indented = app
+            .request(
+                Method::GET,
+                "/api/v1/practices/?page_size=3&search=elm",
+                &[("accept", "application/json; indent=4")],
+            )
+            .await;
+        assert!(indented.text().starts_with("{\n    \"count\": 5,"));
+        let head = app
+            .request(
+                Method::HEAD,
+                "/api/v1/practices/?page_size=3&search=elm",
+                &[],
+            )
+            .await;
+        assert_eq!(
+            head.header("content-length").map(str::to_owned),
+            Some(first.body.len().to_string())
+        );
+        // Authentication still runs for a cached URL.
+        let anonymous = app
+            .get_anonymous("/api/v1/practices/?page_size=3&search=elm", &[])
+            .await;
+        assert_eq!(anonymous.status, 401);
+
+        let dir = tempfile::tempdir().unwrap();
+        let content = std::fs::read_to_string(common::fixture("api/epraccur.csv")).unwrap();
+        let fewer: String = content
+            .split_inclusive('\n')
+            .filter(|l| !l.starts_with("\"A81001\""))
+            .collect();
+        let path = dir.path().join("epraccur.csv");
+        std::fs::write(&path, fewer).unwrap();
+        app.import_paths("epraccur", &[path]).await.unwrap();
+        let after = app
+            .get("/api/v1/practices/?page_size=3&search=elm")
+            .await
+            .json();
+        assert_eq!(after["count"], 4);
+    });
+}
+
+#[tokio::test]
+async fn the_cache_lags_an_import_by_at_most_its_check_interval() {
+    let app = TestApp::new(common::Backend::Sqlite).await;
+    let settings = haresign::app::Settings {
+        cache_check_interval: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let state = std::sync::Arc::new(haresign::app::AppState::new(app.db.clone(), settings));
+    let slow = haresign::app::router(state);
+    let get = |router: axum::Router| {
+        let key = app.key.clone();
+        async move {
+            use tower::ServiceExt;
+            let request = Request::builder()
+                .uri("/api/v1/practices/")
+                .header("host", "testserver")
+                .header("authorization", format!("Bearer {key}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = router.oneshot(request).await.unwrap();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()["count"]
+                .as_i64()
+                .unwrap()
+        }
+    };
+    assert_eq!(get(slow.clone()).await, 0);
+    app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+    assert_eq!(
+        get(slow.clone()).await,
+        0,
+        "within the interval the cached page is served"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(get(slow).await, 8);
+    app.finish().await;
+}

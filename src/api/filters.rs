@@ -1,7 +1,7 @@
 //! Query parameters → SQL conditions, driven by an endpoint's filter declarations, with
 //! django-filter's validation messages and DRF `SearchFilter` semantics.
 
-use sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr};
+use sea_query::{Alias, Condition, Expr, ExprTrait, LikeExpr};
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
@@ -55,23 +55,16 @@ pub fn condition(endpoint: &Endpoint, params: &QueryParams) -> Result<Condition,
                     cond = cond.add(column(col).eq(b));
                 }
             }
-            FilterKind::Search(cols) => search = Some((raw, cols)),
+            FilterKind::Search { column, .. } => search = Some((raw, column)),
         }
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(Value::Object(errors)));
     }
-    if let Some((raw, cols)) = search {
+    if let Some((raw, col)) = search {
         let terms = search_terms(raw).map_err(|e| ApiError::Validation(json!([e.to_string()])))?;
         for term in terms {
-            let pattern = like_pattern(&term);
-            let any = cols.iter().fold(Condition::any(), |any, col| {
-                any.add(
-                    Expr::expr(Func::lower(column(col)))
-                        .like(LikeExpr::new(pattern.clone()).escape('\\')),
-                )
-            });
-            cond = cond.add(any);
+            cond = cond.add(column(col).like(LikeExpr::new(like_pattern(&term)).escape('\\')));
         }
     }
     Ok(cond)

@@ -1,6 +1,7 @@
 //! The one generic view: every catalogue endpoint is served by `serve`, in DRF's pipeline order
 //! (negotiation → authentication → permission → method → lookup → filters → pagination).
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement};
@@ -9,13 +10,14 @@ use serde::{Serialize, Serializer};
 use serde_json::json;
 
 use super::auth::{Presented, parse_authorization};
+use super::cache::Ticket;
 use super::error::ApiError;
 use super::filters;
 use super::negotiate::{Rendering, negotiate};
 use super::query::{
     QueryParams, page_request, page_size, remove_query_param, replace_query_param, resolve_page,
 };
-use super::response::{ALLOW_READ_ONLY, json_response};
+use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::Resolved;
 use crate::app::AppState;
 use crate::catalogue::declare::{Direction, Endpoint, Kind, Shape};
@@ -87,6 +89,11 @@ async fn respond(
         Method::OPTIONS => return Ok(options(endpoint, rendering)),
         ref other => return Err(ApiError::MethodNotAllowed(other.clone())),
     }
+    let url = absolute_uri(state, request);
+    let (cached, ticket) = state.cache.get(&state.db, &url, rendering.indent).await?;
+    if let Some(body) = cached {
+        return Ok(json_bytes_response(StatusCode::OK, body));
+    }
     let mut condition = filters::condition(endpoint, params)?;
     if let Some(lookup) = &endpoint.lookup {
         let value = route
@@ -132,7 +139,7 @@ async fn respond(
                 names: endpoint.fields,
                 rows: &rows,
             };
-            Ok(json_response(StatusCode::OK, &body, rendering.indent))
+            Ok(cached_response(state, ticket, url, rendering, &body))
         }
         Shape::Paginated => {
             let mut count_query = Query::select();
@@ -155,7 +162,6 @@ async fn respond(
                 resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
             page_rows(&mut select, page, size);
             let rows = state.db.fetch_cells(&select, &kinds).await?;
-            let url = absolute_uri(state, request);
             let next = (page < num_pages)
                 .then(|| replace_query_param(&url, "page", &(page + 1).to_string()));
             let previous = (page > 1).then(|| {
@@ -174,9 +180,24 @@ async fn respond(
                     rows: &rows,
                 },
             };
-            Ok(json_response(StatusCode::OK, &body, rendering.indent))
+            Ok(cached_response(state, ticket, url, rendering, &body))
         }
     }
+}
+
+/// Renders a 200 body and keeps it for the next request for the same URL.
+fn cached_response<T: Serialize>(
+    state: &AppState,
+    ticket: Ticket,
+    url: String,
+    rendering: Rendering,
+    body: &T,
+) -> Response {
+    let bytes = Bytes::from(render(body, rendering.indent));
+    state
+        .cache
+        .put(ticket, url, rendering.indent, bytes.clone());
+    json_bytes_response(StatusCode::OK, bytes)
 }
 
 fn page_rows(select: &mut SelectStatement, page: u64, size: u32) {

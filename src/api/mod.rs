@@ -1,6 +1,7 @@
 //! The HTTP layer. It never names a dataset: everything it serves comes from the catalogue.
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod filters;
 pub mod json;

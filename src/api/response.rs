@@ -1,6 +1,6 @@
 //! Response building shared by every view: DRF JSON bodies and the headers Django sends.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
@@ -16,10 +16,19 @@ pub fn json_response<T: Serialize>(
     body: &T,
     indent: Option<usize>,
 ) -> Response {
-    let bytes = match indent {
+    json_bytes_response(status, render(body, indent).into())
+}
+
+/// DRF JSON for `body`, indented when the client asked for it.
+pub fn render<T: Serialize>(body: &T, indent: Option<usize>) -> Vec<u8> {
+    match indent {
         Some(n) => to_drf_json_indented(body, n),
         None => to_drf_json(body),
-    };
+    }
+}
+
+/// A response whose JSON body is already rendered.
+pub fn json_bytes_response(status: StatusCode, bytes: Bytes) -> Response {
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(

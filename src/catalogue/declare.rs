@@ -62,8 +62,14 @@ impl Table {
 pub enum FilterKind {
     /// Exact match after trimming; values are stored upper-case, so the input is upper-cased.
     Code(&'static str),
-    /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of the columns.
-    Search(&'static [&'static str]),
+    /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of `fields`.
+    /// `column` holds those fields lower-cased and joined by spaces, built when the table is
+    /// derived, so a search is one `LIKE` per term. Terms never contain spaces, so no term can
+    /// match across two fields.
+    Search {
+        column: &'static str,
+        fields: &'static [&'static str],
+    },
     /// django-filter `DateFilter` on a date column.
     Date(&'static str),
     /// A date that selects the month starting on the first day of its month.

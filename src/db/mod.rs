@@ -3,11 +3,14 @@
 
 mod cell;
 mod ddl;
+mod sqlite_read;
 
 pub use cell::Cell;
 pub use ddl::create_statements;
+use sqlite_read::ReadPool;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_query::{
@@ -32,7 +35,11 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    /// Writes through sqlx; reads of file databases through `ReadPool`.
+    Sqlite {
+        pool: SqlitePool,
+        reads: Option<Arc<ReadPool>>,
+    },
     Postgres(PgPool),
 }
 
@@ -67,18 +74,21 @@ impl Db {
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-65536")
                 .pragma("temp_store", "memory");
+            let file = options.get_filename().to_path_buf();
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .min_connections(1)
                 .connect_with(options)
                 .await?;
-            Ok(Db::Sqlite(pool))
+            let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
+            let reads = (!in_memory).then(|| ReadPool::new(file));
+            Ok(Db::Sqlite { pool, reads })
         }
     }
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -94,7 +104,7 @@ impl Db {
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { pool, .. } => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -106,7 +116,7 @@ impl Db {
         kinds: &[Kind],
     ) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite { pool, .. } => {
                 let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
                 let rows = sqlx::query_with(AssertSqlSafe(sql), values)
                     .fetch_all(pool)
@@ -128,7 +138,7 @@ impl Db {
     /// Runs a select whose single column is an integer (a count, an existence check).
     pub async fn fetch_i64(&self, select: &SelectStatement) -> Result<Option<i64>, sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite { pool, .. } => {
                 let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
                 let row = sqlx::query_with(AssertSqlSafe(sql), values)
                     .fetch_optional(pool)
@@ -147,7 +157,7 @@ impl Db {
 
     pub async fn update(&self, update: &UpdateStatement) -> Result<u64, sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite { pool, .. } => {
                 let (sql, values) = update.build_sqlx(SqliteQueryBuilder);
                 Ok(sqlx::query_with(AssertSqlSafe(sql), values)
                     .execute(pool)
@@ -167,7 +177,7 @@ impl Db {
     /// Runs an insert that returns one integer (`RETURNING id`).
     pub async fn insert_returning_id(&self, insert: &InsertStatement) -> Result<i64, sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite { pool, .. } => {
                 let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
                 sqlx::query_with(AssertSqlSafe(sql), values)
                     .fetch_one(pool)
@@ -186,7 +196,7 @@ impl Db {
 
     pub async fn insert(&self, insert: &InsertStatement) -> Result<u64, sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => {
+            Db::Sqlite { pool, .. } => {
                 let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);
                 Ok(sqlx::query_with(AssertSqlSafe(sql), values)
                     .execute(pool)
@@ -205,7 +215,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite { pool, .. } => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
     }

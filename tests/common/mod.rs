@@ -126,12 +126,18 @@ impl TestApp {
     }
 
     /// An app with its own throttle store and clock.
+    /// Responses are revalidated against the imports table on every request, so tests that
+    /// import between requests see the new data at once; the production default is a second.
     pub async fn build(
         backend: Backend,
         settings: Settings,
         store: Arc<dyn ThrottleStore>,
         clock: Clock,
     ) -> TestApp {
+        let settings = Settings {
+            cache_check_interval: std::time::Duration::ZERO,
+            ..settings
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         let (db, schema) = match backend {
             Backend::Sqlite => {

@@ -59,13 +59,14 @@ pub const PRACTICES: &[&str] = &[
         )
         INSERT INTO practices (ods_code, name, address, postcode, status, open_date, close_date,
             pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name, region_code,
-            region_name, list_size, list_size_month)
+            region_name, list_size, list_size_month, search_text)
         SELECT p.code, p.name, p.address, p.postcode, p.status, p.open_date, p.close_date,
             pp.pcn_code, COALESCE(pc.name, mp.pcn_name),
             COALESCE(p.sub_icb_code, lm.sub_icb_code), sg.sub_icb_name,
             COALESCE(sg.icb_code, p.icb_code), ig.icb_name,
             COALESCE(sg.region_code, ig.region_code, p.region_code), rg.region_name,
-            ls.total, ls.extract_date
+            ls.total, ls.extract_date,
+            LOWER(p.code || ' ' || p.name || ' ' || COALESCE(p.postcode, ''))
         FROM ods_practices p
         JOIN practice_pcn pp ON pp.practice_code = p.code
         LEFT JOIN latest_map lm ON lm.practice_code = p.code
@@ -84,13 +85,14 @@ pub const PCNS: &[&str] = &[
         organisation_ctes!(),
         "
         INSERT INTO pcns (pcn_code, name, sub_icb_code, icb_code, icb_name, region_code,
-            open_date, close_date, practice_count, list_size)
+            open_date, close_date, practice_count, list_size, search_text)
         SELECT c.code, c.name, c.sub_icb_code, sg.icb_code, ig.icb_name,
             COALESCE(sg.region_code, ig.region_code),
             c.open_date, c.close_date,
             (SELECT COUNT(*) FROM membership m WHERE m.pcn_code = c.code),
             (SELECT CAST(SUM(ls.total) AS BIGINT) FROM membership m
-                JOIN list_size ls ON ls.org_code = m.practice_code WHERE m.pcn_code = c.code)
+                JOIN list_size ls ON ls.org_code = m.practice_code WHERE m.pcn_code = c.code),
+            LOWER(c.code || ' ' || c.name)
         FROM ods_pcns c
         LEFT JOIN sub_icb_geo sg ON sg.sub_icb_code = c.sub_icb_code
         LEFT JOIN icb_geo ig ON ig.icb_code = sg.icb_code"

@@ -97,6 +97,11 @@ pub static PRACTICES: Table = Table {
             "Registered patients in the latest registration extract",
         ),
         opt("list_size_month", Kind::Date, "Extract date of list_size"),
+        col(
+            "search_text",
+            Kind::Text,
+            "ods_code, name and postcode, lower-cased, for search",
+        ),
     ],
     primary_key: &["ods_code"],
     indexes: &[&["pcn_code"], &["icb_code"]],
@@ -122,6 +127,11 @@ pub static PCNS: Table = Table {
             "list_size",
             Kind::Integer,
             "Sum of the current member practices' list sizes",
+        ),
+        col(
+            "search_text",
+            Kind::Text,
+            "pcn_code and name, lower-cased, for search",
         ),
     ],
     primary_key: &["pcn_code"],
@@ -157,7 +167,10 @@ pub static PRACTICES_ENDPOINT: Endpoint = Endpoint {
     filters: &[
         Filter {
             name: "search",
-            kind: FilterKind::Search(&["ods_code", "name", "postcode"]),
+            kind: FilterKind::Search {
+                column: "search_text",
+                fields: &["ods_code", "name", "postcode"],
+            },
             description: "Terms (split on spaces and commas) that must each appear in the ODS code, name or postcode.",
         },
         Filter {
@@ -199,7 +212,10 @@ pub static PCNS_ENDPOINT: Endpoint = Endpoint {
     filters: &[
         Filter {
             name: "search",
-            kind: FilterKind::Search(&["pcn_code", "name"]),
+            kind: FilterKind::Search {
+                column: "search_text",
+                fields: &["pcn_code", "name"],
+            },
             description: "Terms (split on spaces and commas) that must each appear in the PCN code or name.",
         },
         Filter {

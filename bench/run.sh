@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Serving benchmark: builds the national-scale demo, then measures the API over loopback next to
+# a bare axum handler (the machine's ceiling), and states each figure against DESIGN.md's targets.
+#
+#   bench/run.sh [seconds-per-run]      (default 10; needs wrk, and oha for the fixed-rate run)
+#
+# Figures are printed, never asserted: this machine is shared and noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SECONDS_PER_RUN="${1:-10}"
+CONNECTIONS=32
+API=127.0.0.1:8097
+CEILING=127.0.0.1:8099
+WORK="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
+need wrk "apt-get install wrk"
+need oha "cargo install oha"
+
+cargo build --release --quiet --bin haresign --example ceiling
+BIN=./target/release/haresign
+DB="sqlite://$WORK/bench.db"
+
+echo "== building the national demo"
+/usr/bin/time -f "demo build: %e s, peak RSS %M KB" \
+  $BIN --db "$DB" demo --dir "$WORK/data" --no-serve >"$WORK/demo.txt"
+grep "Demo ready" "$WORK/demo.txt"
+KEY=$($BIN --db "$DB" keys create --name bench --rate 1000000000/second 2>/dev/null)
+
+wait_for() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$@" && return 0; sleep 0.05; done; return 1; }
+
+start=$(date +%s.%N)
+$BIN --db "$DB" serve --bind "$API" 2>"$WORK/serve.log" &
+SERVER=$!
+wait_for -H "Authorization: Bearer $KEY" "http://$API/api/v1/pcns/?page_size=1"
+ready=$(date +%s.%N)
+printf "start to first response: %.0f ms (target < 1000 ms)\n" "$(echo "($ready - $start) * 1000" | bc)"
+./target/release/examples/ceiling "$CEILING" &
+wait_for "http://$CEILING/"
+
+# One wrk run; prints "rps p50 p99" from bench/report.lua's RESULT line.
+measure() {
+  local base="$1"; shift
+  PATHS="$*" KEY="$KEY" wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s bench/report.lua "$base" \
+    | awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                       if (v["errors"] > 0) { print "bench: " v["errors"] " failed requests" > "/dev/stderr" }
+                       print v["rps"], v["p50_ms"], v["p99_ms"] }'
+}
+
+report() { # name rps p50 p99 target-note
+  printf "%-44s %9.0f req/s   p50 %7.2f ms   p99 %7.2f ms   %s\n" "$1" "$2" "$3" "$4" "$5"
+}
+
+echo "== serving (wrk, $CONNECTIONS keep-alive connections, ${SECONDS_PER_RUN}s each)"
+read -r c_rps c_p50 c_p99 < <(measure "http://$CEILING" /)
+report "ceiling: bare axum, 5 KB" "$c_rps" "$c_p50" "$c_p99" "(the ceiling)"
+
+read -r rps p50 p99 < <(measure "http://$API" "/api/v1/practices/?search=elm")
+pct=$(echo "$rps * 100 / $c_rps" | bc)
+report "hot: practices/?search=elm" "$rps" "$p50" "$p99" "= ${pct}% of ceiling (target >= 50%)"
+
+read -r rps p50 p99 < <(measure "http://$API" "/api/v1/pcns/")
+pct=$(echo "$rps * 100 / $c_rps" | bc)
+report "hot: pcns/" "$rps" "$p50" "$p99" "= ${pct}% of ceiling (target >= 50%)"
+
+# Distinct queries that no cache has seen: every practice's own code, and words of names.
+sqlite3 "$WORK/bench.db" "SELECT ods_code FROM practices ORDER BY random() LIMIT 2000" \
+  | sed 's|^|/api/v1/practices/?search=|' >"$WORK/practice-codes.txt"
+sqlite3 "$WORK/bench.db" "SELECT ods_code FROM practices ORDER BY random() LIMIT 2000" \
+  | sed 's|^|/api/v1/practices/|; s|$|/population/|' >"$WORK/populations.txt"
+sqlite3 "$WORK/bench.db" "SELECT DISTINCT icb_code FROM pcns" \
+  | sed 's|^|/api/v1/pcns/?icb=|' >"$WORK/pcn-icbs.txt"
+
+read -r rps p50 p99 < <(measure "http://$API" $(cat "$WORK/practice-codes.txt"))
+x=$(echo "$rps / 120" | bc)
+report "distinct: practices/?search=<code>" "$rps" "$p50" "$p99" "= ${x}x DRF's 120 req/s (target >= 30x)"
+PEAK_SEARCH=$rps
+read -r rps p50 p99 < <(measure "http://$API" $(cat "$WORK/populations.txt"))
+report "distinct: practices/<code>/population/" "$rps" "$p50" "$p99" ""
+read -r rps p50 p99 < <(measure "http://$API" $(cat "$WORK/pcn-icbs.txt"))
+report "distinct: pcns/?icb=<code>" "$rps" "$p50" "$p99" ""
+
+echo "== latency at 70% of peak (oha, fixed rate, distinct practice searches)"
+RATE=$(echo "$PEAK_SEARCH * 0.7 / 1" | bc)
+sed "s|^|http://$API|" "$WORK/practice-codes.txt" >"$WORK/urls.txt"
+oha --no-tui -z "${SECONDS_PER_RUN}s" -q "$RATE" -c "$CONNECTIONS" --latency-correction \
+  -H "Authorization: Bearer $KEY" --urls-from-file "$WORK/urls.txt" --output-format json >"$WORK/oha.json"
+python3 - "$WORK/oha.json" "$RATE" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+pct = data["latencyPercentiles"]
+ok = data["statusCodeDistribution"]
+print(f"{'fixed rate ' + sys.argv[2] + ' req/s':44s} {data['summary']['requestsPerSec']:9.0f} req/s   "
+      f"p50 {pct['p50']*1000:7.2f} ms   p99 {pct['p99']*1000:7.2f} ms   (target p99 < 10 ms); statuses {ok}")
+PY
+
+RSS=$(ps -o rss= -p "$SERVER" | tr -d ' ')
+echo "serving RSS after load: $((RSS / 1024)) MB (target < 100 MB)"

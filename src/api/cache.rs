@@ -1,0 +1,108 @@
+//! Whole-response cache for list endpoints. Served data changes only when an import succeeds,
+//! so a 200 body is a pure function of its URL (scheme, host, path, query) and rendering until
+//! then. Authentication, permissions and throttling still run for every request; only the
+//! count, page query and serialisation are skipped.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use sea_query::{Alias, Expr, ExprTrait, Func, Query};
+
+use crate::db::Db;
+use crate::import::record::IMPORTS;
+
+/// Bounds on what is kept; reaching either empties the cache.
+const MAX_ENTRIES: usize = 20_000;
+const MAX_BYTES: usize = 64 * 1024 * 1024;
+
+/// The data generation a response was computed under.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(Option<i64>);
+
+pub struct ResponseCache {
+    /// How long a look at the imports table is trusted: the most a response can lag an import.
+    check_interval: Duration,
+    state: Mutex<State>,
+}
+
+struct State {
+    generation: Option<i64>,
+    checked: Option<Instant>,
+    entries: HashMap<(String, Option<usize>), Bytes>,
+    bytes: usize,
+}
+
+impl ResponseCache {
+    pub fn new(check_interval: Duration) -> Self {
+        ResponseCache {
+            check_interval,
+            state: Mutex::new(State {
+                generation: None,
+                checked: None,
+                entries: HashMap::new(),
+                bytes: 0,
+            }),
+        }
+    }
+
+    /// Empties the cache if an import has succeeded since the last look.
+    async fn revalidate(&self, db: &Db) -> Result<(), sqlx::Error> {
+        let due = {
+            let state = self.state.lock().expect("cache lock poisoned");
+            state
+                .checked
+                .is_none_or(|t| t.elapsed() >= self.check_interval)
+        };
+        if !due {
+            return Ok(());
+        }
+        let mut select = Query::select();
+        select
+            .expr(Func::count(Expr::col(Alias::new("id"))))
+            .from(Alias::new(IMPORTS.name))
+            .and_where(Expr::col(Alias::new("status")).eq("succeeded"));
+        let generation = db.fetch_i64(&select).await?;
+        let mut state = self.state.lock().expect("cache lock poisoned");
+        if state.generation != generation {
+            state.entries.clear();
+            state.bytes = 0;
+            state.generation = generation;
+        }
+        state.checked = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The cached body for this URL and rendering, and the ticket under which a body computed
+    /// now may be stored.
+    pub async fn get(
+        &self,
+        db: &Db,
+        url: &str,
+        indent: Option<usize>,
+    ) -> Result<(Option<Bytes>, Ticket), sqlx::Error> {
+        self.revalidate(db).await?;
+        let state = self.state.lock().expect("cache lock poisoned");
+        Ok((
+            state.entries.get(&(url.to_owned(), indent)).cloned(),
+            Ticket(state.generation),
+        ))
+    }
+
+    /// Stores a body, unless an import succeeded since its ticket was issued.
+    pub fn put(&self, ticket: Ticket, url: String, indent: Option<usize>, body: Bytes) {
+        let mut state = self.state.lock().expect("cache lock poisoned");
+        if state.generation != ticket.0 {
+            return;
+        }
+        if state.entries.len() >= MAX_ENTRIES || state.bytes + body.len() > MAX_BYTES {
+            state.entries.clear();
+            state.bytes = 0;
+        }
+        state.bytes += body.len();
+        if let Some(old) = state.entries.insert((url, indent), body) {
+            state.bytes -= old.len();
+        }
+    }
+}

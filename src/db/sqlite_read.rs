@@ -1,0 +1,172 @@
+//! SQLite reads through rusqlite on the blocking pool: prepared statements are cached per
+//! connection and rows are decoded without the per-query channel hops of the async driver,
+//! which the serving benchmark showed to dominate small queries. Writes (imports, keys, usage)
+//! stay on sqlx.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use sea_query::{SelectStatement, SqliteQueryBuilder, Value};
+
+use super::Cell;
+use crate::catalogue::declare::Kind;
+
+/// Read-only connections, opened on demand and reused.
+#[derive(Debug)]
+pub struct ReadPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// Connections kept idle; more may be open at once under load, and are closed when returned.
+const MAX_IDLE: usize = 16;
+
+impl ReadPool {
+    pub fn new(path: PathBuf) -> Arc<Self> {
+        Arc::new(ReadPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn connection(&self) -> rusqlite::Result<Connection> {
+        if let Some(conn) = self.idle.lock().expect("read pool poisoned").pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().expect("read pool poisoned");
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs a select on the blocking pool and decodes each row by `kinds`.
+    pub async fn fetch(
+        self: &Arc<Self>,
+        select: &SelectStatement,
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
+        let (sql, values) = select.build(SqliteQueryBuilder);
+        let params = values
+            .into_iter()
+            .map(to_sqlite)
+            .collect::<Result<Vec<_>, _>>()?;
+        let kinds = kinds.to_vec();
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.connection().map_err(decode_error)?;
+            let result = query(&conn, &sql, &params, &kinds);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+    }
+}
+
+fn query(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+    kinds: &[Kind],
+) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
+    let mut statement = conn.prepare_cached(sql).map_err(decode_error)?;
+    let mut rows = statement
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(decode_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(decode_error)? {
+        let mut cells = Vec::with_capacity(kinds.len());
+        for (i, kind) in kinds.iter().enumerate() {
+            let value = row.get_ref(i).map_err(decode_error)?;
+            cells.push(cell(value, *kind).ok_or_else(|| {
+                sqlx::Error::Decode(format!("column {i} does not hold a {kind:?}").into())
+            })?);
+        }
+        out.push(cells);
+    }
+    Ok(out)
+}
+
+fn decode_error(e: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(e))
+}
+
+/// Converts a stored SQLite value to a cell of the declared kind (`None` when it cannot be).
+fn cell(value: ValueRef<'_>, kind: Kind) -> Option<Cell> {
+    if let ValueRef::Null = value {
+        return Some(Cell::Null);
+    }
+    let text = || match value {
+        ValueRef::Text(t) => std::str::from_utf8(t).ok(),
+        _ => None,
+    };
+    Some(match kind {
+        Kind::Text => Cell::Text(text()?.to_owned()),
+        Kind::Integer => Cell::Int(value.as_i64().ok()?),
+        Kind::Decimal(places) => Cell::Decimal(value.as_i64().ok()?, places),
+        Kind::Float => Cell::Float(match value {
+            ValueRef::Integer(i) => i as f64,
+            _ => value.as_f64().ok()?,
+        }),
+        Kind::Boolean => Cell::Bool(value.as_i64().ok()? != 0),
+        Kind::Date => Cell::Date(NaiveDate::parse_from_str(text()?, "%Y-%m-%d").ok()?),
+        Kind::Timestamp => Cell::Timestamp(parse_timestamp(text()?)?),
+    })
+}
+
+/// Timestamps as sqlx writes them (RFC 3339) or as SQLite's own functions do.
+fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+fn to_sqlite(value: Value) -> Result<SqlValue, sqlx::Error> {
+    Ok(match value {
+        Value::Bool(v) => v.map_or(SqlValue::Null, |b| SqlValue::Integer(i64::from(b))),
+        Value::TinyInt(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::SmallInt(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::Int(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::BigInt(v) => v.map_or(SqlValue::Null, SqlValue::Integer),
+        Value::TinyUnsigned(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::SmallUnsigned(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::Unsigned(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n.into())),
+        Value::BigUnsigned(v) => v.map_or(SqlValue::Null, |n| SqlValue::Integer(n as i64)),
+        Value::Float(v) => v.map_or(SqlValue::Null, |n| SqlValue::Real(n.into())),
+        Value::Double(v) => v.map_or(SqlValue::Null, SqlValue::Real),
+        Value::String(v) => v.map_or(SqlValue::Null, SqlValue::Text),
+        Value::Char(v) => v.map_or(SqlValue::Null, |c| SqlValue::Text(c.to_string())),
+        Value::Bytes(v) => v.map_or(SqlValue::Null, SqlValue::Blob),
+        Value::ChronoDate(v) => v.map_or(SqlValue::Null, |d| {
+            SqlValue::Text(d.format("%Y-%m-%d").to_string())
+        }),
+        Value::ChronoDateTimeUtc(v) => v.map_or(SqlValue::Null, |t| {
+            SqlValue::Text(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
+        }),
+        other => {
+            return Err(sqlx::Error::Encode(
+                format!("no SQLite encoding for {other:?}").into(),
+            ));
+        }
+    })
+}
