@@ -12,6 +12,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api::auth::KeyCache;
 use crate::api::error::ApiError;
 use crate::api::list::{self, RequestInfo};
+use crate::api::openapi;
+use crate::api::public;
 use crate::api::response::{
     add_security_headers, append_slash_redirect, django_not_found, json_response,
 };
@@ -55,6 +57,8 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
+    // The schema document is static: build it before the first request needs it.
+    std::sync::LazyLock::force(&openapi::RENDERED);
     Router::new()
         .fallback(dispatch)
         .with_state(state)
@@ -82,7 +86,18 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         };
         return list::serve(&state, &route, &info).await;
     }
-    if !path.ends_with('/') && resolve(endpoints, &format!("{path}/")).is_some() {
+    if let Some(view) = public::resolve(path) {
+        let info = RequestInfo {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        };
+        return public::serve(&state, view, &info).await;
+    }
+    let slashed = format!("{path}/");
+    if !path.ends_with('/')
+        && (resolve(endpoints, &slashed).is_some() || public::resolve(&slashed).is_some())
+    {
         let location = match parts.uri.query() {
             Some(q) => format!("{path}/?{q}"),
             None => format!("{path}/"),

@@ -172,7 +172,10 @@ fn page_rows(select: &mut SelectStatement, page: u64, size: u32) {
         .offset((page - 1) * u64::from(size));
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiKey>, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<ApiKey>, ApiError> {
     match parse_authorization(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))? {
         Presented::None => Ok(None),
         Presented::Token(token) => state.keys.authenticate(&state.db, token).await.map(Some),
@@ -200,6 +203,16 @@ fn options(endpoint: &Endpoint, rendering: Rendering) -> Response {
 
 /// `request.build_absolute_uri()`: scheme, `Host` header (port included) and the full path.
 fn absolute_uri(state: &AppState, request: &RequestInfo<'_>) -> String {
+    let path_and_query = request
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{}{path_and_query}", origin(state, request))
+}
+
+/// The scheme and `Host` (port included) of `build_absolute_uri()`.
+pub(crate) fn origin(state: &AppState, request: &RequestInfo<'_>) -> String {
     let secure = state.settings.trust_forwarded_proto
         && request
             .headers
@@ -213,12 +226,7 @@ fn absolute_uri(state: &AppState, request: &RequestInfo<'_>) -> String {
         .map(str::to_owned)
         .or_else(|| request.uri.authority().map(|a| a.to_string()))
         .unwrap_or_else(|| "localhost".to_owned());
-    let path_and_query = request
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    format!("{scheme}://{host}{path_and_query}")
+    format!("{scheme}://{host}")
 }
 
 /// Rows serialised as objects keyed by field name, in declaration order.

@@ -1,11 +1,15 @@
 //! The HTTP layer. It never names a dataset: everything it serves comes from the catalogue.
 
 pub mod auth;
+pub mod docs;
 pub mod error;
 pub mod filters;
+pub mod index;
 pub mod json;
 pub mod list;
 pub mod negotiate;
+pub mod openapi;
+pub mod public;
 pub mod query;
 pub mod response;
 pub mod routes;
