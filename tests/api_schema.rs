@@ -475,9 +475,9 @@ async fn docs_pages_load_only_local_assets() {
             "{page} names another host: {absolute:?}"
         );
         assert!(!references.is_empty());
-        for reference in references {
+        for reference in references.iter().filter(|r| !r.starts_with("data:")) {
             assert!(reference.starts_with("/api/assets/"), "{page}: {reference}");
-            let asset = app.get_anonymous(&reference, &[]).await;
+            let asset = app.get_anonymous(reference, &[]).await;
             assert_eq!(asset.status, 200, "{reference}");
             let expected = match reference.rsplit('.').next() {
                 Some("css") => "text/css; charset=utf-8",

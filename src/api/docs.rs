@@ -170,7 +170,8 @@ pub static SWAGGER_PAGE: LazyLock<Page> = LazyLock::new(|| {
 
 /// drf-spectacular's ReDoc page without its Google Fonts: system fonts instead.
 pub static REDOC_PAGE: LazyLock<Page> = LazyLock::new(|| {
-    let head = "<style>body{margin:0;padding:0}</style>\n";
+    // An empty icon spares the browser a request for `/favicon.ico`, which does not exist.
+    let head = "<link rel=\"icon\" href=\"data:,\">\n<style>body{margin:0;padding:0}</style>\n";
     let body = format!(
         "<div id=\"redoc\"></div>\n<script src=\"{}\"></script>\n",
         asset_path("/redoc.standalone.js")

@@ -222,7 +222,9 @@ fn parameters(endpoint: &Endpoint, settings: &Settings) -> Vec<Value> {
     }
     for filter in endpoint.filters {
         let schema = match filter.kind {
-            FilterKind::Code(_) | FilterKind::Search(_) => json!({"type": "string"}),
+            FilterKind::Code(_) => json!({"type": "string"}),
+            // DRF's SearchFilter refuses a null character with a 400.
+            FilterKind::Search(_) => json!({"type": "string", "pattern": "^[^\\x00]*$"}),
             FilterKind::Date(_) | FilterKind::Month(_) => {
                 json!({"type": "string", "format": "date"})
             }
@@ -617,19 +619,19 @@ fn error_components(used: &Used) -> Vec<(&'static str, Value)> {
 }
 
 fn info_description(settings: &Settings) -> String {
-    let missing = ApiError::NotAuthenticated.body()["detail"].clone();
-    let invalid_page = ApiError::InvalidPage.body()["detail"].clone();
+    let missing = ApiError::NotAuthenticated.body();
+    let invalid_page = ApiError::InvalidPage.body();
     format!(
         "{about}.\n\n\
          **Authentication.** Every `{API_V1}` dataset endpoint needs an API key, sent as \
          `Authorization: Bearer <key>`. Keys are issued by the service's operator \
          (`haresign keys create --name …`); paste yours into *Authorize* to try requests here. \
-         Without a key the answer is 401 {missing}; a malformed, unknown or revoked key is a 401 \
+         Without a key the answer is 401 `{missing}`; a malformed, unknown or revoked key is a 401 \
          too, even on the public pages (this schema, the docs and the `{API_V1}` index).\n\n\
          **Pagination.** Most lists are paginated: `{{count, next, previous, results}}`, with \
          `next`/`previous` absolute links (null at either end). `page_size` defaults to {size} \
          and is capped at {max}; an invalid one falls back to the default. `page=last` is the \
-         last page; a page past it is a 404 {invalid_page}. Small lists are plain arrays.\n\n\
+         last page; a page past it is a 404 `{invalid_page}`. Small lists are plain arrays.\n\n\
          **Filters.** Unknown query parameters are ignored, an empty value means no filter and \
          the last of repeated values wins. Codes match exactly, case-insensitively. Some large \
          datasets name *core filters*: a request that gives none of them is refused with 400 \
