@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +16,8 @@ use crate::api::auth::KeyCache;
 use crate::api::cache::ResponseCache;
 use crate::api::error::ApiError;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
+use crate::api::openapi;
+use crate::api::public;
 use crate::api::response::{
     add_security_headers, append_slash_redirect, django_not_found, json_response,
 };
@@ -92,6 +96,8 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
+    // The schema document is static: build it before the first request needs it.
+    std::sync::LazyLock::force(&openapi::RENDERED);
     Router::new()
         .fallback(dispatch)
         .with_state(state)
@@ -129,6 +135,10 @@ async fn finish(request: Request, next: Next) -> Response {
 
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
+    let remote = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| *addr);
     let path = parts.uri.path();
     let endpoints = catalogue::endpoints();
     if let Some(route) = resolve(endpoints, path) {
@@ -136,10 +146,23 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
             method: &parts.method,
             uri: &parts.uri,
             headers: &parts.headers,
+            remote,
         };
         return list::serve(&state, &route, &info).await;
     }
-    if !path.ends_with('/') && resolve(endpoints, &format!("{path}/")).is_some() {
+    if let Some(view) = public::resolve(path) {
+        let info = RequestInfo {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+            remote,
+        };
+        return public::serve(&state, view, &info).await;
+    }
+    let slashed = format!("{path}/");
+    if !path.ends_with('/')
+        && (resolve(endpoints, &slashed).is_some() || public::resolve(&slashed).is_some())
+    {
         let location = match parts.uri.query() {
             Some(q) => format!("{path}/?{q}"),
             None => format!("{path}/"),

@@ -1,5 +1,6 @@
 //! The `haresign` command line.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +58,18 @@ enum Command {
     },
     /// Generate a synthetic England in the publishers' formats, import it, create a key and serve.
     Demo(DemoArgs),
+    /// Print the OpenAPI 3.0.3 document that `/api/schema/` serves (no database needed).
+    Schema {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SchemaFormat::Yaml)]
+        format: SchemaFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum SchemaFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -242,6 +255,18 @@ async fn run(cli: Cli) -> Result<()> {
             keys_command(&db, command).await
         }
         Command::Demo(args) => demo(db_url, args).await,
+        Command::Schema { format } => {
+            let rendered = &*haresign::api::openapi::RENDERED;
+            let mut out = std::io::stdout().lock();
+            match format {
+                SchemaFormat::Yaml => out.write_all(&rendered.yaml)?,
+                SchemaFormat::Json => {
+                    out.write_all(&rendered.json)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Ok(())
+        }
     }
 }
 

@@ -389,3 +389,37 @@ async fn usage_is_counted_per_key_per_day() {
         );
     });
 }
+
+#[tokio::test]
+async fn anonymous_callers_of_public_endpoints_are_throttled_per_address() {
+    let settings = Settings {
+        anon_rate: rate("2/minute"),
+        ..Settings::default()
+    };
+    let app = TestApp::build(
+        Backend::Sqlite,
+        settings,
+        Arc::new(MemoryStore::new()),
+        Clock::manual(100.0),
+    )
+    .await;
+    let from = |xff: &'static str| {
+        let app = &app;
+        async move {
+            app.get_anonymous("/api/v1/", &[("x-forwarded-for", xff.as_bytes())])
+                .await
+        }
+    };
+    assert_eq!(from("203.0.113.9").await.status, 200);
+    assert_eq!(from("203.0.113.9").await.status, 200);
+    let third = from("203.0.113.9").await;
+    assert_eq!(third.status, 429);
+    assert_eq!(third.header("retry-after"), Some("60"));
+    // Without NUM_PROXIES the whole header (whitespace removed) is the identity, as in DRF.
+    assert_eq!(from("198.51.100.1, 203.0.113.9").await.status, 200);
+    assert_eq!(from("198.51.100.1,203.0.113.9").await.status, 200);
+    assert_eq!(from("198.51.100.1 ,203.0.113.9").await.status, 429);
+    // A key is throttled on its own budget, not its address's.
+    assert_eq!(app.get("/api/v1/").await.status, 200);
+    app.finish().await;
+}

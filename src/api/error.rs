@@ -48,6 +48,21 @@ impl ApiError {
         }
     }
 
+    /// DRF's `default_code`, which drf-spectacular's YAML renderer writes beside the message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotAuthenticated => "not_authenticated",
+            ApiError::AuthenticationFailed(_) => "authentication_failed",
+            ApiError::PermissionDenied => "permission_denied",
+            ApiError::NotFound(_) | ApiError::InvalidPage => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::NotAcceptable => "not_acceptable",
+            ApiError::Throttled(_) => "throttled",
+            ApiError::Validation(_) | ApiError::CoreFilterRequired(_) => "invalid",
+            ApiError::Internal(_) => "error",
+        }
+    }
+
     pub fn body(&self) -> Value {
         match self {
             ApiError::NotAuthenticated => {

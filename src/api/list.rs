@@ -1,6 +1,8 @@
 //! The one generic view: every catalogue endpoint is served by `serve`, in DRF's pipeline order
 //! (negotiation → authentication → permission → method → lookup → filters → pagination).
 
+use std::net::SocketAddr;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +25,7 @@ use crate::app::AppState;
 use crate::catalogue::declare::{Direction, Endpoint, Kind, Shape};
 use crate::db::Cell;
 use crate::keys::ApiKey;
-use crate::throttle::ThrottleOutcome;
+use crate::throttle::{ThrottleOutcome, client_ident};
 
 /// The display prefix of the key a response was served to, for the access log.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct RequestInfo<'a> {
     pub method: &'a Method,
     pub uri: &'a Uri,
     pub headers: &'a HeaderMap,
+    /// The peer address, when the server knows it.
+    pub remote: Option<SocketAddr>,
 }
 
 /// Serves a resolved endpoint; every response, errors included, carries DRF's view headers.
@@ -83,7 +87,7 @@ async fn respond(
     *caller = Some(key.prefix.clone());
     state.usage.record(key.id, chrono::Utc::now());
     permit(&key, endpoint)?;
-    throttle_key(state, &key).await?;
+    throttle(state, Some(&key), request).await?;
     match *request.method {
         Method::GET | Method::HEAD => {}
         Method::OPTIONS => return Ok(options(endpoint, rendering)),
@@ -206,19 +210,45 @@ fn page_rows(select: &mut SelectStatement, page: u64, size: u32) {
         .offset((page - 1) * u64::from(size));
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiKey>, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<ApiKey>, ApiError> {
     match parse_authorization(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))? {
         Presented::None => Ok(None),
         Presented::Token(token) => state.keys.authenticate(&state.db, token).await.map(Some),
     }
 }
 
-/// DRF's `UserRateThrottle`: one budget per key, at the key's own rate or the default.
-async fn throttle_key(state: &AppState, key: &ApiKey) -> Result<(), ApiError> {
-    let rate = key.rate.unwrap_or(state.settings.key_rate);
+/// DRF's `UserRateThrottle` and `AnonRateThrottle`: a key has one budget at its own rate or
+/// the default; an anonymous caller (public endpoints only) one per client address.
+pub(crate) async fn throttle(
+    state: &AppState,
+    key: Option<&ApiKey>,
+    request: &RequestInfo<'_>,
+) -> Result<(), ApiError> {
+    let (scope, ident, rate) = match key {
+        Some(key) => (
+            "user",
+            key.id.to_string(),
+            key.rate.unwrap_or(state.settings.key_rate),
+        ),
+        None => {
+            let remote = request
+                .remote
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
+            let forwarded = request
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok());
+            let ident = client_ident(forwarded, &remote, state.settings.num_proxies);
+            ("anon", ident, state.settings.anon_rate)
+        }
+    };
     match state
         .throttle
-        .check("user", &key.id.to_string(), rate, state.clock.now())
+        .check(scope, &ident, rate, state.clock.now())
         .await
     {
         ThrottleOutcome::Allowed => Ok(()),
@@ -247,6 +277,16 @@ fn options(endpoint: &Endpoint, rendering: Rendering) -> Response {
 
 /// `request.build_absolute_uri()`: scheme, `Host` header (port included) and the full path.
 fn absolute_uri(state: &AppState, request: &RequestInfo<'_>) -> String {
+    let path_and_query = request
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    format!("{}{path_and_query}", origin(state, request))
+}
+
+/// The scheme and `Host` (port included) of `build_absolute_uri()`.
+pub(crate) fn origin(state: &AppState, request: &RequestInfo<'_>) -> String {
     let secure = state.settings.trust_forwarded_proto
         && request
             .headers
@@ -260,12 +300,7 @@ fn absolute_uri(state: &AppState, request: &RequestInfo<'_>) -> String {
         .map(str::to_owned)
         .or_else(|| request.uri.authority().map(|a| a.to_string()))
         .unwrap_or_else(|| "localhost".to_owned());
-    let path_and_query = request
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    format!("{scheme}://{host}{path_and_query}")
+    format!("{scheme}://{host}")
 }
 
 /// Rows serialised as objects keyed by field name, in declaration order.

@@ -2,11 +2,15 @@
 
 pub mod auth;
 pub mod cache;
+pub mod docs;
 pub mod error;
 pub mod filters;
+pub mod index;
 pub mod json;
 pub mod list;
 pub mod negotiate;
+pub mod openapi;
+pub mod public;
 pub mod query;
 pub mod response;
 pub mod routes;

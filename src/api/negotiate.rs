@@ -1,4 +1,5 @@
-//! DRF's `DefaultContentNegotiation` with JSON as the only renderer.
+//! DRF's `DefaultContentNegotiation`: JSON for the catalogue views, several renderers for the
+//! schema view.
 
 use super::error::ApiError;
 use super::json::drf_indent;
@@ -39,23 +40,55 @@ impl<'a> MediaType<'a> {
         }
     }
 
-    /// Whether `application/json` satisfies this accepted type (DRF `_MediaType.match`, with
-    /// the renderer's parameter-free type on the left).
-    fn admits_json(&self) -> bool {
-        (self.sub == "*" || self.sub == "json") && (self.main == "*" || self.main == "application")
+    /// DRF `_MediaType.match` with a renderer's parameter-free type on the left: whether the
+    /// renderer's `main/sub` satisfies this accepted type.
+    fn admits(&self, renderer: &str) -> bool {
+        let (main, sub) = renderer.split_once('/').unwrap_or((renderer, ""));
+        (self.sub == "*" || self.sub == sub) && (self.main == "*" || self.main == main)
     }
 }
 
-/// Chooses the renderer: a `format` other than `json` is a 404, an `Accept` that admits no JSON
-/// a 406. `indent` is honoured from the most specific matching `Accept` entry.
-pub fn negotiate(format: Option<&str>, accept: Option<&[u8]>) -> Result<Rendering, ApiError> {
-    if let Some(format) = format
-        && format != "json"
-    {
+/// A renderer a view offers: its media type and its `?format=` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Renderer {
+    pub media_type: &'static str,
+    pub format: &'static str,
+}
+
+pub const JSON: Renderer = Renderer {
+    media_type: "application/json",
+    format: "json",
+};
+
+/// The renderer negotiation chose, by index into the view's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Selected {
+    pub index: usize,
+    pub rendering: Rendering,
+}
+
+/// DRF `DefaultContentNegotiation.select_renderer` over a view's renderers: a `format` no
+/// renderer has is a 404; then the `Accept` entries are tried from the most specific group
+/// down, each group against the renderers in order; no match is a 406. `indent` is honoured
+/// from the matching entry when it is more specific than the renderer's own type.
+pub fn select(
+    renderers: &[Renderer],
+    format: Option<&str>,
+    accept: Option<&[u8]>,
+) -> Result<Selected, ApiError> {
+    let candidates: Vec<usize> = (0..renderers.len())
+        .filter(|&i| format.is_none_or(|f| renderers[i].format == f))
+        .collect();
+    if candidates.is_empty() {
         return Err(ApiError::not_found());
     }
     let accept = match accept {
-        None => return Ok(Rendering::default()),
+        None => {
+            return Ok(Selected {
+                index: candidates[0],
+                rendering: Rendering::default(),
+            });
+        }
         Some(bytes) => String::from_utf8_lossy(bytes),
     };
     let accepted: Vec<MediaType> = accept
@@ -63,27 +96,37 @@ pub fn negotiate(format: Option<&str>, accept: Option<&[u8]>) -> Result<Renderin
         .map(|t| MediaType::parse(t.trim()))
         .collect();
     for precedence in (0..=3).rev() {
-        let matching = accepted
-            .iter()
-            .filter(|m| m.precedence() == precedence)
-            .find(|m| m.admits_json());
-        if let Some(m) = matching {
-            // Parameters count only when the accepted type is more specific than the
-            // renderer's own `application/json`.
-            let indent = if precedence > 2 {
-                drf_indent(
-                    m.params
-                        .iter()
-                        .find(|(k, _)| *k == "indent")
-                        .map(|(_, v)| *v),
-                )
-            } else {
-                None
-            };
-            return Ok(Rendering { indent });
+        for &index in &candidates {
+            let matching = accepted
+                .iter()
+                .filter(|m| m.precedence() == precedence)
+                .find(|m| m.admits(renderers[index].media_type));
+            if let Some(m) = matching {
+                // Parameters count only when the accepted type is more specific than the
+                // renderer's own parameter-free type.
+                let indent = if precedence > 2 {
+                    drf_indent(
+                        m.params
+                            .iter()
+                            .find(|(k, _)| *k == "indent")
+                            .map(|(_, v)| *v),
+                    )
+                } else {
+                    None
+                };
+                return Ok(Selected {
+                    index,
+                    rendering: Rendering { indent },
+                });
+            }
         }
     }
     Err(ApiError::NotAcceptable)
+}
+
+/// Negotiation for views with JSON as the only renderer.
+pub fn negotiate(format: Option<&str>, accept: Option<&[u8]>) -> Result<Rendering, ApiError> {
+    select(&[JSON], format, accept).map(|s| s.rendering)
 }
 
 #[cfg(test)]

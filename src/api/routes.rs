@@ -101,9 +101,10 @@ mod tests {
     use super::*;
     use crate::catalogue;
 
-    type Match = (String, Vec<(&'static str, String)>, Option<String>);
+    /// Endpoint path, path parameters and format suffix of a resolved route.
+    type Route = (String, Vec<(&'static str, String)>, Option<String>);
 
-    fn path_of(p: &str) -> Option<Match> {
+    fn path_of(p: &str) -> Option<Route> {
         resolve(catalogue::endpoints(), p).map(|r| (r.endpoint.path.to_owned(), r.params, r.suffix))
     }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod contract;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -199,8 +201,10 @@ impl TestApp {
         run::import(&self.db, source, paths, false).await
     }
 
-    /// Sends a request as-is.
+    /// Sends a request as-is. A GET of a catalogue endpoint must answer as the schema says.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
         let response = self
             .router
             .clone()
@@ -216,11 +220,20 @@ impl TestApp {
             .expect("body")
             .to_bytes()
             .to_vec();
-        TestResponse {
+        let response = TestResponse {
             status,
             headers,
             body,
+        };
+        if method == Method::GET {
+            contract::check(
+                &path,
+                response.status.as_u16(),
+                response.header("content-type"),
+                &response.body,
+            );
         }
+        response
     }
 
     /// A second API node over the same database, with its own throttle store.

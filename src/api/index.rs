@@ -1,0 +1,90 @@
+//! The `/api/v1/` index: what a client needs to start, generated from the catalogue so that
+//! it lists exactly what is served.
+
+use serde_json::{Value, json};
+
+use super::docs::{DOCS_PATH, REDOC_PATH};
+use super::openapi::{SCHEMA_PATH, core_rule, filter_rule, filter_type, operation_id};
+use super::routes::API_V1;
+use crate::app::Settings;
+use crate::catalogue::{
+    self,
+    declare::{Direction, Endpoint, Shape},
+};
+
+fn endpoint(origin: &str, endpoint: &Endpoint) -> Value {
+    let filters: Vec<Value> = endpoint
+        .filters
+        .iter()
+        .map(|f| {
+            json!({
+                "name": f.name,
+                "type": filter_type(&f.kind),
+                "description": format!("{} {}", f.description, filter_rule(&f.kind)),
+            })
+        })
+        .collect();
+    let path_parameters: Vec<&str> = endpoint
+        .path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect();
+    let ordering: Vec<String> = endpoint
+        .ordering
+        .iter()
+        .map(|(column, direction)| match direction {
+            Direction::Asc => (*column).to_owned(),
+            Direction::Desc => format!("-{column}"),
+        })
+        .collect();
+    json!({
+        "path": format!("{API_V1}{}", endpoint.path),
+        "url": format!("{origin}{API_V1}{}", endpoint.path),
+        "operation_id": operation_id(endpoint),
+        "description": endpoint.description,
+        "dataset": endpoint.group,
+        "shape": match endpoint.shape {
+            Shape::Paginated => "paginated",
+            Shape::Array => "array",
+        },
+        "path_parameters": path_parameters,
+        "filters": filters,
+        "core_filters": endpoint.core,
+        "core_rule": core_rule(endpoint),
+        "ordering": ordering,
+        "fields": endpoint.fields,
+    })
+}
+
+/// The index body; `origin` is `scheme://host` as the pagination links build it.
+pub fn index(origin: &str, settings: &Settings) -> Value {
+    let endpoints: Vec<Value> = catalogue::endpoints()
+        .iter()
+        .map(|e| endpoint(origin, e))
+        .collect();
+    json!({
+        "name": super::openapi::TITLE,
+        "version": env!("CARGO_PKG_VERSION"),
+        "description": env!("CARGO_PKG_DESCRIPTION"),
+        "authentication": {
+            "scheme": "Bearer",
+            "header": "Authorization: Bearer <key>",
+            "how_to_get_a_key": "Ask the service's operator: keys are created with `haresign keys create --name <who it is for>` and shown once.",
+            "public": [API_V1, SCHEMA_PATH, DOCS_PATH, REDOC_PATH],
+        },
+        "pagination": {
+            "style": "page number: {count, next, previous, results}",
+            "page_param": "page",
+            "page_size_param": "page_size",
+            "page_size": settings.page_size,
+            "max_page_size": settings.max_page_size,
+        },
+        "filters": "Unknown query parameters are ignored; an empty value means no filter; the last of repeated values wins. Where an endpoint has core filters, a request must give at least one of them or it gets 400.",
+        "links": {
+            "schema": format!("{origin}{SCHEMA_PATH}"),
+            "docs": format!("{origin}{DOCS_PATH}"),
+            "redoc": format!("{origin}{REDOC_PATH}"),
+        },
+        "endpoints": endpoints,
+    })
+}
