@@ -2,6 +2,7 @@
 //! the index and the import CLI are all derived from these lists.
 
 pub mod declare;
+pub mod list_sizes;
 pub mod ods;
 pub mod registrations;
 
@@ -18,17 +19,18 @@ use declare::{Endpoint, Table};
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {
-    static ENDPOINTS: [&Endpoint; 3] = [
+    static ENDPOINTS: [&Endpoint; 4] = [
         &ods::PRACTICES_ENDPOINT,
         &registrations::POPULATION_ENDPOINT,
         &ods::PCNS_ENDPOINT,
+        &list_sizes::LIST_SIZES_ENDPOINT,
     ];
     &ENDPOINTS
 }
 
 /// Every table a dataset owns: source tables first, then the served tables derived from them.
 pub fn tables() -> &'static [&'static Table] {
-    static TABLES: [&Table; 8] = [
+    static TABLES: [&Table; 9] = [
         &ods::ODS_PRACTICES,
         &ods::ODS_PCNS,
         &ods::ODS_PCN_MEMBERSHIPS,
@@ -37,6 +39,7 @@ pub fn tables() -> &'static [&'static Table] {
         &ods::PRACTICES,
         &ods::PCNS,
         &registrations::PRACTICE_POPULATIONS,
+        &list_sizes::LIST_SIZES,
     ];
     &TABLES
 }
@@ -94,6 +97,10 @@ pub fn derivations() -> &'static [Derivation] {
         Derivation {
             group: ods::GROUP,
             statements: registrations::DERIVE,
+        },
+        Derivation {
+            group: ods::GROUP,
+            statements: list_sizes::DERIVE,
         },
     ]
 }
@@ -160,6 +167,7 @@ mod tests {
                         &[column]
                     }
                     FilterKind::Code(c)
+                    | FilterKind::LowerCode(c)
                     | FilterKind::Date(c)
                     | FilterKind::Month(c)
                     | FilterKind::FinancialYear(c)
