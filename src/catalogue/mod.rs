@@ -3,6 +3,7 @@
 
 pub mod declare;
 pub mod list_sizes;
+pub mod nwrs;
 pub mod ods;
 pub mod registrations;
 
@@ -19,18 +20,20 @@ use declare::{Endpoint, Table};
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {
-    static ENDPOINTS: [&Endpoint; 4] = [
+    static ENDPOINTS: [&Endpoint; 6] = [
         &ods::PRACTICES_ENDPOINT,
         &registrations::POPULATION_ENDPOINT,
         &ods::PCNS_ENDPOINT,
         &list_sizes::LIST_SIZES_ENDPOINT,
+        &nwrs::SNAPSHOTS_ENDPOINT,
+        &nwrs::NWRS_ENDPOINT,
     ];
     &ENDPOINTS
 }
 
 /// Every table a dataset owns: source tables first, then the served tables derived from them.
 pub fn tables() -> &'static [&'static Table] {
-    static TABLES: [&Table; 9] = [
+    static TABLES: [&Table; 11] = [
         &ods::ODS_PRACTICES,
         &ods::ODS_PCNS,
         &ods::ODS_PCN_MEMBERSHIPS,
@@ -40,6 +43,8 @@ pub fn tables() -> &'static [&'static Table] {
         &ods::PCNS,
         &registrations::PRACTICE_POPULATIONS,
         &list_sizes::LIST_SIZES,
+        &nwrs::NWRS,
+        &nwrs::NWRS_SNAPSHOTS,
     ];
     &TABLES
 }
@@ -76,10 +81,11 @@ pub struct Derivation {
 }
 
 pub fn sources() -> &'static [&'static Source] {
-    static SOURCES: [&Source; 3] = [
+    static SOURCES: [&Source; 4] = [
         &ods::load::EPRACCUR,
         &ods::load::EPCN,
         &registrations::load::REGISTRATIONS,
+        &nwrs::load::NWRS,
     ];
     &SOURCES
 }
@@ -101,6 +107,10 @@ pub fn derivations() -> &'static [Derivation] {
         Derivation {
             group: ods::GROUP,
             statements: list_sizes::DERIVE,
+        },
+        Derivation {
+            group: nwrs::GROUP,
+            statements: nwrs::DERIVE,
         },
     ]
 }
