@@ -44,11 +44,11 @@ pub static LIST_SIZES: Table = Table {
     primary_key: &["month", "org_type", "org_code"],
     indexes: &[
         &["org_type", "month"],
-        &["org_code"],
-        &["pcn_code"],
-        &["sub_icb_code"],
-        &["icb_code"],
-        &["region_code"],
+        &["org_code", "month"],
+        &["pcn_code", "month"],
+        &["sub_icb_code", "month"],
+        &["icb_code", "month"],
+        &["region_code", "month"],
     ],
 };
 

@@ -57,11 +57,12 @@ pub static NWRS: Table = Table {
         col("import_id", Kind::Integer, "Import that loaded the row"),
     ]),
     primary_key: &["snapshot", "practice_code", "staff_group", "staff_role"],
+    // A snapshot is always given, so each geography index narrows to one snapshot too.
     indexes: &[
-        &["practice_code"],
-        &["pcn_code"],
-        &["icb_code"],
-        &["region_code"],
+        &["practice_code", "snapshot"],
+        &["pcn_code", "snapshot"],
+        &["icb_code", "snapshot"],
+        &["region_code", "snapshot"],
     ],
 };
 
