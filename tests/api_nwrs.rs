@@ -58,10 +58,15 @@ fn a81001_september() -> Vec<Row> {
         ("Admin/Non-Clinical", "Total", json!(9), json!("6.25")),
         ("Direct Patient Care", "Pharmacist", json!(1), json!("0.80")),
         ("Direct Patient Care", "Total", json!(1), json!("0.80")),
-        ("GP", "EXTG", json!(4), json!("3.10")),
         ("GP", "Partner/Provider", json!(3), json!("2.50")),
         ("GP", "Salaried By Practice", json!(2), json!("1.25")),
         ("GP", "Total", json!(5), json!("3.75")),
+        (
+            "GP",
+            "Total excluding GPs in Training Grade",
+            json!(4),
+            json!("3.10"),
+        ),
         ("Nurses", "Practice Nurse", Value::Null, Value::Null),
         ("Nurses", "Total", json!(2), json!("1.50")),
     ]
@@ -102,7 +107,7 @@ async fn a_snapshot_lists_practices_groups_and_roles_in_order() {
         assert_eq!(practices(&body), ["A81001", "A81002", "F83001"]);
         assert_eq!(rows(&body)[..10], a81001_september()[..]);
         assert_eq!(
-            body["results"][5],
+            body["results"][4],
             json!({
                 "snapshot": "2023-09-30",
                 "practice_code": "A81001",

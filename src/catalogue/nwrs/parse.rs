@@ -13,8 +13,9 @@
 //! `TOTAL_MALE`, `MALE_PATIENTS_0TO4`, …) and FTE by age band (`TOTAL_GP_FTE_UNDER30`, …) do not
 //! match that pattern and are skipped. Group tokens: `GP` → GP, `NURSES` and `N` → Nurses,
 //! `DPC` → Direct Patient Care, `ADMIN` → Admin/Non-Clinical. Role tokens are named as in the
-//! high-level file where `ROLES` knows them; any other role keeps its token as published
-//! (`EXTG` stays `EXTG`), so no published column is lost.
+//! high-level file where `ROLES` knows them (the GP subtotals `EXTG`, `EXL` and `EXTGL` become
+//! `Total excluding …`); any other role keeps its token as published (`TOTAL_GP_NEWROLE_HC`
+//! gives role `NEWROLE`), so no published column is lost.
 //!
 //! # High-level (long) file
 //! One row per practice, staff group, role and measure (`FTE` or `Headcount`); group and role
@@ -312,6 +313,13 @@ const GROUPS: [(&str, &str); 5] = [
 /// Role tokens of the detailed file and the names the high-level file uses for them.
 const ROLES: &[(&str, &str, &str)] = &[
     ("GP", "", "Total"),
+    ("GP", "EXTG", "Total excluding GPs in Training Grade"),
+    ("GP", "EXL", "Total excluding Locums"),
+    (
+        "GP",
+        "EXTGL",
+        "Total excluding GPs in Training Grade and Locums",
+    ),
     ("GP", "PTNR_PROV", "Partner/Provider"),
     ("GP", "SEN_PTNR", "Senior Partner"),
     ("GP", "SAL_BY_PRAC", "Salaried By Practice"),
@@ -619,8 +627,8 @@ mod tests {
         assert_eq!(first.staff.len(), 9);
         let partners = find(&first.staff, "GP", "Partner/Provider");
         assert_eq!((partners.headcount, partners.fte), (Some(3), Some(240)));
-        let unknown = find(&first.staff, "GP", "EXTG");
-        assert_eq!((unknown.headcount, unknown.fte), (Some(4), Some(310)));
+        let subtotal = find(&first.staff, "GP", "Total excluding GPs in Training Grade");
+        assert_eq!((subtotal.headcount, subtotal.fte), (Some(4), Some(310)));
         let receptionists = find(&first.staff, "Admin/Non-Clinical", "Receptionist");
         assert_eq!(receptionists.fte, Some(401));
         // NA and ND are missing, never 0; a published 0 stays 0.
@@ -746,7 +754,15 @@ mod tests {
         );
         assert_eq!(
             measure_column("TOTAL_GP_EXTG_FTE"),
-            Some(("GP", "EXTG".to_owned(), true))
+            Some((
+                "GP",
+                "Total excluding GPs in Training Grade".to_owned(),
+                true
+            ))
+        );
+        assert_eq!(
+            measure_column("TOTAL_DPC_NEWROLE_HC"),
+            Some(("Direct Patient Care", "NEWROLE".to_owned(), false))
         );
         assert_eq!(
             measure_column("TOTAL_ADMIN_RECEPT_HC"),
