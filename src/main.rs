@@ -436,6 +436,11 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
         "  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/practices/{}/population/'",
         summary.example_practice
     );
+    println!(
+        "  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/list-sizes/?org={}'",
+        summary.example_practice
+    );
+    println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/nwrs/snapshots/'");
     if args.no_serve {
         return Ok(());
     }

@@ -29,6 +29,9 @@ pub fn condition(endpoint: &Endpoint, params: &QueryParams) -> Result<Condition,
             FilterKind::Code(col) => {
                 cond = cond.add(column(col).eq(raw.trim().to_uppercase()));
             }
+            FilterKind::LowerCode(col) => {
+                cond = cond.add(column(col).eq(raw.trim().to_lowercase()));
+            }
             FilterKind::Date(col) => match parse_django_date(raw) {
                 Some(date) => cond = cond.add(column(col).eq(date)),
                 None => {

@@ -62,6 +62,9 @@ impl Table {
 pub enum FilterKind {
     /// Exact match after trimming; values are stored upper-case, so the input is upper-cased.
     Code(&'static str),
+    /// Exact match after trimming, for codes this service stores lower-case (`org_type`): the
+    /// input is lower-cased.
+    LowerCode(&'static str),
     /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of `fields`.
     /// `column` holds those fields lower-cased and joined by spaces, built when the table is
     /// derived, so a search is one `LIKE` per term. Terms never contain spaces, so no term can

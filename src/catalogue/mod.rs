@@ -2,6 +2,8 @@
 //! the index and the import CLI are all derived from these lists.
 
 pub mod declare;
+pub mod list_sizes;
+pub mod nwrs;
 pub mod ods;
 pub mod registrations;
 
@@ -18,17 +20,20 @@ use declare::{Endpoint, Table};
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {
-    static ENDPOINTS: [&Endpoint; 3] = [
+    static ENDPOINTS: [&Endpoint; 6] = [
         &ods::PRACTICES_ENDPOINT,
         &registrations::POPULATION_ENDPOINT,
         &ods::PCNS_ENDPOINT,
+        &list_sizes::LIST_SIZES_ENDPOINT,
+        &nwrs::SNAPSHOTS_ENDPOINT,
+        &nwrs::NWRS_ENDPOINT,
     ];
     &ENDPOINTS
 }
 
 /// Every table a dataset owns: source tables first, then the served tables derived from them.
 pub fn tables() -> &'static [&'static Table] {
-    static TABLES: [&Table; 8] = [
+    static TABLES: [&Table; 11] = [
         &ods::ODS_PRACTICES,
         &ods::ODS_PCNS,
         &ods::ODS_PCN_MEMBERSHIPS,
@@ -37,6 +42,9 @@ pub fn tables() -> &'static [&'static Table] {
         &ods::PRACTICES,
         &ods::PCNS,
         &registrations::PRACTICE_POPULATIONS,
+        &list_sizes::LIST_SIZES,
+        &nwrs::NWRS,
+        &nwrs::NWRS_SNAPSHOTS,
     ];
     &TABLES
 }
@@ -73,10 +81,11 @@ pub struct Derivation {
 }
 
 pub fn sources() -> &'static [&'static Source] {
-    static SOURCES: [&Source; 3] = [
+    static SOURCES: [&Source; 4] = [
         &ods::load::EPRACCUR,
         &ods::load::EPCN,
         &registrations::load::REGISTRATIONS,
+        &nwrs::load::NWRS,
     ];
     &SOURCES
 }
@@ -94,6 +103,14 @@ pub fn derivations() -> &'static [Derivation] {
         Derivation {
             group: ods::GROUP,
             statements: registrations::DERIVE,
+        },
+        Derivation {
+            group: ods::GROUP,
+            statements: list_sizes::DERIVE,
+        },
+        Derivation {
+            group: nwrs::GROUP,
+            statements: nwrs::DERIVE,
         },
     ]
 }
@@ -160,6 +177,7 @@ mod tests {
                         &[column]
                     }
                     FilterKind::Code(c)
+                    | FilterKind::LowerCode(c)
                     | FilterKind::Date(c)
                     | FilterKind::Month(c)
                     | FilterKind::FinancialYear(c)

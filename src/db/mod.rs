@@ -308,6 +308,7 @@ impl Tx {
             batch,
             pending: Vec::with_capacity(batch),
             loaded: 0,
+            on_conflict: None,
         }
     }
 }
@@ -320,9 +321,17 @@ pub struct Loader<'t> {
     batch: usize,
     pending: Vec<Vec<Value>>,
     loaded: u64,
+    on_conflict: Option<sea_query::OnConflict>,
 }
 
 impl Loader<'_> {
+    /// What to do with a row whose key is already in the table (portable `ON CONFLICT`); rows
+    /// skipped by `DO NOTHING` are not counted as loaded.
+    pub fn on_conflict(mut self, on_conflict: sea_query::OnConflict) -> Self {
+        self.on_conflict = Some(on_conflict);
+        self
+    }
+
     pub async fn push(&mut self, row: Vec<Value>) -> Result<(), sqlx::Error> {
         debug_assert_eq!(row.len(), self.columns.len());
         self.pending.push(row);
@@ -342,6 +351,9 @@ impl Loader<'_> {
             .columns(self.columns.iter().map(|c| sea_query::Alias::new(*c)));
         for row in self.pending.drain(..) {
             insert.values_panic(row.into_iter().map(sea_query::SimpleExpr::from));
+        }
+        if let Some(on_conflict) = &self.on_conflict {
+            insert.on_conflict(on_conflict.clone());
         }
         self.loaded += self.tx.insert(&insert).await?;
         Ok(())

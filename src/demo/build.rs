@@ -4,14 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use chrono::Months;
+
 use super::world::{AS_OF, PracticeStatus, World};
-use crate::catalogue::{self, ods, registrations};
+use crate::catalogue::{self, nwrs, ods, registrations};
 use crate::db::Db;
 use crate::import::error::ImportError;
 use crate::import::run::{self, Outcome};
 
 /// Monthly registration extracts generated (two financial years and more).
 pub const MONTHS: usize = 24;
+
+/// Monthly workforce snapshots generated, ending with the month before `AS_OF`.
+pub const WORKFORCE_SNAPSHOTS: usize = 12;
 
 #[derive(Debug)]
 pub struct DemoSummary {
@@ -78,6 +83,28 @@ pub async fn build(
     batches.push(Batch {
         source: registrations::load::REGISTRATIONS.name,
         files: registration_files,
+    });
+    let workforce_dir = dir.join("nwrs");
+    std::fs::create_dir_all(&workforce_dir)?;
+    let last_snapshot = AS_OF
+        .checked_sub_months(Months::new(1))
+        .expect("month within chrono's range");
+    let snapshots = registrations::sample::demo_months(last_snapshot, WORKFORCE_SNAPSHOTS);
+    let mut workforce_files = Vec::new();
+    for (i, month) in snapshots.iter().enumerate() {
+        // The latest snapshot also carries the high-level file, so the demo exercises both
+        // layouts and the preference between them without doubling every month's rows.
+        let high_level = i + 1 == snapshots.len();
+        workforce_files.push(nwrs::sample::write_practice_zip(
+            &world,
+            *month,
+            high_level,
+            &workforce_dir,
+        )?);
+    }
+    batches.push(Batch {
+        source: nwrs::load::NWRS.name,
+        files: workforce_files,
     });
     let generate = started.elapsed();
     let started = Instant::now();

@@ -1,0 +1,225 @@
+//! Registered list sizes for every organisation level and every month, derived from the
+//! registration extracts already imported (no source of its own). Serves `/list-sizes/`.
+
+use crate::catalogue::declare::{
+    Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt,
+};
+use crate::catalogue::ods;
+
+pub static LIST_SIZES: Table = Table {
+    name: "list_sizes",
+    columns: &[
+        col("month", Kind::Date, "Extract date (the 1st of the month)"),
+        col(
+            "org_type",
+            Kind::Text,
+            "practice, pcn, sub_icb, icb, region or national",
+        ),
+        col("org_code", Kind::Text, "Organisation code"),
+        opt("org_name", Kind::Text, "Organisation name"),
+        opt(
+            "pcn_code",
+            Kind::Text,
+            "PCN of a practice, or the PCN itself",
+        ),
+        opt(
+            "sub_icb_code",
+            Kind::Text,
+            "Sub-ICB location of the organisation, or the sub-ICB itself",
+        ),
+        opt(
+            "icb_code",
+            Kind::Text,
+            "ICB of the organisation, or the ICB itself",
+        ),
+        opt(
+            "region_code",
+            Kind::Text,
+            "Commissioning region of the organisation, or the region itself",
+        ),
+        opt("total", Kind::Integer, "All registered patients"),
+        opt("male", Kind::Integer, "Male registered patients"),
+        opt("female", Kind::Integer, "Female registered patients"),
+    ],
+    primary_key: &["month", "org_type", "org_code"],
+    indexes: &[
+        &["org_type", "month"],
+        &["org_code", "month"],
+        &["pcn_code", "month"],
+        &["sub_icb_code", "month"],
+        &["icb_code", "month"],
+        &["region_code", "month"],
+    ],
+};
+
+pub static LIST_SIZES_ENDPOINT: Endpoint = Endpoint {
+    path: "list-sizes/",
+    view_name: "List Size List",
+    component: "ListSize",
+    description: "Registered patients by month for every practice, PCN, sub-ICB location, ICB, commissioning region and England (the sum of the regions). Each row carries the codes of the levels above it and its own level's code, so a geography filter returns that organisation and everything in it.",
+    group: ods::GROUP,
+    table: &LIST_SIZES,
+    fields: &[
+        "month",
+        "org_type",
+        "org_code",
+        "org_name",
+        "pcn_code",
+        "sub_icb_code",
+        "icb_code",
+        "region_code",
+        "total",
+        "male",
+        "female",
+    ],
+    filters: &[
+        Filter {
+            name: "month",
+            kind: FilterKind::Month("month"),
+            description: "Extract month (2025-04 or any date in the month).",
+        },
+        Filter {
+            name: "org_type",
+            kind: FilterKind::LowerCode("org_type"),
+            description: "practice, pcn, sub_icb, icb, region or national.",
+        },
+        Filter {
+            name: "org",
+            kind: FilterKind::Code("org_code"),
+            description: "Organisation code.",
+        },
+        Filter {
+            name: "pcn",
+            kind: FilterKind::Code("pcn_code"),
+            description: "PCN code.",
+        },
+        Filter {
+            name: "sub_icb",
+            kind: FilterKind::Code("sub_icb_code"),
+            description: "Sub-ICB location code.",
+        },
+        Filter {
+            name: "icb",
+            kind: FilterKind::Code("icb_code"),
+            description: "ICB code.",
+        },
+        Filter {
+            name: "region",
+            kind: FilterKind::Code("region_code"),
+            description: "Commissioning region code.",
+        },
+    ],
+    core: &["month", "org", "pcn", "sub_icb", "icb", "region"],
+    ordering: &[
+        ("month", Direction::Asc),
+        ("org_type", Direction::Asc),
+        ("org_code", Direction::Asc),
+    ],
+    shape: Shape::Paginated,
+    lookup: None,
+};
+
+/// The figures of each organisation and month: the age-band file preferred over practice
+/// totals for the same extract.
+macro_rules! sizes_cte {
+    () => {
+        "WITH sizes AS (
+            SELECT extract_date, org_type, org_code, total, male, female FROM (
+                SELECT extract_date, org_type, org_code, total, male, female, ROW_NUMBER() OVER (
+                    PARTITION BY extract_date, org_type, org_code
+                    ORDER BY CASE source WHEN 'quin_age' THEN 0 ELSE 1 END) AS rn
+                FROM reg_populations
+            ) ranked WHERE rn = 1
+        )"
+    };
+}
+
+/// `list_sizes`, rebuilt from `reg_populations` and `reg_practice_map`. Parents come from the
+/// practice map of the row's month, else the latest map. A PCN that spans sub-ICB locations is
+/// placed in the greatest code, so every row has one parent per level. England has no published
+/// row: it is the sum of the regions, under the ONS country code.
+pub const DERIVE: &[&str] = &[
+    "DELETE FROM list_sizes",
+    concat!(
+        sizes_cte!(),
+        ",
+        map_dates AS (
+            SELECT month, COALESCE(
+                (SELECT MAX(m.extract_date) FROM reg_practice_map m WHERE m.extract_date = month),
+                (SELECT MAX(m.extract_date) FROM reg_practice_map m)) AS map_date
+            FROM (SELECT DISTINCT extract_date AS month FROM reg_populations) months
+        ),
+        month_map AS (
+            SELECT d.month, m.practice_code, m.practice_name, m.pcn_code, m.pcn_name,
+                m.sub_icb_code, m.sub_icb_name, m.icb_code, m.icb_name, m.region_code,
+                m.region_name
+            FROM map_dates d JOIN reg_practice_map m ON m.extract_date = d.map_date
+        ),
+        pcn_geo AS (
+            SELECT month, pcn_code, MAX(pcn_name) AS name, MAX(sub_icb_code) AS sub_icb_code,
+                MAX(icb_code) AS icb_code, MAX(region_code) AS region_code
+            FROM month_map WHERE pcn_code IS NOT NULL GROUP BY month, pcn_code
+        ),
+        sub_icb_geo AS (
+            SELECT month, sub_icb_code, MAX(sub_icb_name) AS name, MAX(icb_code) AS icb_code,
+                MAX(region_code) AS region_code
+            FROM month_map GROUP BY month, sub_icb_code
+        ),
+        icb_geo AS (
+            SELECT month, icb_code, MAX(icb_name) AS name, MAX(region_code) AS region_code
+            FROM month_map GROUP BY month, icb_code
+        ),
+        region_geo AS (
+            SELECT month, region_code, MAX(region_name) AS name
+            FROM month_map GROUP BY month, region_code
+        )
+        INSERT INTO list_sizes (month, org_type, org_code, org_name, pcn_code, sub_icb_code,
+            icb_code, region_code, total, male, female)
+        SELECT s.extract_date, s.org_type, s.org_code,
+            CASE s.org_type
+                WHEN 'practice' THEN COALESCE(pm.practice_name, op.name)
+                WHEN 'pcn' THEN pg.name
+                WHEN 'sub_icb' THEN sg.name
+                WHEN 'icb' THEN ig.name
+                ELSE rg.name END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.pcn_code
+                WHEN 'pcn' THEN s.org_code END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.sub_icb_code
+                WHEN 'pcn' THEN pg.sub_icb_code
+                WHEN 'sub_icb' THEN s.org_code END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.icb_code
+                WHEN 'pcn' THEN pg.icb_code
+                WHEN 'sub_icb' THEN sg.icb_code
+                WHEN 'icb' THEN s.org_code END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.region_code
+                WHEN 'pcn' THEN pg.region_code
+                WHEN 'sub_icb' THEN sg.region_code
+                WHEN 'icb' THEN ig.region_code
+                ELSE s.org_code END,
+            s.total, s.male, s.female
+        FROM sizes s
+        LEFT JOIN month_map pm ON s.org_type = 'practice' AND pm.month = s.extract_date
+            AND pm.practice_code = s.org_code
+        LEFT JOIN ods_practices op ON s.org_type = 'practice' AND op.code = s.org_code
+        LEFT JOIN pcn_geo pg ON s.org_type = 'pcn' AND pg.month = s.extract_date
+            AND pg.pcn_code = s.org_code
+        LEFT JOIN sub_icb_geo sg ON s.org_type = 'sub_icb' AND sg.month = s.extract_date
+            AND sg.sub_icb_code = s.org_code
+        LEFT JOIN icb_geo ig ON s.org_type = 'icb' AND ig.month = s.extract_date
+            AND ig.icb_code = s.org_code
+        LEFT JOIN region_geo rg ON s.org_type = 'region' AND rg.month = s.extract_date
+            AND rg.region_code = s.org_code"
+    ),
+    concat!(
+        sizes_cte!(),
+        "
+        INSERT INTO list_sizes (month, org_type, org_code, org_name, total, male, female)
+        SELECT extract_date, 'national', 'E92000001', 'England', CAST(SUM(total) AS BIGINT), CAST(SUM(male) AS BIGINT),
+            CAST(SUM(female) AS BIGINT)
+        FROM sizes WHERE org_type = 'region' GROUP BY extract_date"
+    ),
+];
