@@ -152,9 +152,10 @@ fn every_endpoint_is_documented_with_every_filter() {
                 filter.name
             );
             let expected = match filter.kind {
-                FilterKind::Code(_) | FilterKind::Search { .. } | FilterKind::FinancialYear(_) => {
-                    ("string", None)
-                }
+                FilterKind::Code(_)
+                | FilterKind::LowerCode(_)
+                | FilterKind::Search { .. }
+                | FilterKind::FinancialYear(_) => ("string", None),
                 FilterKind::Date(_) | FilterKind::Month(_) => ("string", Some("date")),
                 FilterKind::Boolean(_) => ("boolean", None),
             };
@@ -237,10 +238,12 @@ fn every_endpoint_is_documented_with_every_filter() {
         }
         assert!(op["responses"]["429"]["headers"]["Retry-After"].is_object());
         let can_fail = !endpoint.core.is_empty()
-            || endpoint
-                .filters
-                .iter()
-                .any(|f| !matches!(f.kind, FilterKind::Code(_) | FilterKind::Boolean(_)));
+            || endpoint.filters.iter().any(|f| {
+                !matches!(
+                    f.kind,
+                    FilterKind::Code(_) | FilterKind::LowerCode(_) | FilterKind::Boolean(_)
+                )
+            });
         assert_eq!(op["responses"]["400"].is_object(), can_fail, "{path}");
     }
 }

@@ -81,7 +81,7 @@ pub fn core_rule(endpoint: &Endpoint) -> Option<String> {
 /// The filter's type as the index and the schema name it.
 pub fn filter_type(kind: &FilterKind) -> &'static str {
     match kind {
-        FilterKind::Code(_) => "code",
+        FilterKind::Code(_) | FilterKind::LowerCode(_) => "code",
         FilterKind::Search { .. } => "search",
         FilterKind::Date(_) => "date",
         FilterKind::Month(_) => "month",
@@ -94,7 +94,9 @@ pub fn filter_type(kind: &FilterKind) -> &'static str {
 /// explains its matching rule.
 pub fn filter_rule(kind: &FilterKind) -> &'static str {
     match kind {
-        FilterKind::Code(_) => "Exact match after trimming, case-insensitive.",
+        FilterKind::Code(_) | FilterKind::LowerCode(_) => {
+            "Exact match after trimming, case-insensitive."
+        }
         FilterKind::Search { .. } => "Quoted phrases stay one term; matching is case-insensitive.",
         FilterKind::Date(_) => {
             "ISO date (2026-01-31); Django's other date input formats are accepted too."
@@ -222,7 +224,7 @@ fn parameters(endpoint: &Endpoint, settings: &Settings) -> Vec<Value> {
     }
     for filter in endpoint.filters {
         let schema = match filter.kind {
-            FilterKind::Code(_) => json!({"type": "string"}),
+            FilterKind::Code(_) | FilterKind::LowerCode(_) => json!({"type": "string"}),
             // DRF's SearchFilter refuses a null character with a 400.
             FilterKind::Search { .. } => json!({"type": "string", "pattern": "^[^\\x00]*$"}),
             FilterKind::Date(_) | FilterKind::Month(_) => {
