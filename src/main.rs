@@ -164,9 +164,12 @@ const DEMO_DB: &str = "sqlite://demo.db";
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let filter = EnvFilter::try_from_env("HARESIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Log lines are written by a background thread, so the access log costs a request no
+    // system call; the guard flushes what is left when `main` returns.
+    let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // One JSON object per line suits log shippers; the default is for people.
     if std::env::var("HARESIGN_LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().init();
