@@ -11,10 +11,6 @@
 
 use chrono::{Datelike, NaiveDate};
 
-const MONTHS: [&str; 12] = [
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
-];
-
 /// Parses any form listed in the module docs; `None` for an empty string or anything else.
 pub fn parse_source_date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
@@ -94,11 +90,11 @@ fn compact_month_name(s: &str) -> Option<NaiveDate> {
     ymd(number(year)?, month_number(month)?, day)
 }
 
-fn month_number(name: &str) -> Option<u32> {
-    MONTHS
-        .iter()
-        .position(|m| m.eq_ignore_ascii_case(name))
-        .map(|i| i as u32 + 1)
+/// A month's number from its English name or three-letter abbreviation, in any case.
+pub fn month_number(name: &str) -> Option<u32> {
+    name.parse::<chrono::Month>()
+        .ok()
+        .map(|m| m.number_from_month())
 }
 
 fn two_digit_year(yy: i32) -> i32 {
@@ -204,12 +200,8 @@ mod tests {
     }
 
     fn month_name(date: NaiveDate, lower: bool) -> String {
-        let name = MONTHS[date.month0() as usize];
-        if lower {
-            name.to_lowercase()
-        } else {
-            name.to_owned()
-        }
+        let name = date.format("%b").to_string().to_uppercase();
+        if lower { name.to_lowercase() } else { name }
     }
 
     proptest! {

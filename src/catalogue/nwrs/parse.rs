@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::import::dates::last_day_of_month;
+use crate::import::dates::{last_day_of_month, month_number};
 use crate::import::error::ImportError;
 use crate::import::source::{Header, SourceFile, check_field_count, code, is_blank, line_of, text};
 
@@ -75,29 +75,6 @@ pub struct StaffCount {
 pub struct PracticeStaff {
     pub geography: PracticeGeography,
     pub staff: Vec<StaffCount>,
-}
-
-const MONTH_NAMES: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
-fn month_number(word: &str) -> Option<u32> {
-    let word = word.to_ascii_lowercase();
-    MONTH_NAMES
-        .iter()
-        .position(|m| *m == word || (word.len() == 3 && m.starts_with(&word)))
-        .map(|i| i as u32 + 1)
 }
 
 /// The snapshot named in a file name: `<Month> <YYYY>`, else a `MMYYYY` token.
