@@ -15,6 +15,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::api::auth::KeyCache;
 use crate::api::cache::ResponseCache;
 use crate::api::error::ApiError;
+use crate::api::health;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::openapi;
 use crate::api::public;
@@ -140,6 +141,9 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| *addr);
     let path = parts.uri.path();
+    if path == health::PATH {
+        return health::health(&state).await;
+    }
     let endpoints = catalogue::endpoints();
     if let Some(route) = resolve(endpoints, path) {
         let info = RequestInfo {

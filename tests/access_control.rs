@@ -423,3 +423,21 @@ async fn anonymous_callers_of_public_endpoints_are_throttled_per_address() {
     assert_eq!(app.get("/api/v1/").await.status, 200);
     app.finish().await;
 }
+
+#[tokio::test]
+async fn health_reports_the_database_and_throttle_fail_opens() {
+    let store: Arc<dyn ThrottleStore> = Arc::new(RedisStore::new("redis://127.0.0.1:1").unwrap());
+    let app = TestApp::build(Backend::Sqlite, Settings::default(), store, Clock::system()).await;
+    let health = app.get_anonymous("/healthz", &[]).await;
+    assert_eq!(health.status, 200);
+    assert_eq!(
+        health.json(),
+        serde_json::json!({"status": "ok", "database": "ok", "throttle_fail_open_total": 0})
+    );
+    app.get("/api/v1/pcns/").await;
+    assert_eq!(
+        app.get_anonymous("/healthz", &[]).await.json()["throttle_fail_open_total"],
+        1
+    );
+    app.finish().await;
+}

@@ -15,7 +15,7 @@ use crate::import::record::IMPORTS;
 
 /// Bounds on what is kept; reaching either empties the cache.
 const MAX_ENTRIES: usize = 20_000;
-const MAX_BYTES: usize = 24 * 1024 * 1024;
+const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// The data generation a response was computed under.
 #[derive(Debug, Clone, Copy)]

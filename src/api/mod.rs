@@ -5,6 +5,7 @@ pub mod cache;
 pub mod docs;
 pub mod error;
 pub mod filters;
+pub mod health;
 pub mod index;
 pub mod json;
 pub mod list;

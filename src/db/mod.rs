@@ -116,6 +116,9 @@ impl Db {
         kinds: &[Kind],
     ) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
         match self {
+            Db::Sqlite {
+                reads: Some(reads), ..
+            } => reads.fetch(select, kinds).await,
             Db::Sqlite { pool, .. } => {
                 let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
                 let rows = sqlx::query_with(AssertSqlSafe(sql), values)

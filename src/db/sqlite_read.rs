@@ -22,7 +22,7 @@ pub struct ReadPool {
 }
 
 /// Connections kept idle; more may be open at once under load, and are closed when returned.
-const MAX_IDLE: usize = 16;
+const MAX_IDLE: usize = 8;
 
 impl ReadPool {
     pub fn new(path: PathBuf) -> Arc<Self> {
@@ -36,12 +36,15 @@ impl ReadPool {
         if let Some(conn) = self.idle.lock().expect("read pool poisoned").pop() {
             return Ok(conn);
         }
+        // Read-write flags with `query_only`: a read-only connection cannot open a WAL database
+        // whose shared-memory file is missing, and this one must never write anyway.
         let conn = Connection::open_with_flags(
             &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
+            OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
+        conn.pragma_update(None, "query_only", true)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(conn)

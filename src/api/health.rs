@@ -1,0 +1,38 @@
+//! `/healthz` for load balancers and operators: whether the database answers, and how many
+//! requests the throttle let through because its store (Redis) failed.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+use sea_query::{Alias, Expr, Func, Query};
+use serde_json::json;
+
+use super::response::json_response;
+use crate::app::AppState;
+use crate::import::record::IMPORTS;
+
+pub const PATH: &str = "/healthz";
+
+pub async fn health(state: &AppState) -> Response {
+    let mut probe = Query::select();
+    probe
+        .expr(Func::count(Expr::col(Alias::new("id"))))
+        .from(Alias::new(IMPORTS.name));
+    let database_ok = match state.db.fetch_i64(&probe).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the database does not answer");
+            false
+        }
+    };
+    let body = json!({
+        "status": if database_ok { "ok" } else { "unavailable" },
+        "database": if database_ok { "ok" } else { "unavailable" },
+        "throttle_fail_open_total": state.throttle.fail_open_count(),
+    });
+    let status = if database_ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    json_response(status, &body, None)
+}
