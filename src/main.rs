@@ -163,7 +163,9 @@ const DEMO_DB: &str = "sqlite://demo.db";
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_env("HARESIGN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Imports run long statements by design; sqlx's slow-statement warnings would only echo them.
+    let filter = EnvFilter::try_from_env("HARESIGN_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx::query=error"));
     // Log lines are written by a background thread, so the access log costs a request no
     // system call; the guard flushes what is left when `main` returns.
     let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
