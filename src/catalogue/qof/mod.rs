@@ -464,17 +464,23 @@ pub const DERIVE: &[&str] = &[
     "UPDATE qof_indicators SET active = (indicator_code IN (
          SELECT indicator_code FROM qof_indicators
          WHERE year = (SELECT MAX(year) FROM qof_indicators)))",
-    "UPDATE qof_achievement SET max_points = (
-         SELECT i.points FROM qof_indicators i
-         WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code)
-     WHERE max_points IS DISTINCT FROM (
-         SELECT i.points FROM qof_indicators i
+    // `UPDATE … FROM` joins once instead of running a subquery per row (SQLite 3.33+).
+    "UPDATE qof_achievement SET max_points = i.points
+     FROM qof_indicators i
+     WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code
+       AND qof_achievement.max_points IS DISTINCT FROM i.points",
+    "UPDATE qof_achievement SET max_points = NULL
+     WHERE max_points IS NOT NULL AND NOT EXISTS (
+         SELECT 1 FROM qof_indicators i
          WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code)",
-    "UPDATE qof_prevalence SET group_description = (
-         SELECT MAX(i.group_description) FROM qof_indicators i
-         WHERE i.year = qof_prevalence.year AND i.group_code = qof_prevalence.group_code)
-     WHERE group_description IS DISTINCT FROM (
-         SELECT MAX(i.group_description) FROM qof_indicators i
+    "UPDATE qof_prevalence SET group_description = g.description
+     FROM (SELECT year, group_code, MAX(group_description) AS description
+           FROM qof_indicators GROUP BY year, group_code) g
+     WHERE g.year = qof_prevalence.year AND g.group_code = qof_prevalence.group_code
+       AND qof_prevalence.group_description IS DISTINCT FROM g.description",
+    "UPDATE qof_prevalence SET group_description = NULL
+     WHERE group_description IS NOT NULL AND NOT EXISTS (
+         SELECT 1 FROM qof_indicators i
          WHERE i.year = qof_prevalence.year AND i.group_code = qof_prevalence.group_code)",
     "DELETE FROM qof_prevalence_national",
     "INSERT INTO qof_prevalence_national
