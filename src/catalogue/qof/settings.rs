@@ -1,7 +1,8 @@
 //! Per-year QOF settings the publication does not carry: the value of a point, the points
 //! available and which year is current. They live in `config/qof_years.csv`, built into the
 //! binary; operators point `HARESIGN_QOF_SETTINGS` at their own copy to change them without a
-//! release. Settings are applied when a year is imported, so re-import a year after editing.
+//! release. Every QOF import that loads a file writes the settings of all years, so edits take
+//! effect with the next such import.
 //!
 //! Columns: `year` (any form `normalise_year` accepts), `start_date`, `end_date` (ISO; blank
 //! means 1 April to 31 March), `max_points` and `pound_per_point` (blank when unknown),
