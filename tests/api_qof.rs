@@ -522,3 +522,32 @@ async fn a_broken_regional_file_aborts_the_year() {
         );
     });
 }
+
+#[tokio::test]
+async fn a_revised_mapping_updates_points_and_descriptions() {
+    each_backend!(|app| {
+        app.import("qof", &[ZIP_2324]).await.expect("2023-24");
+        app.import("qof", &["qof/revised/MAPPING_INDICATORS_2324.csv"])
+            .await
+            .expect("revised mapping");
+        let body = app
+            .get("/api/v1/qof/achievement/?practice=A81001")
+            .await
+            .json();
+        assert_eq!(
+            keys(&body, &["indicator_code", "max_points"]),
+            ["AF001|30.00", "CHOL003|null"]
+        );
+        let body = app
+            .get("/api/v1/qof/prevalence/?practice=A81001")
+            .await
+            .json();
+        assert_eq!(
+            keys(&body, &["group_code", "group_description"]),
+            ["AF|Atrial fibrillation (revised)", "CHOL|null"]
+        );
+        let years = app.get("/api/v1/qof/years/").await.json();
+        assert_eq!(results(&years)[0]["indicator_count"], 1);
+        assert_eq!(results(&years)[0]["max_points"], "635.00");
+    });
+}
