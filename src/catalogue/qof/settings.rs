@@ -51,7 +51,12 @@ impl YearSettings {
 /// The settings in force: the operator's file if `HARESIGN_QOF_SETTINGS` names one, else the
 /// built-in file.
 pub fn current() -> Result<BTreeMap<String, YearSettings>, ImportError> {
-    match std::env::var_os(SETTINGS_ENV) {
+    read(std::env::var_os(SETTINGS_ENV))
+}
+
+/// The settings in the file at `path`, or the built-in ones.
+fn read(path: Option<std::ffi::OsString>) -> Result<BTreeMap<String, YearSettings>, ImportError> {
+    match path {
         Some(path) => {
             let label = path.to_string_lossy().into_owned();
             let text = std::fs::read_to_string(&path).map_err(|source| ImportError::Io {
@@ -145,6 +150,25 @@ mod tests {
         assert_eq!(current.len(), 1, "exactly one current year");
         assert_eq!(years["2023/24"].pound_per_point, Some(21343));
         assert_eq!(years["2023/24"].max_points, Some(63500));
+    }
+
+    #[test]
+    fn an_operator_file_replaces_the_built_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qof_years.csv");
+        std::fs::write(
+            &path,
+            "year,start_date,end_date,max_points,pound_per_point,is_current\r\n\
+             2025-26,,,640,230.10,true\r\n",
+        )
+        .unwrap();
+        let years = read(Some(path.into_os_string())).unwrap();
+        assert_eq!(years.keys().collect::<Vec<_>>(), ["2025/26"]);
+        assert_eq!(years["2025/26"].pound_per_point, Some(23010));
+        assert!(years["2025/26"].is_current);
+        assert_eq!(read(None).unwrap(), parse("built-in", BUILT_IN).unwrap());
+        let missing = read(Some(dir.path().join("none.csv").into_os_string())).unwrap_err();
+        assert!(missing.to_string().contains("none.csv"), "{missing}");
     }
 
     #[test]
