@@ -177,7 +177,7 @@ fn register_size(practice: &PracticeYear, index: usize, register: &Register) -> 
         "TOTAL" => 1.0,
         "06OV" => 0.94,
         "15OV" => 0.83,
-        "17OV" | "18OV" => 0.8,
+        // 17OV and 18OV.
         _ => 0.8,
     };
     let list = (practice.list as f64 * list_share).round() as u64;
