@@ -446,6 +446,7 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
         summary.example_practice
     );
     println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/nwrs/snapshots/'");
+    println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/qof/years/'");
     if args.no_serve {
         return Ok(());
     }

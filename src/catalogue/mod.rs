@@ -5,6 +5,7 @@ pub mod declare;
 pub mod list_sizes;
 pub mod nwrs;
 pub mod ods;
+pub mod qof;
 pub mod registrations;
 
 use std::collections::BTreeSet;
@@ -20,20 +21,25 @@ use declare::{Endpoint, Table};
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {
-    static ENDPOINTS: [&Endpoint; 6] = [
+    static ENDPOINTS: [&Endpoint; 11] = [
         &ods::PRACTICES_ENDPOINT,
         &registrations::POPULATION_ENDPOINT,
         &ods::PCNS_ENDPOINT,
         &list_sizes::LIST_SIZES_ENDPOINT,
         &nwrs::SNAPSHOTS_ENDPOINT,
         &nwrs::NWRS_ENDPOINT,
+        &qof::YEARS_ENDPOINT,
+        &qof::INDICATORS_ENDPOINT,
+        &qof::PREVALENCE_ENDPOINT,
+        &qof::PREVALENCE_NATIONAL_ENDPOINT,
+        &qof::ACHIEVEMENT_ENDPOINT,
     ];
     &ENDPOINTS
 }
 
 /// Every table a dataset owns: source tables first, then the served tables derived from them.
 pub fn tables() -> &'static [&'static Table] {
-    static TABLES: [&Table; 11] = [
+    static TABLES: [&Table; 19] = [
         &ods::ODS_PRACTICES,
         &ods::ODS_PCNS,
         &ods::ODS_PCN_MEMBERSHIPS,
@@ -45,6 +51,14 @@ pub fn tables() -> &'static [&'static Table] {
         &list_sizes::LIST_SIZES,
         &nwrs::NWRS,
         &nwrs::NWRS_SNAPSHOTS,
+        &qof::QOF_YEAR_SETTINGS,
+        &qof::QOF_PRACTICES,
+        &qof::QOF_PRACTICE_POINTS,
+        &qof::QOF_INDICATORS,
+        &qof::QOF_PREVALENCE,
+        &qof::QOF_ACHIEVEMENT,
+        &qof::QOF_PREVALENCE_NATIONAL,
+        &qof::QOF_YEARS,
     ];
     &TABLES
 }
@@ -81,11 +95,12 @@ pub struct Derivation {
 }
 
 pub fn sources() -> &'static [&'static Source] {
-    static SOURCES: [&Source; 4] = [
+    static SOURCES: [&Source; 5] = [
         &ods::load::EPRACCUR,
         &ods::load::EPCN,
         &registrations::load::REGISTRATIONS,
         &nwrs::load::NWRS,
+        &qof::load::QOF,
     ];
     &SOURCES
 }
@@ -111,6 +126,10 @@ pub fn derivations() -> &'static [Derivation] {
         Derivation {
             group: nwrs::GROUP,
             statements: nwrs::DERIVE,
+        },
+        Derivation {
+            group: qof::GROUP,
+            statements: qof::DERIVE,
         },
     ]
 }

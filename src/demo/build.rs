@@ -7,13 +7,16 @@ use std::time::{Duration, Instant};
 use chrono::Months;
 
 use super::world::{AS_OF, PracticeStatus, World};
-use crate::catalogue::{self, nwrs, ods, registrations};
+use crate::catalogue::{self, nwrs, ods, qof, registrations};
 use crate::db::Db;
 use crate::import::error::ImportError;
 use crate::import::run::{self, Outcome};
 
 /// Monthly registration extracts generated (two financial years and more).
 pub const MONTHS: usize = 24;
+
+/// QOF years generated, ending with the last complete financial year before `AS_OF`.
+pub const QOF_YEARS: i32 = 3;
 
 /// Monthly workforce snapshots generated, ending with the month before `AS_OF`.
 pub const WORKFORCE_SNAPSHOTS: usize = 12;
@@ -105,6 +108,20 @@ pub async fn build(
     batches.push(Batch {
         source: nwrs::load::NWRS.name,
         files: workforce_files,
+    });
+    let qof_dir = dir.join("qof");
+    std::fs::create_dir_all(&qof_dir)?;
+    let last_year = registrations::load::financial_year(AS_OF)[..4]
+        .parse::<i32>()
+        .expect("financial years start with the year")
+        - 1;
+    let mut qof_files = Vec::new();
+    for start in last_year + 1 - QOF_YEARS..=last_year {
+        qof_files.push(qof::sample::write_year_zip(&world, start, &qof_dir)?);
+    }
+    batches.push(Batch {
+        source: qof::load::QOF.name,
+        files: qof_files,
     });
     let generate = started.elapsed();
     let started = Instant::now();

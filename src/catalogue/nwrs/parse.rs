@@ -124,7 +124,7 @@ pub fn snapshot_of(src: &SourceFile) -> Result<NaiveDate, ImportError> {
 }
 
 /// A measure value with the missing markers removed.
-fn present(value: &str) -> Option<&str> {
+pub(crate) fn present(value: &str) -> Option<&str> {
     let value = value.trim();
     let missing = value.is_empty()
         || value.eq_ignore_ascii_case("NA")
@@ -135,7 +135,7 @@ fn present(value: &str) -> Option<&str> {
 }
 
 /// A non-negative decimal as an integer scaled by 10^places, rounded half up.
-fn scaled(value: &str, places: u32) -> Option<i64> {
+pub(crate) fn scaled(value: &str, places: u32) -> Option<i64> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
