@@ -2,7 +2,7 @@
 //! region map, registrations by five-year age band for every organisation level, and practice
 //! totals. Columns are found by header name, accepting the CCG/STP names used before July 2022.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
@@ -257,9 +257,19 @@ fn read_populations(src: &SourceFile, layout: Layout) -> Result<Vec<OrgPopulatio
     let (header, reader) = src.csv_with_header()?;
     let columns = PopulationColumns::find(&header, layout)?;
     let file = header.file();
-    let mut orgs: BTreeMap<(NaiveDate, OrgType, String), OrgCounts> = BTreeMap::new();
-    for row in reader.into_records() {
-        let record = row.map_err(|e| ImportError::from_csv(file, e))?;
+    // A national file holds ~500k rows for ~8k organisations, each organisation's rows
+    // together: the record buffer is reused, and the date and the organisation are only
+    // parsed and looked up again when their raw text changes.
+    let mut reader = reader;
+    let mut record = csv::StringRecord::new();
+    let mut entries: Vec<((NaiveDate, OrgType, String), OrgCounts)> = Vec::new();
+    let mut index: HashMap<(NaiveDate, OrgType, String), usize> = HashMap::new();
+    let mut last_date: Option<(String, NaiveDate)> = None;
+    let mut last_org: Option<(String, String, String, usize)> = None;
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| ImportError::from_csv(file, e))?
+    {
         if is_blank(&record) {
             continue;
         }
@@ -270,19 +280,50 @@ fn read_populations(src: &SourceFile, layout: Layout) -> Result<Vec<OrgPopulatio
         };
         let field = |i: usize| &record[i];
 
-        let date = source::date(file, line, "EXTRACT_DATE", field(columns.date))?
-            .ok_or_else(|| bad("EXTRACT_DATE", "", "a date"))?;
         let (type_col, type_name) = columns.org_type;
-        let org_type = OrgType::parse(field(type_col)).ok_or_else(|| {
-            bad(
-                type_name,
-                field(type_col),
-                "GP, PCN, SUB_ICB_LOCATION_CODE, ICB, Comm Region, CCG or STP",
-            )
-        })?;
         let (code_col, code_name) = columns.org_code;
-        let org_code =
-            code(field(code_col)).ok_or_else(|| bad(code_name, "", "an organisation code"))?;
+        let same_org = last_org.as_ref().is_some_and(|(d, t, c, _)| {
+            d == field(columns.date) && t == field(type_col) && c == field(code_col)
+        });
+        let org_index = if let (true, Some((.., i))) = (same_org, &last_org) {
+            *i
+        } else {
+            let date_text = field(columns.date);
+            let date = match &last_date {
+                Some((text, date)) if text == date_text => *date,
+                _ => {
+                    let date = source::date(file, line, "EXTRACT_DATE", date_text)?
+                        .ok_or_else(|| bad("EXTRACT_DATE", "", "a date"))?;
+                    last_date = Some((date_text.to_owned(), date));
+                    date
+                }
+            };
+            let org_type = OrgType::parse(field(type_col)).ok_or_else(|| {
+                bad(
+                    type_name,
+                    field(type_col),
+                    "GP, PCN, SUB_ICB_LOCATION_CODE, ICB, Comm Region, CCG or STP",
+                )
+            })?;
+            let org_code =
+                code(field(code_col)).ok_or_else(|| bad(code_name, "", "an organisation code"))?;
+            let key = (date, org_type, org_code);
+            let i = match index.get(&key) {
+                Some(i) => *i,
+                None => {
+                    entries.push((key.clone(), OrgCounts::default()));
+                    index.insert(key, entries.len() - 1);
+                    entries.len() - 1
+                }
+            };
+            last_org = Some((
+                date_text.to_owned(),
+                field(type_col).to_owned(),
+                field(code_col).to_owned(),
+                i,
+            ));
+            i
+        };
         let sex = Sex::parse(field(columns.sex))
             .ok_or_else(|| bad("SEX", field(columns.sex), "ALL, MALE or FEMALE"))?;
         let (age_col, age_name) = columns.age;
@@ -306,7 +347,7 @@ fn read_populations(src: &SourceFile, layout: Layout) -> Result<Vec<OrgPopulatio
             )
         })?;
 
-        let org = orgs.entry((date, org_type, org_code)).or_default();
+        let org = &mut entries[org_index].1;
         if org.ons_code.is_none() {
             org.ons_code = columns.ons_code.and_then(|i| code(field(i)));
         }
@@ -331,7 +372,8 @@ fn read_populations(src: &SourceFile, layout: Layout) -> Result<Vec<OrgPopulatio
         }
         *slot = Some(count);
     }
-    Ok(orgs
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries
         .into_iter()
         .map(|((extract_date, org_type, org_code), counts)| {
             counts.into_population(extract_date, org_type, org_code)
