@@ -19,16 +19,20 @@ use crate::catalogue::declare::Kind;
 pub struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Bounds the queries running at once, so connections, page caches and blocking threads
+    /// stay few under load (memory) while both cores stay busy.
+    running: tokio::sync::Semaphore,
 }
 
-/// Connections kept idle; more may be open at once under load, and are closed when returned.
-const MAX_IDLE: usize = 8;
+/// Queries running at once, and so connections open at most.
+const MAX_RUNNING: usize = 8;
 
 impl ReadPool {
     pub fn new(path: PathBuf) -> Arc<Self> {
         Arc::new(ReadPool {
             path,
             idle: Mutex::new(Vec::new()),
+            running: tokio::sync::Semaphore::new(MAX_RUNNING),
         })
     }
 
@@ -51,10 +55,7 @@ impl ReadPool {
     }
 
     fn give_back(&self, conn: Connection) {
-        let mut idle = self.idle.lock().expect("read pool poisoned");
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
-        }
+        self.idle.lock().expect("read pool poisoned").push(conn);
     }
 
     /// Runs a select on the blocking pool and decodes each row by `kinds`.
@@ -69,6 +70,11 @@ impl ReadPool {
             .map(to_sqlite)
             .collect::<Result<Vec<_>, _>>()?;
         let kinds = kinds.to_vec();
+        let _running = self
+            .running
+            .acquire()
+            .await
+            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?;
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.connection().map_err(decode_error)?;
