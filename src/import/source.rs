@@ -494,6 +494,26 @@ pub fn csv_builder() -> csv::ReaderBuilder {
     builder
 }
 
+/// Calls `each` with every non-blank record of `reader` and its line number, reusing one
+/// record buffer; read failures name `file`.
+pub fn for_each_record<R: Read>(
+    reader: &mut csv::Reader<R>,
+    file: &str,
+    mut each: impl FnMut(&csv::StringRecord, u64) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| ImportError::from_csv(file, e))?
+    {
+        if is_blank(&record) {
+            continue;
+        }
+        each(&record, line_of(&record))?;
+    }
+    Ok(())
+}
+
 /// The 1-based line a record starts on, for messages.
 pub fn line_of(record: &csv::StringRecord) -> u64 {
     record.position().map_or(0, csv::Position::line)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::catalogue::nwrs::parse::{present, scaled};
 use crate::import::error::ImportError;
-use crate::import::source::{SourceFile, code, is_blank, line_of, text};
+use crate::import::source::{SourceFile, code, for_each_record, text};
 
 /// The commissioning regions the achievement data is split by, as named in the files.
 pub const REGIONS: [&str; 7] = [
@@ -153,15 +153,7 @@ pub fn read_achievement(
         &["VALUE"],
     ])?;
     let mut rows: BTreeMap<(String, String), Achievement> = BTreeMap::new();
-    let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| ImportError::from_csv(&name, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        let line = line_of(&record);
+    for_each_record(&mut reader, &name, |record, line| {
         let cell = |i: usize| record.get(i).unwrap_or("");
         let practice = code(cell(practice_at)).ok_or_else(|| {
             ImportError::bad_value(&name, line, "PRACTICE_CODE", "", "a practice code")
@@ -192,7 +184,8 @@ pub fn read_achievement(
             }
         };
         *slot = parsed;
-    }
+        Ok(())
+    })?;
     Ok(rows)
 }
 
@@ -231,15 +224,7 @@ pub fn read_prevalence(file: &SourceFile) -> Result<Vec<Prevalence>, ImportError
         &["PRACTICE_LIST_SIZE"],
     ])?;
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| ImportError::from_csv(&name, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        let line = line_of(&record);
+    for_each_record(&mut reader, &name, |record, line| {
         let cell = |i: usize| record.get(i).unwrap_or("");
         rows.push(Prevalence {
             practice_code: code(cell(practice_at)).ok_or_else(|| {
@@ -252,7 +237,8 @@ pub fn read_prevalence(file: &SourceFile) -> Result<Vec<Prevalence>, ImportError
             register: count(&name, line, "REGISTER", cell(register_at))?,
             list_size: count(&name, line, "PRACTICE_LIST_SIZE", cell(list_size_at))?,
         });
-    }
+        Ok(())
+    })?;
     Ok(rows)
 }
 
@@ -292,15 +278,7 @@ pub fn read_indicators(file: &SourceFile) -> Result<Vec<Indicator>, ImportError>
     ])?;
     let description_at = header.find(&["INDICATOR_DESCRIPTION"]);
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| ImportError::from_csv(&name, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        let line = line_of(&record);
+    for_each_record(&mut reader, &name, |record, line| {
         let cell = |i: usize| record.get(i).unwrap_or("");
         rows.push(Indicator {
             indicator_code: code(cell(code_at)).ok_or_else(|| {
@@ -314,7 +292,8 @@ pub fn read_indicators(file: &SourceFile) -> Result<Vec<Indicator>, ImportError>
             domain_description: text(cell(domain_desc_at)),
             patient_list_type: code(cell(list_type_at)),
         });
-    }
+        Ok(())
+    })?;
     Ok(rows)
 }
 
@@ -341,15 +320,7 @@ pub fn read_geographies(file: &SourceFile) -> Result<Vec<PracticeGeography>, Imp
         &["REGION_ODS_CODE"],
     ])?;
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| ImportError::from_csv(&name, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        let line = line_of(&record);
+    for_each_record(&mut reader, &name, |record, line| {
         let cell = |i: usize| record.get(i).unwrap_or("");
         rows.push(PracticeGeography {
             practice_code: code(cell(practice_at)).ok_or_else(|| {
@@ -361,7 +332,8 @@ pub fn read_geographies(file: &SourceFile) -> Result<Vec<PracticeGeography>, Imp
             icb_code: code(cell(icb_at)),
             region_code: code(cell(region_at)),
         });
-    }
+        Ok(())
+    })?;
     Ok(rows)
 }
 
@@ -371,15 +343,7 @@ pub fn read_practice_points(file: &SourceFile) -> Result<Vec<(String, Option<i64
     let name = header.file().to_owned();
     let [practice_at, points_at] = header.require([&["PRACTICE_CODE"], &["REVISED_MAX_POINTS"]])?;
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| ImportError::from_csv(&name, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        let line = line_of(&record);
+    for_each_record(&mut reader, &name, |record, line| {
         let cell = |i: usize| record.get(i).unwrap_or("");
         let practice = code(cell(practice_at)).ok_or_else(|| {
             ImportError::bad_value(&name, line, "PRACTICE_CODE", "", "a practice code")
@@ -388,7 +352,8 @@ pub fn read_practice_points(file: &SourceFile) -> Result<Vec<(String, Option<i64
             practice,
             points(&name, line, "REVISED_MAX_POINTS", cell(points_at))?,
         ));
-    }
+        Ok(())
+    })?;
     Ok(rows)
 }
 

@@ -8,7 +8,8 @@ use chrono::NaiveDate;
 
 use crate::import::error::ImportError;
 use crate::import::source::{
-    self, Header, SourceFile, check_field_count, code, is_blank, line_of, postcode, text,
+    self, Header, SourceFile, check_field_count, code, for_each_record, is_blank, line_of,
+    postcode, text,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,20 +262,12 @@ fn read_populations(src: &SourceFile, layout: Layout) -> Result<Vec<OrgPopulatio
     // together: the record buffer is reused, and the date and the organisation are only
     // parsed and looked up again when their raw text changes.
     let mut reader = reader;
-    let mut record = csv::StringRecord::new();
     let mut entries: Vec<((NaiveDate, OrgType, String), OrgCounts)> = Vec::new();
     let mut index: HashMap<(NaiveDate, OrgType, String), usize> = HashMap::new();
     let mut last_date: Option<(String, NaiveDate)> = None;
     let mut last_org: Option<(String, String, String, usize)> = None;
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| ImportError::from_csv(file, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        check_field_count(file, &record, header.len(), "as many fields as the header")?;
-        let line = line_of(&record);
+    for_each_record(&mut reader, file, |record, line| {
+        check_field_count(file, record, header.len(), "as many fields as the header")?;
         let bad = |column: &str, value: &str, expected| {
             ImportError::bad_value(file, line, column, value, expected)
         };
@@ -371,7 +364,8 @@ fn read_populations(src: &SourceFile, layout: Layout) -> Result<Vec<OrgPopulatio
             ));
         }
         *slot = Some(count);
-    }
+        Ok(())
+    })?;
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(entries
         .into_iter()
