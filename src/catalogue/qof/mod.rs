@@ -13,6 +13,19 @@ use crate::catalogue::declare::{
 
 pub const GROUP: &str = "qof";
 
+/// Filters every QOF endpoint by year, and the practice-level ones by practice, declare alike.
+const YEAR_FILTER: Filter = Filter {
+    name: "year",
+    kind: FilterKind::FinancialYear("year"),
+    description: YEAR_DESCRIPTION,
+};
+
+const PRACTICE_FILTER: Filter = Filter {
+    name: "practice",
+    kind: FilterKind::Code("practice_code"),
+    description: "Practice code.",
+};
+
 pub static QOF_YEARS: Table = Table {
     name: "qof_years",
     columns: &[
@@ -302,11 +315,7 @@ pub static INDICATORS_ENDPOINT: Endpoint = Endpoint {
         "active",
     ],
     filters: &[
-        Filter {
-            name: "year",
-            kind: FilterKind::FinancialYear("year"),
-            description: YEAR_DESCRIPTION,
-        },
+        YEAR_FILTER,
         Filter {
             name: "domain",
             kind: FilterKind::Code("domain_code"),
@@ -350,16 +359,8 @@ pub static PREVALENCE_ENDPOINT: Endpoint = Endpoint {
         "prevalence",
     ],
     filters: &[
-        Filter {
-            name: "year",
-            kind: FilterKind::FinancialYear("year"),
-            description: YEAR_DESCRIPTION,
-        },
-        Filter {
-            name: "practice",
-            kind: FilterKind::Code("practice_code"),
-            description: "Practice code.",
-        },
+        YEAR_FILTER,
+        PRACTICE_FILTER,
         Filter {
             name: "indicator",
             kind: FilterKind::Code("group_code"),
@@ -394,11 +395,7 @@ pub static PREVALENCE_NATIONAL_ENDPOINT: Endpoint = Endpoint {
         "practice_count",
     ],
     filters: &[
-        Filter {
-            name: "year",
-            kind: FilterKind::FinancialYear("year"),
-            description: YEAR_DESCRIPTION,
-        },
+        YEAR_FILTER,
         Filter {
             name: "indicator",
             kind: FilterKind::Code("group_code"),
@@ -431,16 +428,8 @@ pub static ACHIEVEMENT_ENDPOINT: Endpoint = Endpoint {
         "achievement",
     ],
     filters: &[
-        Filter {
-            name: "year",
-            kind: FilterKind::FinancialYear("year"),
-            description: YEAR_DESCRIPTION,
-        },
-        Filter {
-            name: "practice",
-            kind: FilterKind::Code("practice_code"),
-            description: "Practice code.",
-        },
+        YEAR_FILTER,
+        PRACTICE_FILTER,
         Filter {
             name: "indicator",
             kind: FilterKind::Code("indicator_code"),
