@@ -254,3 +254,32 @@ async fn page_size_is_clamped_to_the_maximum() {
         app.finish().await;
     }
 }
+
+#[tokio::test]
+async fn first_page_count_is_exact_for_every_page_size() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        // 8 practices: smaller sizes fill the first page, 8 fills it exactly, 9 leaves room.
+        for size in 1..=9usize {
+            let body = app
+                .get(&format!("/api/v1/practices/?page_size={size}"))
+                .await
+                .json();
+            assert_eq!(body["count"], 8, "page_size={size}");
+            assert_eq!(
+                body["results"].as_array().unwrap().len(),
+                size.min(8),
+                "page_size={size}"
+            );
+            assert_eq!(body["next"].is_null(), size >= 8, "page_size={size}");
+        }
+        let body = app
+            .get("/api/v1/practices/?search=A81001&page_size=1")
+            .await
+            .json();
+        assert_eq!(
+            (body["count"].as_u64(), body["next"].is_null()),
+            (Some(1), true)
+        );
+    });
+}

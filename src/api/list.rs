@@ -17,7 +17,8 @@ use super::error::ApiError;
 use super::filters;
 use super::negotiate::{Rendering, negotiate};
 use super::query::{
-    QueryParams, page_request, page_size, remove_query_param, replace_query_param, resolve_page,
+    PageRequest, QueryParams, page_request, page_size, remove_query_param, replace_query_param,
+    resolve_page,
 };
 use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::Resolved;
@@ -146,26 +147,44 @@ async fn respond(
             Ok(cached_response(state, ticket, url, rendering, &body))
         }
         Shape::Paginated => {
-            let mut count_query = Query::select();
-            count_query
-                .expr(Func::count(Expr::cust("*")))
-                .from(Alias::new(endpoint.table.name))
-                .cond_where(condition);
-            let count = state
-                .db
-                .fetch_i64(&count_query)
-                .await?
-                .map_or(0, |n| u64::try_from(n).unwrap_or(0));
             let size = page_size(
                 params.last("page_size"),
                 state.settings.page_size,
                 state.settings.max_page_size,
             );
             let requested = page_request(params.last("page")).map_err(|_| ApiError::InvalidPage)?;
+            // Most queries fit on their first page (one practice's rows, a code search): a first
+            // page that is not full holds the whole result, so its length is the count.
+            let first_page = if requested == PageRequest::Number(1) {
+                page_rows(&mut select, 1, size);
+                Some(state.db.fetch_cells(&select, &kinds).await?)
+            } else {
+                None
+            };
+            let count = match &first_page {
+                Some(rows) if rows.len() < size as usize => rows.len() as u64,
+                _ => {
+                    let mut count_query = Query::select();
+                    count_query
+                        .expr(Func::count(Expr::cust("*")))
+                        .from(Alias::new(endpoint.table.name))
+                        .cond_where(condition);
+                    state
+                        .db
+                        .fetch_i64(&count_query)
+                        .await?
+                        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
+                }
+            };
             let (page, num_pages) =
                 resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
-            page_rows(&mut select, page, size);
-            let rows = state.db.fetch_cells(&select, &kinds).await?;
+            let rows = match first_page {
+                Some(rows) => rows,
+                None => {
+                    page_rows(&mut select, page, size);
+                    state.db.fetch_cells(&select, &kinds).await?
+                }
+            };
             let next = (page < num_pages)
                 .then(|| replace_query_param(&url, "page", &(page + 1).to_string()));
             let previous = (page > 1).then(|| {
