@@ -118,7 +118,7 @@ impl Db {
         match self {
             Db::Sqlite {
                 reads: Some(reads), ..
-            } => reads.fetch(select, kinds).await,
+            } => reads.fetch(select, kinds),
             Db::Sqlite { pool, .. } => {
                 let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
                 let rows = sqlx::query_with(AssertSqlSafe(sql), values)
@@ -141,6 +141,15 @@ impl Db {
     /// Runs a select whose single column is an integer (a count, an existence check).
     pub async fn fetch_i64(&self, select: &SelectStatement) -> Result<Option<i64>, sqlx::Error> {
         match self {
+            Db::Sqlite {
+                reads: Some(reads), ..
+            } => {
+                let rows = reads.fetch(select, &[Kind::Integer])?;
+                Ok(rows.into_iter().next().and_then(|row| match row.first() {
+                    Some(Cell::Int(n)) => Some(*n),
+                    _ => None,
+                }))
+            }
             Db::Sqlite { pool, .. } => {
                 let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
                 let row = sqlx::query_with(AssertSqlSafe(sql), values)

@@ -1,10 +1,13 @@
-//! SQLite reads through rusqlite on the blocking pool: prepared statements are cached per
-//! connection and rows are decoded without the per-query channel hops of the async driver,
-//! which the serving benchmark showed to dominate small queries. Writes (imports, keys, usage)
-//! stay on sqlx.
+//! SQLite reads through rusqlite, run on the calling task's thread: prepared statements are
+//! cached per connection and rows are decoded with no thread hop at all. Served queries are
+//! index lookups and bounded pages, CPU work like rendering their JSON, so running them in
+//! place is both the fastest path and the leanest: the serving benchmark measured +10% req/s and
+//! less than half the memory against a hop to the blocking pool, whose threads multiplied under
+//! load. Writes (imports, keys, usage) stay on sqlx.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -14,25 +17,23 @@ use sea_query::{SelectStatement, SqliteQueryBuilder, Value};
 use super::Cell;
 use crate::catalogue::declare::Kind;
 
-/// Read-only connections, opened on demand and reused.
+/// Read-only connections, opened on demand and reused: a query holds one only while it runs,
+/// without yielding, so there are never more than the runtime's worker threads.
 #[derive(Debug)]
 pub struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    /// Bounds the queries running at once, so connections, page caches and blocking threads
-    /// stay few under load (memory) while both cores stay busy.
-    running: tokio::sync::Semaphore,
 }
 
-/// Queries running at once, and so connections open at most.
-const MAX_RUNNING: usize = 8;
+/// How long a read waits for a lock. WAL readers wait only in rare cases (recovery of a WAL
+/// left by a crash), and a waiting read holds a runtime worker, so it gives up early.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl ReadPool {
     pub fn new(path: PathBuf) -> Arc<Self> {
         Arc::new(ReadPool {
             path,
             idle: Mutex::new(Vec::new()),
-            running: tokio::sync::Semaphore::new(MAX_RUNNING),
         })
     }
 
@@ -49,7 +50,7 @@ impl ReadPool {
                 | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.pragma_update(None, "query_only", true)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(conn)
     }
@@ -58,9 +59,9 @@ impl ReadPool {
         self.idle.lock().expect("read pool poisoned").push(conn);
     }
 
-    /// Runs a select on the blocking pool and decodes each row by `kinds`.
-    pub async fn fetch(
-        self: &Arc<Self>,
+    /// Runs a select and decodes each row by `kinds`.
+    pub fn fetch(
+        &self,
         select: &SelectStatement,
         kinds: &[Kind],
     ) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
@@ -69,21 +70,10 @@ impl ReadPool {
             .into_iter()
             .map(to_sqlite)
             .collect::<Result<Vec<_>, _>>()?;
-        let kinds = kinds.to_vec();
-        let _running = self
-            .running
-            .acquire()
-            .await
-            .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?;
-        let pool = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.connection().map_err(decode_error)?;
-            let result = query(&conn, &sql, &params, &kinds);
-            pool.give_back(conn);
-            result
-        })
-        .await
-        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+        let conn = self.connection().map_err(decode_error)?;
+        let result = query(&conn, &sql, &params, kinds);
+        self.give_back(conn);
+        result
     }
 }
 
