@@ -18,6 +18,11 @@ use haresign::import::run::{self, Outcome};
 use haresign::keys::{self, NewKey};
 use haresign::throttle::{Clock, MemoryStore, Rate, RedisStore, ThrottleStore};
 
+// Serving allocates many short-lived cells and buffers across threads; mimalloc keeps that
+// cheaper and returns freed memory to the system, where glibc's per-thread arenas hold it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "haresign",
