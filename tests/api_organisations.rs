@@ -139,6 +139,74 @@ async fn practice_search_follows_drf_search_filter() {
     });
 }
 
+/// Every substring of the practices' searched fields, short and long (the trigram index answers
+/// terms of three characters or more, a scan the rest), matches exactly the practices whose ODS
+/// code, name or postcode contains it, ignoring case.
+#[tokio::test]
+async fn search_matches_every_substring_exactly() {
+    each_backend!(|app| {
+        loaded(&app).await;
+        let all = app.get("/api/v1/practices/").await.json();
+        let haystacks: Vec<(String, Vec<String>)> = all["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let fields = ["ods_code", "name", "postcode"]
+                    .iter()
+                    .filter_map(|f| p[*f].as_str())
+                    .map(str::to_lowercase)
+                    .collect();
+                (p["ods_code"].as_str().unwrap().to_owned(), fields)
+            })
+            .collect();
+        let mut terms = std::collections::BTreeSet::new();
+        for (_, fields) in &haystacks {
+            for field in fields {
+                let chars: Vec<char> = field.chars().filter(|c| *c != ' ').collect();
+                for len in 1..=5 {
+                    for window in chars.windows(len).step_by(3) {
+                        terms.insert(window.iter().collect::<String>());
+                    }
+                }
+            }
+        }
+        terms.extend(["ELM", "Tree", "rOAD", "\"elm", "elm\"", "a\"b\"c"].map(String::from));
+        assert!(terms.len() > 100, "{} terms", terms.len());
+        for term in &terms {
+            if term.contains(',') || term.contains('\'') || term.starts_with('"') {
+                continue;
+            }
+            let needle = term.to_lowercase();
+            let expected: Vec<&str> = haystacks
+                .iter()
+                .filter(|(_, fields)| fields.iter().any(|f| f.contains(&needle)))
+                .map(|(code, _)| code.as_str())
+                .collect();
+            let query = url_encode(term);
+            let body = app
+                .get(&format!("/api/v1/practices/?search={query}"))
+                .await
+                .json();
+            assert_eq!(
+                codes(&body, "ods_code"),
+                expected,
+                "search={term:?} on {:?}",
+                app.backend
+            );
+        }
+    });
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn practice_code_filters_trim_and_ignore_case() {
     each_backend!(|app| {
@@ -270,4 +338,29 @@ async fn population_by_financial_year_from_the_earliest_extract() {
             );
         }
     });
+}
+
+/// A database whose rows predate its search index (made before the index existed) has them
+/// indexed when it is next migrated, so searches keep finding them.
+#[tokio::test]
+async fn migrating_indexes_rows_that_predate_the_search_index() {
+    let app = TestApp::new(common::Backend::Sqlite).await;
+    loaded(&app).await;
+    let mut tx = app.db.begin().await.unwrap();
+    for sql in [
+        "DROP TRIGGER practices_search_text_fts_insert",
+        "DROP TRIGGER practices_search_text_fts_delete",
+        "DROP TRIGGER practices_search_text_fts_update",
+        "DROP TABLE practices_search_text_fts",
+    ] {
+        tx.execute_raw(sql).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    app.db.migrate().await.unwrap();
+    let body = app.get("/api/v1/practices/?search=elm").await.json();
+    assert_eq!(
+        codes(&body, "ods_code"),
+        ["A81001", "A81003", "A81004", "W91001", "Y01063"]
+    );
+    app.finish().await;
 }

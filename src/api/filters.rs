@@ -10,14 +10,19 @@ use super::query::{
     search_terms,
 };
 use crate::catalogue::declare::{Endpoint, FilterKind};
+use crate::db::{Backend, search_index_name};
 
 fn column(name: &'static str) -> Expr {
     Expr::col(Alias::new(name))
 }
 
-/// Builds the WHERE condition. Invalid values give django-filter's 400 body (field → messages,
-/// in declaration order); a null character in `search` gives DRF's list body.
-pub fn condition(endpoint: &Endpoint, params: &QueryParams) -> Result<Condition, ApiError> {
+/// Builds the WHERE condition for `backend`. Invalid values give django-filter's 400 body
+/// (field → messages, in declaration order); a null character in `search` gives DRF's list body.
+pub fn condition(
+    endpoint: &Endpoint,
+    params: &QueryParams,
+    backend: Backend,
+) -> Result<Condition, ApiError> {
     let mut cond = Condition::all();
     let mut errors = Map::new();
     let mut search = None;
@@ -67,10 +72,24 @@ pub fn condition(endpoint: &Endpoint, params: &QueryParams) -> Result<Condition,
     if let Some((raw, col)) = search {
         let terms = search_terms(raw).map_err(|e| ApiError::Validation(json!([e.to_string()])))?;
         for term in terms {
-            cond = cond.add(column(col).like(LikeExpr::new(like_pattern(&term)).escape('\\')));
+            cond = cond.add(search_term(endpoint.table.name, col, &term, backend));
         }
     }
     Ok(cond)
+}
+
+/// One search term: answered from the column's trigram index where the backend has one and the
+/// term is long enough for trigrams to narrow it, else by a `LIKE` scan.
+fn search_term(table: &str, col: &'static str, term: &str, backend: Backend) -> Expr {
+    if backend == Backend::Sqlite && term.chars().count() >= 3 {
+        let index = search_index_name(table, col);
+        let phrase = format!("\"{}\"", term.to_lowercase().replace('"', "\"\""));
+        return Expr::cust_with_values(
+            format!("rowid IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)"),
+            [phrase],
+        );
+    }
+    column(col).like(LikeExpr::new(like_pattern(term)).escape('\\'))
 }
 
 /// The core-filter guard: at least one of the endpoint's core filters must be non-empty.

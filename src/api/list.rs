@@ -99,7 +99,7 @@ async fn respond(
     if let Some(body) = cached {
         return Ok(json_bytes_response(StatusCode::OK, body));
     }
-    let mut condition = filters::condition(endpoint, params)?;
+    let mut condition = filters::condition(endpoint, params, state.db.backend())?;
     if let Some(lookup) = &endpoint.lookup {
         let value = route
             .params

@@ -18,6 +18,7 @@ use crate::catalogue::{
     self,
     declare::{Column, Direction, Endpoint, FilterKind, Kind, Shape},
 };
+use crate::db::Backend;
 
 /// `info.title`; also names the downloaded file (`haresign.yaml`).
 pub const TITLE: &str = "haresign";
@@ -351,7 +352,9 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
         schemas.push(schema_ref("FieldErrors"));
         reasons.push("a filter value that does not parse (field → messages)");
         let query = format!("{}=x", filter.name);
-        if let Err(error) = filters::condition(endpoint, &QueryParams::parse(Some(&query))) {
+        if let Err(error) =
+            filters::condition(endpoint, &QueryParams::parse(Some(&query)), Backend::Sqlite)
+        {
             examples.push(example("Invalid filter value", error.body()));
         }
     }
@@ -363,7 +366,11 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
         used.error_list = true;
         schemas.push(schema_ref("ErrorList"));
         reasons.push("a search term with a null character (a list of messages)");
-        if let Err(error) = filters::condition(endpoint, &QueryParams::parse(Some("search=%00"))) {
+        if let Err(error) = filters::condition(
+            endpoint,
+            &QueryParams::parse(Some("search=%00")),
+            Backend::Sqlite,
+        ) {
             examples.push(example("Null character in search", error.body()));
         }
     }

@@ -67,8 +67,8 @@ pub enum FilterKind {
     LowerCode(&'static str),
     /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of `fields`.
     /// `column` holds those fields lower-cased and joined by spaces, built when the table is
-    /// derived, so a search is one `LIKE` per term. Terms never contain spaces, so no term can
-    /// match across two fields.
+    /// derived, so a search is one substring match per term (from the column's trigram index
+    /// on SQLite). Terms never contain spaces, so no term can match across two fields.
     Search {
         column: &'static str,
         fields: &'static [&'static str],

@@ -37,6 +37,24 @@ pub fn endpoints() -> &'static [&'static Endpoint] {
     &ENDPOINTS
 }
 
+/// Every `(table, column)` a search filter reads, which the database indexes for substrings.
+pub fn searched_columns() -> Vec<(&'static str, &'static str)> {
+    endpoints()
+        .iter()
+        .flat_map(|endpoint| {
+            endpoint
+                .filters
+                .iter()
+                .filter_map(|filter| match filter.kind {
+                    declare::FilterKind::Search { column, .. } => {
+                        Some((endpoint.table.name, column))
+                    }
+                    _ => None,
+                })
+        })
+        .collect()
+}
+
 /// Every table a dataset owns: source tables first, then the served tables derived from them.
 pub fn tables() -> &'static [&'static Table] {
     static TABLES: [&Table; 19] = [
@@ -209,7 +227,7 @@ mod tests {
                         endpoint.path
                     );
                 }
-                // A search scans its column; every other filter must be indexed.
+                // A search has its own substring index; every other filter must lead an index.
                 let scanned = matches!(filter.kind, FilterKind::Search { .. });
                 if let [column] = columns
                     && !scanned

@@ -58,3 +58,63 @@ pub fn create_statements(backend: Backend, tables: &[&Table]) -> Vec<String> {
     }
     out
 }
+
+/// A trigram index over a search column (SQLite FTS5), kept in step with its table by triggers.
+/// A search term of three characters or more is answered from it instead of by scanning the
+/// table; shorter terms, which a trigram cannot narrow, still scan.
+pub struct SearchIndex {
+    pub name: String,
+    /// The index and its triggers, each `IF NOT EXISTS`.
+    pub create: Vec<String>,
+    /// Reindexes every row; run when the index is first created on a table that has rows.
+    pub rebuild: String,
+}
+
+/// The search index's name for `table.column`.
+pub fn search_index_name(table: &str, column: &str) -> String {
+    format!("{table}_{column}_fts")
+}
+
+/// One search index per searched column; PostgreSQL has none (its searches scan).
+pub fn search_indexes(backend: Backend, columns: &[(&str, &str)]) -> Vec<SearchIndex> {
+    if backend == Backend::Postgres {
+        return Vec::new();
+    }
+    let mut seen = Vec::new();
+    let mut out = Vec::new();
+    for &(table, column) in columns {
+        if seen.contains(&(table, column)) {
+            continue;
+        }
+        seen.push((table, column));
+        let name = search_index_name(table, column);
+        // Case-sensitive trigrams over the lower-cased column: a phrase matches exactly the
+        // substrings `LIKE` matches there.
+        let create = vec![
+            format!(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5({column}, content='{table}', \
+                 content_rowid='rowid', tokenize='trigram case_sensitive 1')"
+            ),
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS {name}_insert AFTER INSERT ON {table} BEGIN \
+                 INSERT INTO {name}(rowid, {column}) VALUES (new.rowid, new.{column}); END"
+            ),
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS {name}_delete AFTER DELETE ON {table} BEGIN \
+                 INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.rowid, old.{column}); END"
+            ),
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS {name}_update AFTER UPDATE ON {table} BEGIN \
+                 INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.rowid, old.{column}); \
+                 INSERT INTO {name}(rowid, {column}) VALUES (new.rowid, new.{column}); END"
+            ),
+        ];
+        let rebuild = format!("INSERT INTO {name}({name}) VALUES ('rebuild')");
+        out.push(SearchIndex {
+            name,
+            create,
+            rebuild,
+        });
+    }
+    out
+}

@@ -6,7 +6,8 @@ mod ddl;
 mod sqlite_read;
 
 pub use cell::Cell;
-pub use ddl::create_statements;
+use ddl::search_indexes;
+pub use ddl::{create_statements, search_index_name};
 use sqlite_read::ReadPool;
 
 use std::str::FromStr;
@@ -14,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_query::{
-    DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
-    UpdateStatement, Value,
+    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, PostgresQueryBuilder,
+    SelectStatement, SqliteQueryBuilder, UpdateStatement, Value,
 };
 use sea_query_sqlx::SqlxBinder;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -95,9 +96,28 @@ impl Db {
 
     /// Creates every table and index the catalogue declares (idempotent).
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        let searches = search_indexes(self.backend(), &crate::catalogue::searched_columns());
+        let mut missing = Vec::new();
+        for index in &searches {
+            let mut exists = sea_query::Query::select();
+            exists
+                .expr(Expr::val(1i64))
+                .from(Alias::new("sqlite_master"))
+                .and_where(Expr::col(Alias::new("name")).eq(index.name.as_str()));
+            if self.fetch_i64(&exists).await?.is_none() {
+                missing.push(&index.rebuild);
+            }
+        }
         let mut tx = self.begin().await?;
         for sql in create_statements(self.backend(), &crate::schema_tables()) {
             tx.execute_raw(&sql).await?;
+        }
+        for sql in searches.iter().flat_map(|index| &index.create) {
+            tx.execute_raw(sql).await?;
+        }
+        // A database that had rows before its search index existed gets them indexed.
+        for sql in missing {
+            tx.execute_raw(sql).await?;
         }
         tx.commit().await
     }
