@@ -128,7 +128,8 @@ async fn finish(request: Request, next: Next) -> Response {
         %method,
         path = %target,
         status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        // Microsecond precision: the float's full expansion is noise in a log line.
+        latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1000.0,
         key = key.unwrap_or("-"),
     );
     response

@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod import;
 pub mod keys;
+pub mod logging;
 pub mod server;
 pub mod throttle;
 pub mod usage;

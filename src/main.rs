@@ -1,6 +1,6 @@
 //! The `haresign` command line.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -171,11 +171,11 @@ fn main() -> Result<()> {
     // Imports run long statements by design; sqlx's slow-statement warnings would only echo them.
     let filter = EnvFilter::try_from_env("HARESIGN_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::query=error"));
-    // Log lines are written by a background thread, so the access log costs a request no
-    // system call; the guard flushes what is left when `main` returns.
-    let (writer, _flush_on_exit) = tracing_appender::non_blocking(std::io::stderr());
+    // The guard writes what is left when `main` returns.
+    let (writer, _flush_on_exit) = haresign::logging::batched_stderr();
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(writer);
     // One JSON object per line suits log shippers; the default is for people.
     if std::env::var("HARESIGN_LOG_FORMAT").is_ok_and(|f| f == "json") {
