@@ -18,6 +18,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
 need wrk "apt-get install wrk"
 need oha "cargo install oha"
+need unzip "apt-get install unzip"
+need sqlite3 "apt-get install sqlite3"
 
 cargo build --release --quiet --bin haresign --example ceiling
 BIN=./target/release/haresign
@@ -36,7 +38,10 @@ imp epraccur "$WORK/data/ods/epraccur.csv"
 imp epcn "$WORK/data/ods/epcncorepartnerdetails.csv"
 imp registrations $(find "$WORK/data/registrations" -name '*.csv' | sort)
 imp nwrs "$WORK"/data/nwrs/*
-for year in "$WORK"/data/qof/*.zip; do imp qof "$year"; done
+for year in "$WORK"/data/qof/*.zip; do
+  echo "$(basename "$year"): $(unzip -p "$year" 'ACHIEVEMENT_*' | grep -vc '^PRACTICE_CODE') achievement rows in the regional files"
+  imp qof "$year"
+done
 
 wait_for() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$@" && return 0; sleep 0.05; done; return 1; }
 
@@ -88,21 +93,31 @@ sqlite3 "$WORK/bench.db" "SELECT ods_code FROM practices ORDER BY random() LIMIT
   | sed 's|^|/api/v1/practices/?search=|' >"$WORK/practice-codes.txt"
 sqlite3 "$WORK/bench.db" "SELECT ods_code FROM practices ORDER BY random() LIMIT 2000" \
   | sed 's|^|/api/v1/practices/|; s|$|/population/|' >"$WORK/populations.txt"
+# National QOF: about 490k practice × indicator rows a year over three years; each practice's
+# year is one page of 78 indicators.
 sqlite3 "$WORK/bench.db" "SELECT ods_code FROM practices ORDER BY random() LIMIT 2000" \
   | sed 's|^|/api/v1/qof/achievement/?year=2024/25\&practice=|' >"$WORK/qof.txt"
+sqlite3 "$WORK/bench.db" "SELECT 'qof_achievement rows: ' || count(*) || ' over ' || count(DISTINCT year) || ' years' FROM qof_achievement"
 sqlite3 "$WORK/bench.db" "SELECT DISTINCT icb_code FROM pcns" \
   | sed 's|^|/api/v1/pcns/?icb=|' >"$WORK/pcn-icbs.txt"
 
+# DESIGN.md's DRF figures come from a machine whose ceiling was about 100k req/s; a multiple is
+# also given scaled to that ceiling, so a faster machine does not flatter the comparison.
+versus_drf() { # rps drf-rps
+  local raw scaled
+  raw=$(echo "$1 / $2" | bc)
+  scaled=$(echo "$1 * 100000 / $c_rps / $2" | bc)
+  echo "= ${raw}x DRF's $2 req/s, ${scaled}x at the reference ceiling (target >= 30x)"
+}
+
 export UNIQUE=1
 read -r rps p50 p99 < <(measure "http://$API" $(cat "$WORK/practice-codes.txt"))
-x=$(echo "$rps / 120" | bc)
-report "distinct: practices/?search=<code>" "$rps" "$p50" "$p99" "= ${x}x DRF's 120 req/s (target >= 30x)"
+report "distinct: practices/?search=<code>" "$rps" "$p50" "$p99" "$(versus_drf "$rps" 120)"
 PEAK_SEARCH=$rps
 read -r rps p50 p99 < <(measure "http://$API" $(cat "$WORK/populations.txt"))
 report "distinct: practices/<code>/population/" "$rps" "$p50" "$p99" ""
 read -r rps p50 p99 < <(measure "http://$API" $(cat "$WORK/qof.txt"))
-x=$(echo "$rps / 300" | bc)
-report "distinct: qof/achievement/?year=&practice=" "$rps" "$p50" "$p99" "= ${x}x DRF's 300 req/s (target >= 30x)"
+report "distinct: qof/achievement/?year=&practice=" "$rps" "$p50" "$p99" "$(versus_drf "$rps" 300)"
 read -r rps p50 p99 < <(measure "http://$API" $(cat "$WORK/pcn-icbs.txt"))
 report "distinct: pcns/?icb=<code>" "$rps" "$p50" "$p99" ""
 unset UNIQUE
