@@ -45,6 +45,12 @@ done
 
 wait_for() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$@" && return 0; sleep 0.05; done; return 1; }
 
+for address in "$API" "$CEILING"; do
+  if curl -s -o /dev/null "http://$address/"; then
+    echo "bench: $address is already in use; stop what is listening there" >&2
+    exit 1
+  fi
+done
 start=$(date +%s.%N)
 $BIN --db "$DB" serve --bind "$API" 2>"$WORK/serve.log" &
 SERVER=$!
