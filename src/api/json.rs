@@ -36,6 +36,10 @@ impl<F: Formatter> Formatter for PythonFormatter<F> {
         writer: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Both separators start with the byte 0xE2; most strings have none.
+        if !fragment.as_bytes().contains(&0xE2) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut rest = fragment;
         while let Some(at) = rest.find(['\u{2028}', '\u{2029}']) {
             writer.write_all(&rest.as_bytes()[..at])?;
@@ -219,19 +223,21 @@ fn python_repr<T: LowerExp + Copy>(x: T) -> String {
 /// integer: `scaled` is the value times `10^places`. `1250, 2` → `"12.50"`, `-5, 2` →
 /// `"-0.05"`, `7, 0` → `"7"`.
 pub fn format_decimal(scaled: i64, places: u32) -> String {
-    let sign = if scaled < 0 { "-" } else { "" };
-    let digits = scaled.unsigned_abs().to_string();
-    let places = places as usize;
-    if places == 0 {
-        return format!("{sign}{digits}");
+    let magnitude = scaled.unsigned_abs();
+    let mut out = String::with_capacity(24);
+    if scaled < 0 {
+        out.push('-');
     }
-    let padded = if digits.len() <= places {
-        format!("{}{digits}", "0".repeat(places + 1 - digits.len()))
-    } else {
-        digits
+    // Past 19 places the divisor overflows, and every i64 is then a fraction of one.
+    let (whole, fraction) = match 10u64.checked_pow(places) {
+        Some(divisor) => (magnitude / divisor, magnitude % divisor),
+        None => (0, magnitude),
     };
-    let (whole, fraction) = padded.split_at(padded.len() - places);
-    format!("{sign}{whole}.{fraction}")
+    let _ = write!(out, "{whole}");
+    if places > 0 {
+        let _ = write!(out, ".{fraction:0width$}", width = places as usize);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -447,6 +453,9 @@ mod tests {
         assert_eq!(format_decimal(12345, 4), "1.2345");
         assert_eq!(format_decimal(i64::MIN, 2), "-92233720368547758.08");
         assert_eq!(format_decimal(i64::MAX, 0), "9223372036854775807");
+        assert_eq!(format_decimal(-15, 20), "-0.00000000000000000015");
+        assert_eq!(format_decimal(i64::MIN, 2), "-92233720368547758.08");
+        assert_eq!(format_decimal(i64::MAX, 0), "9223372036854775807");
     }
 
     #[test]
@@ -503,6 +512,19 @@ mod tests {
     }
 
     proptest! {
+        /// The decimal text is the exact value: its digits, read as an integer, are `scaled`,
+        /// with `places` of them after the point.
+        #[test]
+        fn decimals_are_exact(scaled in any::<i64>(), places in 0u32..24) {
+            let text = format_decimal(scaled, places);
+            let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+            prop_assert_eq!(fraction.len(), places as usize);
+            let digits: i128 = format!("{whole}{fraction}").parse().unwrap();
+            prop_assert_eq!(digits, i128::from(scaled));
+            let unsigned = whole.trim_start_matches('-');
+            prop_assert!(unsigned == "0" || !unsigned.starts_with('0'), "{}", text);
+        }
+
         #[test]
         fn float_repr_round_trips_and_follows_python_layout(x in floats()) {
             let repr = python_float_repr(x);
