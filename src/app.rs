@@ -19,8 +19,10 @@ use crate::api::health;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::openapi;
 use crate::api::public;
+use crate::api::query::too_many_fields;
 use crate::api::response::{
-    add_security_headers, append_slash_redirect, django_not_found, json_response,
+    add_security_headers, append_slash_redirect, django_bad_request, django_not_found,
+    json_response,
 };
 use crate::api::routes::resolve;
 use crate::catalogue;
@@ -146,22 +148,23 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         return health::health(&state).await;
     }
     let endpoints = catalogue::endpoints();
-    if let Some(route) = resolve(endpoints, path) {
-        let info = RequestInfo {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            remote,
-        };
+    let route = resolve(endpoints, path);
+    let view = route.is_none().then(|| public::resolve(path)).flatten();
+    // Every view reads the query during content negotiation, where Django refuses one of more
+    // than 1,000 fields with its plain 400 page, before authentication.
+    if (route.is_some() || view.is_some()) && too_many_fields(parts.uri.query()) {
+        return django_bad_request();
+    }
+    let info = RequestInfo {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        remote,
+    };
+    if let Some(route) = route {
         return list::serve(&state, &route, &info).await;
     }
-    if let Some(view) = public::resolve(path) {
-        let info = RequestInfo {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            remote,
-        };
+    if let Some(view) = view {
         return public::serve(&state, view, &info).await;
     }
     let slashed = format!("{path}/");

@@ -172,6 +172,46 @@ async fn unknown_urls_get_json_under_api_and_djangos_page_elsewhere() {
     });
 }
 
+/// Django refuses a query of more than 1,000 fields (`DATA_UPLOAD_MAX_NUMBER_FIELDS`) when a view
+/// first reads it, during content negotiation: its plain 400 page, before authentication, with
+/// the security headers but none of the view's.
+#[tokio::test]
+async fn more_than_a_thousand_query_fields_get_djangos_400_page() {
+    each_backend!(|app| {
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        let fields = |n: usize| vec!["x=1"; n].join("&");
+        for path in ["/api/v1/practices/", "/api/v1/", "/api/schema/"] {
+            let response = app
+                .get_anonymous(&format!("{path}?{}", fields(1001)), &[])
+                .await;
+            assert_eq!(response.status, 400, "{path}");
+            assert_eq!(
+                response.text(),
+                "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Bad Request (400)</title>\n</head>\n<body>\n  <h1>Bad Request (400)</h1><p></p>\n</body>\n</html>\n",
+                "{path}"
+            );
+            assert_eq!(
+                response.header("content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            assert_eq!(response.header("x-frame-options"), Some("DENY"));
+            assert_eq!(response.header("allow"), None);
+        }
+        // 1,000 fields (999 separators) are still parsed; empty fields count too.
+        let response = app
+            .get(&format!("/api/v1/practices/?{}", fields(1000)))
+            .await;
+        assert_eq!(response.status, 200);
+        let response = app
+            .get(&format!("/api/v1/practices/?{}", "&".repeat(1000)))
+            .await;
+        assert_eq!(response.status, 400);
+        // A path no view serves never reads its query.
+        let response = app.get(&format!("/api/v1/nope/?{}", fields(1001))).await;
+        assert_eq!(response.status, 404);
+    });
+}
+
 #[tokio::test]
 async fn methods_head_and_options() {
     each_backend!(|app| {

@@ -54,16 +54,33 @@ pub fn add_security_headers(headers: &mut HeaderMap) {
         .or_insert(HeaderValue::from_static("same-origin"));
 }
 
-/// Django's `HttpResponseNotFound` page for URLs no view matches (179 bytes).
-pub fn django_not_found() -> Response {
-    const PAGE: &str = "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n</body>\n</html>\n";
-    let mut response = Response::new(Body::from(PAGE));
-    *response.status_mut() = StatusCode::NOT_FOUND;
+/// A page from Django's default error views (`django.views.defaults.ERROR_PAGE_TEMPLATE`).
+fn django_error_page(status: StatusCode, title: &str, details: &str) -> Response {
+    let page = format!(
+        "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>{title}</title>\n</head>\n<body>\n  <h1>{title}</h1><p>{details}</p>\n</body>\n</html>\n"
+    );
+    let mut response = Response::new(Body::from(page));
+    *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+/// Django's `HttpResponseNotFound` page for URLs no view matches (179 bytes).
+pub fn django_not_found() -> Response {
+    django_error_page(
+        StatusCode::NOT_FOUND,
+        "Not Found",
+        "The requested resource was not found on this server.",
+    )
+}
+
+/// Django's `bad_request` view, its answer to a `SuspiciousOperation` such as a query string of
+/// more than `DATA_UPLOAD_MAX_NUMBER_FIELDS` fields (143 bytes).
+pub fn django_bad_request() -> Response {
+    django_error_page(StatusCode::BAD_REQUEST, "Bad Request (400)", "")
 }
 
 /// `CommonMiddleware`'s APPEND_SLASH redirect: relative `Location`, empty HTML body.

@@ -74,6 +74,11 @@ pub fn check(path: &str, status: u16, content_type: Option<&str>, body: &[u8]) {
     let Some(route) = resolve(catalogue::endpoints(), path) else {
         return;
     };
+    // Django's own page for a query it refuses to parse is answered before any view runs; the
+    // schema, like drf-spectacular's, documents what the views answer.
+    if status == 400 && content_type == Some("text/html; charset=utf-8") {
+        return;
+    }
     let template = format!("{API_V1}{}", route.endpoint.path);
     let Some(validator) = VALIDATORS.get(&(template.clone(), status.to_string())) else {
         panic!("GET {path} answered {status}, which the schema does not document for {template}");
