@@ -28,7 +28,9 @@ use chrono::NaiveDate;
 
 use crate::import::dates::{last_day_of_month, month_number};
 use crate::import::error::ImportError;
-use crate::import::source::{Header, SourceFile, check_field_count, code, is_blank, line_of, text};
+use crate::import::source::{
+    Header, SourceFile, check_field_count, code, for_each_record, is_blank, line_of, text,
+};
 
 /// Which of the two practice-level files a CSV is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -479,7 +481,7 @@ const LONG_COLUMNS: [&[&str]; 4] = [
 /// Reads the high-level (long) file, gathering each practice's FTE and headcount rows, in
 /// practice code order.
 pub fn read_high_level(src: &SourceFile) -> Result<Vec<PracticeStaff>, ImportError> {
-    let (header, reader) = src.csv_with_header()?;
+    let (header, mut reader) = src.csv_with_header()?;
     let (geography, found) = GeographyColumns::find(&header, &LONG_COLUMNS)?;
     let [group_at, role_at, measure_at, value_at] = [found[0], found[1], found[2], found[3]];
     let width = header.len();
@@ -492,14 +494,9 @@ pub fn read_high_level(src: &SourceFile) -> Result<Vec<PracticeStaff>, ImportErr
             .or_insert_with(|| value.into())
             .clone()
     };
-    for row in reader.into_records() {
-        let record = row.map_err(|e| ImportError::from_csv(&file, e))?;
-        if is_blank(&record) {
-            continue;
-        }
-        check_field_count(&file, &record, width, "as many fields as the header")?;
-        let line = line_of(&record);
-        let place = geography.read(&file, &record)?;
+    for_each_record(&mut reader, &file, |record, line| {
+        check_field_count(&file, record, width, "as many fields as the header")?;
+        let place = geography.read(&file, record)?;
         let group = text(&record[group_at]).ok_or_else(|| {
             ImportError::bad_value(&file, line, "STAFF_GROUP", "", "a staff group")
         })?;
@@ -533,7 +530,8 @@ pub fn read_high_level(src: &SourceFile) -> Result<Vec<PracticeStaff>, ImportErr
                 "FTE or Headcount",
             ));
         }
-    }
+        Ok(())
+    })?;
     Ok(practices
         .into_values()
         .map(|(geography, staff)| PracticeStaff {
