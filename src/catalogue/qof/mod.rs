@@ -89,7 +89,14 @@ pub static QOF_INDICATORS: Table = Table {
         col("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["year", "indicator_code"],
-    indexes: &[&["indicator_code"], &["domain_code"], &["active"]],
+    // (year, group_code): the import's derivations look up a register group's indicators for
+    // every prevalence row.
+    indexes: &[
+        &["indicator_code"],
+        &["domain_code"],
+        &["active"],
+        &["year", "group_code"],
+    ],
 };
 
 pub static QOF_PREVALENCE: Table = Table {
