@@ -83,18 +83,25 @@ pub const PCNS: &[&str] = &[
     "DELETE FROM pcns",
     concat!(
         organisation_ctes!(),
-        "
+        ",
+        -- Aggregated once and joined: as correlated subqueries PostgreSQL re-ran the list-size
+        -- window for every PCN.
+        members AS (
+            SELECT m.pcn_code, COUNT(*) AS practice_count,
+                   CAST(SUM(ls.total) AS BIGINT) AS list_size
+            FROM membership m LEFT JOIN list_size ls ON ls.org_code = m.practice_code
+            GROUP BY m.pcn_code
+        )
         INSERT INTO pcns (pcn_code, name, sub_icb_code, icb_code, icb_name, region_code,
             open_date, close_date, practice_count, list_size, search_text)
         SELECT c.code, c.name, c.sub_icb_code, sg.icb_code, ig.icb_name,
             COALESCE(sg.region_code, ig.region_code),
             c.open_date, c.close_date,
-            (SELECT COUNT(*) FROM membership m WHERE m.pcn_code = c.code),
-            (SELECT CAST(SUM(ls.total) AS BIGINT) FROM membership m
-                JOIN list_size ls ON ls.org_code = m.practice_code WHERE m.pcn_code = c.code),
+            COALESCE(mb.practice_count, 0), mb.list_size,
             LOWER(c.code || ' ' || c.name)
         FROM ods_pcns c
         LEFT JOIN sub_icb_geo sg ON sg.sub_icb_code = c.sub_icb_code
-        LEFT JOIN icb_geo ig ON ig.icb_code = sg.icb_code"
+        LEFT JOIN icb_geo ig ON ig.icb_code = sg.icb_code
+        LEFT JOIN members mb ON mb.pcn_code = c.code"
     ),
 ];
