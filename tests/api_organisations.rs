@@ -348,10 +348,10 @@ async fn migrating_indexes_rows_that_predate_the_search_index() {
     loaded(&app).await;
     let mut tx = app.db.begin().await.unwrap();
     for sql in [
-        "DROP TRIGGER practices_search_text_fts_insert",
-        "DROP TRIGGER practices_search_text_fts_delete",
-        "DROP TRIGGER practices_search_text_fts_update",
-        "DROP TABLE practices_search_text_fts",
+        "DROP TRIGGER practices_search_text_trgm_insert",
+        "DROP TRIGGER practices_search_text_trgm_delete",
+        "DROP TRIGGER practices_search_text_trgm_update",
+        "DROP TABLE practices_search_text_trgm",
     ] {
         tx.execute_raw(sql).await.unwrap();
     }
@@ -362,5 +362,41 @@ async fn migrating_indexes_rows_that_predate_the_search_index() {
         codes(&body, "ods_code"),
         ["A81001", "A81003", "A81004", "W91001", "Y01063"]
     );
+    app.finish().await;
+}
+
+/// On PostgreSQL the search column has a `pg_trgm` index that the search filter's `LIKE` can be
+/// answered from (the planner is told to avoid a scan, as the fixture is too small to need it).
+#[tokio::test]
+async fn postgres_searches_can_use_the_trigram_index() {
+    if !common::backends().contains(&common::Backend::Postgres) {
+        return;
+    }
+    let app = TestApp::new(common::Backend::Postgres).await;
+    loaded(&app).await;
+    let haresign::db::Db::Postgres(pool) = &app.db else {
+        unreachable!("a PostgreSQL app");
+    };
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::raw_sql("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(
+        "EXPLAIN SELECT ods_code FROM practices WHERE search_text LIKE $1 ESCAPE '\\' \
+         ORDER BY ods_code LIMIT 100",
+    )
+    .bind("%elm%")
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("Bitmap Index Scan on practices_search_text_trgm")),
+        "{plan:#?}"
+    );
+    let body = app.get("/api/v1/practices/?search=elm").await.json();
+    assert_eq!(body["count"], 5);
     app.finish().await;
 }

@@ -59,27 +59,31 @@ pub fn create_statements(backend: Backend, tables: &[&Table]) -> Vec<String> {
     out
 }
 
-/// A trigram index over a search column (SQLite FTS5), kept in step with its table by triggers.
-/// A search term of three characters or more is answered from it instead of by scanning the
-/// table; shorter terms, which a trigram cannot narrow, still scan.
+/// A trigram index over a search column, so that a search term of three characters or more is
+/// answered without scanning the table; shorter terms, which a trigram cannot narrow, still
+/// scan. SQLite: an FTS5 table kept in step by triggers. PostgreSQL: a GIN index of `pg_trgm`,
+/// which serves the `LIKE` filter as it is.
 pub struct SearchIndex {
     pub name: String,
-    /// The index and its triggers, each `IF NOT EXISTS`.
+    /// The index (and its triggers), each `IF NOT EXISTS`.
     pub create: Vec<String>,
-    /// Reindexes every row; run when the index is first created on a table that has rows.
-    pub rebuild: String,
+    /// Reindexes every row; run when an index that does not index existing rows by itself is
+    /// first created on a table that has rows.
+    pub rebuild: Option<String>,
 }
 
 /// The search index's name for `table.column`.
 pub fn search_index_name(table: &str, column: &str) -> String {
-    format!("{table}_{column}_fts")
+    format!("{table}_{column}_trgm")
 }
 
-/// One search index per searched column; PostgreSQL has none (its searches scan).
-pub fn search_indexes(backend: Backend, columns: &[(&str, &str)]) -> Vec<SearchIndex> {
-    if backend == Backend::Postgres {
-        return Vec::new();
-    }
+/// One search index per searched column. PostgreSQL needs `pg_trgm`, named by the schema it is
+/// installed in; without it there are none and searches scan.
+pub fn search_indexes(
+    backend: Backend,
+    columns: &[(&str, &str)],
+    pg_trgm_schema: Option<&str>,
+) -> Vec<SearchIndex> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for &(table, column) in columns {
@@ -88,33 +92,50 @@ pub fn search_indexes(backend: Backend, columns: &[(&str, &str)]) -> Vec<SearchI
         }
         seen.push((table, column));
         let name = search_index_name(table, column);
-        // Case-sensitive trigrams over the lower-cased column: a phrase matches exactly the
-        // substrings `LIKE` matches there.
-        let create = vec![
-            format!(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5({column}, content='{table}', \
-                 content_rowid='rowid', tokenize='trigram case_sensitive 1')"
-            ),
-            format!(
-                "CREATE TRIGGER IF NOT EXISTS {name}_insert AFTER INSERT ON {table} BEGIN \
-                 INSERT INTO {name}(rowid, {column}) VALUES (new.rowid, new.{column}); END"
-            ),
-            format!(
-                "CREATE TRIGGER IF NOT EXISTS {name}_delete AFTER DELETE ON {table} BEGIN \
-                 INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.rowid, old.{column}); END"
-            ),
-            format!(
-                "CREATE TRIGGER IF NOT EXISTS {name}_update AFTER UPDATE ON {table} BEGIN \
-                 INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.rowid, old.{column}); \
-                 INSERT INTO {name}(rowid, {column}) VALUES (new.rowid, new.{column}); END"
-            ),
-        ];
-        let rebuild = format!("INSERT INTO {name}({name}) VALUES ('rebuild')");
-        out.push(SearchIndex {
-            name,
-            create,
-            rebuild,
-        });
+        let index = match (backend, pg_trgm_schema) {
+            (Backend::Sqlite, _) => sqlite_search_index(name, table, column),
+            (Backend::Postgres, Some(schema)) => SearchIndex {
+                create: vec![format!(
+                    "CREATE INDEX IF NOT EXISTS {name} ON {table} \
+                     USING gin ({column} \"{}\".gin_trgm_ops)",
+                    schema.replace('"', "\"\"")
+                )],
+                name,
+                rebuild: None,
+            },
+            (Backend::Postgres, None) => continue,
+        };
+        out.push(index);
     }
     out
+}
+
+fn sqlite_search_index(name: String, table: &str, column: &str) -> SearchIndex {
+    // Case-sensitive trigrams over the lower-cased column: a phrase matches exactly the
+    // substrings `LIKE` matches there.
+    let create = vec![
+        format!(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5({column}, content='{table}', \
+             content_rowid='rowid', tokenize='trigram case_sensitive 1')"
+        ),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS {name}_insert AFTER INSERT ON {table} BEGIN \
+             INSERT INTO {name}(rowid, {column}) VALUES (new.rowid, new.{column}); END"
+        ),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS {name}_delete AFTER DELETE ON {table} BEGIN \
+             INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.rowid, old.{column}); END"
+        ),
+        format!(
+            "CREATE TRIGGER IF NOT EXISTS {name}_update AFTER UPDATE ON {table} BEGIN \
+             INSERT INTO {name}({name}, rowid, {column}) VALUES ('delete', old.rowid, old.{column}); \
+             INSERT INTO {name}(rowid, {column}) VALUES (new.rowid, new.{column}); END"
+        ),
+    ];
+    let rebuild = Some(format!("INSERT INTO {name}({name}) VALUES ('rebuild')"));
+    SearchIndex {
+        name,
+        create,
+        rebuild,
+    }
 }

@@ -96,16 +96,27 @@ impl Db {
 
     /// Creates every table and index the catalogue declares (idempotent).
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
-        let searches = search_indexes(self.backend(), &crate::catalogue::searched_columns());
+        let pg_trgm = match self {
+            Db::Postgres(pool) => pg_trgm_schema(pool).await,
+            Db::Sqlite { .. } => None,
+        };
+        let searches = search_indexes(
+            self.backend(),
+            &crate::catalogue::searched_columns(),
+            pg_trgm.as_deref(),
+        );
         let mut missing = Vec::new();
         for index in &searches {
+            let Some(rebuild) = &index.rebuild else {
+                continue;
+            };
             let mut exists = sea_query::Query::select();
             exists
                 .expr(Expr::val(1i64))
                 .from(Alias::new("sqlite_master"))
                 .and_where(Expr::col(Alias::new("name")).eq(index.name.as_str()));
             if self.fetch_i64(&exists).await?.is_none() {
-                missing.push(&index.rebuild);
+                missing.push(rebuild);
             }
         }
         let mut tx = self.begin().await?;
@@ -250,6 +261,32 @@ impl Db {
             Db::Sqlite { pool, .. } => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
+    }
+}
+
+/// The schema `pg_trgm` is installed in, installing it (in the current schema) if it is
+/// missing and this role may. Without it searches still work, by scanning.
+async fn pg_trgm_schema(pool: &PgPool) -> Option<String> {
+    let installed = || {
+        sqlx::query_scalar::<_, String>(
+            "SELECT n.nspname::text FROM pg_extension e \
+             JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
+        )
+        .fetch_optional(pool)
+    };
+    if let Ok(Some(schema)) = installed().await {
+        return Some(schema);
+    }
+    let created = sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        .execute(pool)
+        .await;
+    match (installed().await, created) {
+        (Ok(Some(schema)), _) => Some(schema),
+        (_, Err(error)) => {
+            tracing::warn!(%error, "pg_trgm is not available: searches will scan their column");
+            None
+        }
+        (_, Ok(_)) => None,
     }
 }
 

@@ -155,6 +155,16 @@ impl TestApp {
                     chrono::Utc::now().timestamp_micros()
                 );
                 let admin = Db::connect(&url).await.expect("postgres");
+                // Installed once, outside the per-test schemas, which are dropped with all
+                // they contain; a concurrent test may have just installed it.
+                let mut tx = admin.begin().await.expect("begin");
+                if tx
+                    .execute_raw("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+                    .await
+                    .is_ok()
+                {
+                    tx.commit().await.expect("commit");
+                }
                 let mut tx = admin.begin().await.expect("begin");
                 tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
                     .await
