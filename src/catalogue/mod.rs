@@ -37,9 +37,10 @@ pub fn endpoints() -> &'static [&'static Endpoint] {
     &ENDPOINTS
 }
 
-/// Every `(table, column)` a search filter reads, which the database indexes for substrings.
+/// Every `(table, column)` a search filter reads, once each; the database indexes them for
+/// substrings.
 pub fn searched_columns() -> Vec<(&'static str, &'static str)> {
-    endpoints()
+    let mut columns: Vec<_> = endpoints()
         .iter()
         .flat_map(|endpoint| {
             endpoint
@@ -52,7 +53,10 @@ pub fn searched_columns() -> Vec<(&'static str, &'static str)> {
                     _ => None,
                 })
         })
-        .collect()
+        .collect();
+    columns.sort_unstable();
+    columns.dedup();
+    columns
 }
 
 /// Every table a dataset owns: source tables first, then the served tables derived from them.

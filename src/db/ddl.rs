@@ -77,20 +77,15 @@ pub fn search_index_name(table: &str, column: &str) -> String {
     format!("{table}_{column}_trgm")
 }
 
-/// One search index per searched column. PostgreSQL needs `pg_trgm`, named by the schema it is
-/// installed in; without it there are none and searches scan.
+/// One search index per searched column (each listed once). PostgreSQL needs `pg_trgm`, named
+/// by the schema it is installed in; without it there are none and searches scan.
 pub fn search_indexes(
     backend: Backend,
     columns: &[(&str, &str)],
     pg_trgm_schema: Option<&str>,
 ) -> Vec<SearchIndex> {
-    let mut seen = Vec::new();
     let mut out = Vec::new();
     for &(table, column) in columns {
-        if seen.contains(&(table, column)) {
-            continue;
-        }
-        seen.push((table, column));
         let name = search_index_name(table, column);
         let index = match (backend, pg_trgm_schema) {
             (Backend::Sqlite, _) => sqlite_search_index(name, table, column),

@@ -470,6 +470,7 @@ fn write_achievement<W: Write>(
 ) -> io::Result<()> {
     let mut csv = csv_writer(out);
     csv.write_record(["PRACTICE_CODE", "INDICATOR_CODE", "MEASURE", "VALUE"])?;
+    let outcome_groups: Vec<(usize, &Group)> = OUTCOMES.iter().map(|o| group_of(o.1)).collect();
     for practice in practices {
         let code = &world.practices[practice.practice].code;
         let bases: Vec<u64> = GROUPS
@@ -485,8 +486,8 @@ fn write_achievement<W: Write>(
             csv.write_record([code, indicator, "ACHIEVED_POINTS", &achieved.to_string()])?;
             csv.write_record([code, indicator, "REGISTER", &bases[i].to_string()])?;
         }
-        for (o, (indicator, group, points, lower, upper, typical)) in OUTCOMES.iter().enumerate() {
-            let (g, group) = group_of(group);
+        for (o, (indicator, _, points, lower, upper, typical)) in OUTCOMES.iter().enumerate() {
+            let (g, group) = outcome_groups[o];
             let draw = mix(practice.key, 100 + o as u64);
             if matches!(group.base, Base::Points) {
                 let done = ((draw % 100) as f64) < *typical;
