@@ -402,6 +402,28 @@ async fn cached_responses_equal_fresh_ones_and_follow_imports() {
 }
 
 #[tokio::test]
+async fn responses_to_huge_host_headers_are_answered_but_not_cached() {
+    let app = TestApp::new(common::Backend::Sqlite).await;
+    let host = format!("{}.example", "h".repeat(100_000));
+    for page_size in 1..=20 {
+        let request = Request::builder()
+            .uri(format!("/api/v1/practices/?page_size={page_size}"))
+            .header("host", &host)
+            .header("authorization", format!("Bearer {}", app.key))
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(app.send(request).await.status, 200);
+    }
+    assert_eq!(app.state.cache.held_bytes(), 0);
+    app.get("/api/v1/practices/").await;
+    assert!(
+        app.state.cache.held_bytes() > 0,
+        "an ordinary URL is cached"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
 async fn the_cache_lags_an_import_by_at_most_its_check_interval() {
     let app = TestApp::new(common::Backend::Sqlite).await;
     let settings = haresign::app::Settings {

@@ -13,9 +13,13 @@ use sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use crate::db::Db;
 use crate::import::record::IMPORTS;
 
-/// Bounds on what is kept; reaching either empties the cache.
+/// Bounds on what is kept, URLs and bodies counted alike; reaching either empties the cache.
 const MAX_ENTRIES: usize = 20_000;
 const MAX_BYTES: usize = 16 * 1024 * 1024;
+
+/// Longer URLs (the `Host` header is part of them) are answered but not kept: no client of the
+/// API needs one, and a flood of them would fill the cache with keys.
+const MAX_URL_BYTES: usize = 2048;
 
 /// The data generation a response was computed under.
 #[derive(Debug, Clone, Copy)]
@@ -84,25 +88,88 @@ impl ResponseCache {
     ) -> Result<(Option<Bytes>, Ticket), sqlx::Error> {
         self.revalidate(db).await?;
         let state = self.state.lock().expect("cache lock poisoned");
-        Ok((
-            state.entries.get(&(url.to_owned(), indent)).cloned(),
-            Ticket(state.generation),
-        ))
+        let cached = (url.len() <= MAX_URL_BYTES)
+            .then(|| state.entries.get(&(url.to_owned(), indent)).cloned())
+            .flatten();
+        Ok((cached, Ticket(state.generation)))
     }
 
     /// Stores a body, unless an import succeeded since its ticket was issued.
     pub fn put(&self, ticket: Ticket, url: String, indent: Option<usize>, body: Bytes) {
         let mut state = self.state.lock().expect("cache lock poisoned");
-        if state.generation != ticket.0 {
+        if state.generation != ticket.0 || url.len() > MAX_URL_BYTES {
             return;
         }
-        if state.entries.len() >= MAX_ENTRIES || state.bytes + body.len() > MAX_BYTES {
+        let size = url.len() + body.len();
+        if state.entries.len() >= MAX_ENTRIES || state.bytes + size > MAX_BYTES {
             state.entries.clear();
             state.bytes = 0;
         }
-        state.bytes += body.len();
+        let key_size = url.len();
+        state.bytes += size;
         if let Some(old) = state.entries.insert((url, indent), body) {
-            state.bytes -= old.len();
+            state.bytes -= key_size + old.len();
         }
+    }
+
+    /// Bytes held: every kept URL and body.
+    pub fn held_bytes(&self) -> usize {
+        self.state.lock().expect("cache lock poisoned").bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> ResponseCache {
+        ResponseCache::new(Duration::from_secs(1))
+    }
+
+    fn url(len: usize) -> String {
+        let base = "http://testserver/api/v1/practices/?search=";
+        format!("{base}{}", "a".repeat(len - base.len()))
+    }
+
+    #[test]
+    fn keys_count_towards_the_byte_bound() {
+        let cache = cache();
+        let body = Bytes::from_static(b"{\"count\":0}");
+        cache.put(Ticket(None), url(100), None, body.clone());
+        assert_eq!(cache.held_bytes(), 100 + body.len());
+        cache.put(Ticket(None), url(100), None, Bytes::from_static(b"[]"));
+        assert_eq!(
+            cache.held_bytes(),
+            100 + 2,
+            "a replaced entry is counted once"
+        );
+        for i in 0..20_000 {
+            cache.put(
+                Ticket(None),
+                format!("{}{i}", url(MAX_URL_BYTES - 6)),
+                None,
+                body.clone(),
+            );
+            assert!(cache.held_bytes() <= MAX_BYTES);
+        }
+    }
+
+    #[test]
+    fn over_long_urls_are_not_kept() {
+        let cache = cache();
+        cache.put(
+            Ticket(None),
+            url(MAX_URL_BYTES + 1),
+            None,
+            Bytes::from_static(b"[]"),
+        );
+        assert_eq!(cache.held_bytes(), 0);
+        cache.put(
+            Ticket(None),
+            url(MAX_URL_BYTES),
+            None,
+            Bytes::from_static(b"[]"),
+        );
+        assert_eq!(cache.held_bytes(), MAX_URL_BYTES + 2);
     }
 }
