@@ -45,10 +45,13 @@ pub struct Settings {
     pub num_proxies: Option<usize>,
     /// How often the response cache looks for a newer import; the most a response can lag one.
     pub cache_check_interval: Duration,
+    /// Longest a request may take; past it the client gets a 503 and the work is dropped.
+    pub request_timeout: Duration,
 }
 
 pub const DEFAULT_KEY_RATE: &str = "10000/hour";
 pub const DEFAULT_ANON_RATE: &str = "1000/hour";
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Default for Settings {
     fn default() -> Self {
@@ -60,6 +63,7 @@ impl Default for Settings {
             anon_rate: DEFAULT_ANON_RATE.parse().expect("valid default rate"),
             num_proxies: None,
             cache_check_interval: Duration::from_secs(1),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -103,23 +107,31 @@ pub fn router(state: Arc<AppState>) -> Router {
     std::sync::LazyLock::force(&openapi::RENDERED);
     Router::new()
         .fallback(dispatch)
-        .with_state(state)
-        .layer(middleware::from_fn(finish))
+        .with_state(state.clone())
+        .layer(middleware::from_fn_with_state(state, finish))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::Internal("handler panicked".to_owned()).into_response()
         }))
 }
 
-/// Adds Django's default headers and writes one access-log line per request (key prefix, never
-/// the key).
-async fn finish(request: Request, next: Next) -> Response {
+/// Bounds the request's time, adds Django's default headers and writes one access-log line per
+/// request (key prefix, never the key).
+async fn finish(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let target = request.uri().path_and_query().map_or_else(
         || request.uri().path().to_owned(),
         |p| p.as_str().to_owned(),
     );
-    let mut response = next.run(request).await;
+    let limit = state.settings.request_timeout;
+    let mut response = match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::ServiceUnavailable(format!(
+            "request did not finish within its time limit of {} ms",
+            limit.as_millis()
+        ))
+        .into_response(),
+    };
     add_security_headers(response.headers_mut());
     let key = response
         .extensions()

@@ -24,6 +24,9 @@ pub enum ApiError {
     Validation(Value),
     /// The core-filter guard: none of the endpoint's required filters was given.
     CoreFilterRequired(&'static [&'static str]),
+    /// DRF's `ServiceUnavailable`: the database did not answer in time, or the request ran
+    /// past its time limit. The reason is logged, never shown to the client.
+    ServiceUnavailable(String),
     /// Anything unexpected; logged, never shown to the client.
     Internal(String),
 }
@@ -44,6 +47,7 @@ impl ApiError {
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Validation(_) | ApiError::CoreFilterRequired(_) => StatusCode::BAD_REQUEST,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,6 +63,7 @@ impl ApiError {
             ApiError::NotAcceptable => "not_acceptable",
             ApiError::Throttled(_) => "throttled",
             ApiError::Validation(_) | ApiError::CoreFilterRequired(_) => "invalid",
+            ApiError::ServiceUnavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "error",
         }
     }
@@ -85,6 +90,9 @@ impl ApiError {
             ApiError::CoreFilterRequired(names) => json!({
                 "detail": format!("At least one of these filters is required: {}.", names.join(", "))
             }),
+            ApiError::ServiceUnavailable(_) => {
+                json!({"detail": "Service temporarily unavailable, try again later."})
+            }
             ApiError::Internal(_) => json!({"error": "Server Error (500)"}),
         }
     }
@@ -92,14 +100,41 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::Internal(e.to_string())
+        if database_unavailable(&e) {
+            ApiError::ServiceUnavailable(e.to_string())
+        } else {
+            ApiError::Internal(e.to_string())
+        }
+    }
+}
+
+/// Errors that say the database cannot answer now (down, unreachable, overloaded, a query
+/// stopped at its time limit) rather than that the request or the code is wrong.
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        // PostgreSQL SQLSTATE classes 08 (connection exception), 57 (operator intervention:
+        // query_canceled by statement_timeout, admin_shutdown, cannot_connect_now) and 53300
+        // (too_many_connections).
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57") || code == "53300"
+        }),
+        _ => false,
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(reason) = &self {
-            tracing::error!(%reason, "request failed");
+        match &self {
+            ApiError::Internal(reason) => tracing::error!(%reason, "request failed"),
+            ApiError::ServiceUnavailable(reason) => {
+                tracing::warn!(%reason, "request refused: service unavailable");
+            }
+            _ => {}
         }
         let mut response = json_response(self.status(), &self.body(), None);
         let headers = response.headers_mut();

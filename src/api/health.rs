@@ -1,6 +1,8 @@
 //! `/healthz` for load balancers and operators: whether the database answers, and how many
 //! requests the throttle let through because its store (Redis) failed.
 
+use std::time::Duration;
+
 use axum::http::StatusCode;
 use axum::response::Response;
 use sea_query::{Alias, Expr, Func, Query};
@@ -12,15 +14,26 @@ use crate::import::record::IMPORTS;
 
 pub const PATH: &str = "/healthz";
 
+/// A load balancer's probe gives up after a few seconds; the answer comes well before that,
+/// whatever the database does.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 pub async fn health(state: &AppState) -> Response {
     let mut probe = Query::select();
     probe
         .expr(Func::count(Expr::col(Alias::new("id"))))
         .from(Alias::new(IMPORTS.name));
-    let database_ok = match state.db.fetch_i64(&probe).await {
-        Ok(_) => true,
-        Err(e) => {
+    let database_ok = match tokio::time::timeout(PROBE_TIMEOUT, state.db.fetch_i64(&probe)).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => {
             tracing::error!(error = %e, "health check: the database does not answer");
+            false
+        }
+        Err(_) => {
+            tracing::error!(
+                timeout_ms = PROBE_TIMEOUT.as_millis(),
+                "health check: the database did not answer in time"
+            );
             false
         }
     };

@@ -48,22 +48,56 @@ pub enum Db {
 /// (SQLite's default limit is 32,766; PostgreSQL's 65,535).
 const MAX_PARAMS: usize = 32_000;
 
+/// How a connection pool waits and how long a query may run.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// How long a query waits for a connection (including connecting) before failing.
+    pub acquire_timeout: Duration,
+    /// Longest a single query may run: PostgreSQL's `statement_timeout`, and SQLite reads are
+    /// interrupted past it. `None` for imports and other long maintenance work.
+    pub query_timeout: Option<Duration>,
+    /// PostgreSQL `search_path` (used to isolate tests).
+    pub schema: Option<String>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            acquire_timeout: Duration::from_secs(10),
+            query_timeout: None,
+            schema: None,
+        }
+    }
+}
+
 impl Db {
     /// Connects to `sqlite://path` (created if missing) or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Db, sqlx::Error> {
-        Self::connect_in_schema(url, None).await
+        Self::connect_with(url, &ConnectOptions::default()).await
     }
 
     /// As `connect`, with PostgreSQL's `search_path` set to `schema` (used to isolate tests).
     pub async fn connect_in_schema(url: &str, schema: Option<&str>) -> Result<Db, sqlx::Error> {
+        let options = ConnectOptions {
+            schema: schema.map(str::to_owned),
+            ..ConnectOptions::default()
+        };
+        Self::connect_with(url, &options).await
+    }
+
+    pub async fn connect_with(url: &str, how: &ConnectOptions) -> Result<Db, sqlx::Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut options = PgConnectOptions::from_str(url)?;
-            if let Some(schema) = schema {
-                options = options.options([("search_path", schema)]);
+            if let Some(schema) = &how.schema {
+                options = options.options([("search_path", schema.as_str())]);
+            }
+            if let Some(limit) = how.query_timeout {
+                // Server-side, so a runaway statement stops using the database as well.
+                options = options.options([("statement_timeout", limit.as_millis().to_string())]);
             }
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(how.acquire_timeout)
                 .connect_with(options)
                 .await?;
             Ok(Db::Postgres(pool))
@@ -79,10 +113,11 @@ impl Db {
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .min_connections(1)
+                .acquire_timeout(how.acquire_timeout)
                 .connect_with(options)
                 .await?;
             let in_memory = file.as_os_str().is_empty() || file.as_os_str() == ":memory:";
-            let reads = (!in_memory).then(|| ReadPool::new(file));
+            let reads = (!in_memory).then(|| ReadPool::new(file, how.query_timeout));
             Ok(Db::Sqlite { pool, reads })
         }
     }
@@ -301,6 +336,13 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await,
+            Tx::Postgres(tx) => tx.rollback().await,
         }
     }
 

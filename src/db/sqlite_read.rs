@@ -6,12 +6,13 @@
 //! load. Writes (imports, keys, usage) stay on sqlx.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::{Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_query::{SelectStatement, SqliteQueryBuilder, Value};
 
 use super::Cell;
@@ -22,22 +23,40 @@ use crate::catalogue::declare::Kind;
 #[derive(Debug)]
 pub struct ReadPool {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<ReadConnection>>,
+    /// A query running longer is interrupted: it runs on a serving thread, where no async
+    /// time limit can stop it.
+    query_timeout: Option<Duration>,
+    epoch: Instant,
 }
+
+/// A connection and the deadline its progress handler enforces, in nanoseconds since the
+/// pool's epoch (`u64::MAX`: none).
+#[derive(Debug)]
+struct ReadConnection {
+    conn: Connection,
+    deadline: Arc<AtomicU64>,
+}
+
+/// SQLite calls the progress handler every this many virtual-machine steps: often enough to
+/// stop a runaway scan within milliseconds, rarely enough to cost nothing measurable.
+const PROGRESS_STEPS: i32 = 10_000;
 
 /// How long a read waits for a lock. WAL readers wait only in rare cases (recovery of a WAL
 /// left by a crash), and a waiting read holds a runtime worker, so it gives up early.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl ReadPool {
-    pub fn new(path: PathBuf) -> Arc<Self> {
+    pub fn new(path: PathBuf, query_timeout: Option<Duration>) -> Arc<Self> {
         Arc::new(ReadPool {
             path,
             idle: Mutex::new(Vec::new()),
+            query_timeout,
+            epoch: Instant::now(),
         })
     }
 
-    fn connection(&self) -> rusqlite::Result<Connection> {
+    fn connection(&self) -> rusqlite::Result<ReadConnection> {
         if let Some(conn) = self.idle.lock().expect("read pool poisoned").pop() {
             return Ok(conn);
         }
@@ -52,10 +71,18 @@ impl ReadPool {
         conn.pragma_update(None, "query_only", true)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(256);
-        Ok(conn)
+        let deadline = Arc::new(AtomicU64::new(u64::MAX));
+        if self.query_timeout.is_some() {
+            let (deadline, epoch) = (deadline.clone(), self.epoch);
+            conn.progress_handler(
+                PROGRESS_STEPS,
+                Some(move || nanos_since(epoch) > deadline.load(Ordering::Relaxed)),
+            )?;
+        }
+        Ok(ReadConnection { conn, deadline })
     }
 
-    fn give_back(&self, conn: Connection) {
+    fn give_back(&self, conn: ReadConnection) {
         self.idle.lock().expect("read pool poisoned").push(conn);
     }
 
@@ -71,7 +98,11 @@ impl ReadPool {
             .map(to_sqlite)
             .collect::<Result<Vec<_>, _>>()?;
         let conn = self.connection().map_err(decode_error)?;
-        let result = query(&conn, &sql, &params, kinds);
+        if let Some(limit) = self.query_timeout {
+            let deadline = nanos_since(self.epoch).saturating_add(nanos(limit));
+            conn.deadline.store(deadline, Ordering::Relaxed);
+        }
+        let result = query(&conn.conn, &sql, &params, kinds);
         self.give_back(conn);
         result
     }
@@ -101,8 +132,31 @@ fn query(
     Ok(out)
 }
 
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn nanos_since(epoch: Instant) -> u64 {
+    nanos(epoch.elapsed())
+}
+
+/// A query stopped at its time limit or by a lock is the database being unavailable for now,
+/// as sqlx reports a connection that cannot be had; anything else is a fault.
 fn decode_error(e: rusqlite::Error) -> sqlx::Error {
-    sqlx::Error::Io(std::io::Error::other(e))
+    let unavailable = matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::OperationInterrupted
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::CannotOpen
+        )
+    );
+    if unavailable {
+        sqlx::Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, e))
+    } else {
+        sqlx::Error::Protocol(e.to_string())
+    }
 }
 
 /// Converts a stored SQLite value to a cell of the declared kind (`None` when it cannot be).
@@ -168,4 +222,62 @@ fn to_sqlite(value: Value) -> Result<SqlValue, sqlx::Error> {
             ));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_query::{Expr, Query};
+
+    /// A query of some millions of steps: far beyond any limit below, instant without one.
+    fn long_count() -> SelectStatement {
+        Query::select()
+            .expr(Expr::cust(
+                "(WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300000) \
+                 SELECT count(*) FROM n)",
+            ))
+            .to_owned()
+    }
+
+    fn pool(query_timeout: Option<Duration>) -> (tempfile::TempDir, Arc<ReadPool>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("read.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        (dir, ReadPool::new(path, query_timeout))
+    }
+
+    #[test]
+    fn a_query_past_its_time_limit_is_interrupted_as_unavailable() {
+        let (_dir, reads) = pool(Some(Duration::ZERO));
+        match reads.fetch(&long_count(), &[Kind::Integer]) {
+            Err(sqlx::Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+            other => panic!("expected an interrupted query, got {other:?}"),
+        }
+        // With room for it, the same query completes.
+        let (_dir, reads) = pool(Some(Duration::from_secs(600)));
+        let rows = reads.fetch(&long_count(), &[Kind::Integer]).unwrap();
+        assert!(matches!(rows[0][0], Cell::Int(300_000)));
+    }
+
+    #[test]
+    fn without_a_limit_nothing_is_interrupted() {
+        let (_dir, reads) = pool(None);
+        let rows = reads.fetch(&long_count(), &[Kind::Integer]).unwrap();
+        assert!(matches!(rows[0][0], Cell::Int(300_000)));
+    }
+
+    #[test]
+    fn other_failures_are_faults_not_unavailability() {
+        let (_dir, reads) = pool(None);
+        let select = Query::select()
+            .expr(Expr::cust("no_such_function()"))
+            .to_owned();
+        assert!(matches!(
+            reads.fetch(&select, &[Kind::Integer]),
+            Err(sqlx::Error::Protocol(_))
+        ));
+    }
 }

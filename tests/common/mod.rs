@@ -300,6 +300,11 @@ impl TestApp {
             .await
     }
 
+    /// The PostgreSQL schema this test works in.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     pub async fn finish(self) {
         if let Some(schema) = &self.schema {
             let mut tx = self.db.begin().await.expect("begin");
