@@ -4,9 +4,10 @@
 //! stderr within `FLUSH_INTERVAL`, sooner when a batch fills.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -127,6 +128,38 @@ impl Drop for FlushGuard {
     }
 }
 
+/// Lets one caller through per interval, without a lock on the request path.
+pub struct WarnLimiter {
+    epoch: Instant,
+    interval_ms: u64,
+    next_ms: AtomicU64,
+}
+
+impl WarnLimiter {
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            epoch: Instant::now(),
+            interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
+            next_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub fn should_warn(&self) -> bool {
+        let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let next = self.next_ms.load(Ordering::Relaxed);
+        now_ms >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    now_ms.saturating_add(self.interval_ms),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,9 +185,9 @@ mod tests {
         let (writer, guard) = batched(sink.clone());
         let mut handle = writer.clone();
         handle.write_all(b"one\n").unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(5);
         while sink.0.lock().unwrap().is_empty() {
-            assert!(std::time::Instant::now() < deadline, "not written");
+            assert!(Instant::now() < deadline, "not written");
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(*sink.0.lock().unwrap(), b"one\n");
@@ -183,5 +216,16 @@ mod tests {
                 .collect();
             assert_eq!(own, (0..1000).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn warnings_are_rate_limited() {
+        let limiter = WarnLimiter::new(Duration::from_secs(3600));
+        assert!(limiter.should_warn());
+        assert!(!limiter.should_warn());
+        assert!(!limiter.should_warn());
+        let eager = WarnLimiter::new(Duration::ZERO);
+        assert!(eager.should_warn());
+        assert!(eager.should_warn());
     }
 }

@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
@@ -13,9 +14,10 @@ use tracing_subscriber::EnvFilter;
 
 use haresign::app::{AppState, Settings};
 use haresign::catalogue;
-use haresign::db::Db;
+use haresign::db::{ConnectOptions, Db};
 use haresign::import::run::{self, Outcome};
 use haresign::keys::{self, NewKey};
+use haresign::server::{self, Limits, Timeouts};
 use haresign::throttle::{Clock, MemoryStore, Rate, RedisStore, ThrottleStore};
 
 // Serving allocates many short-lived cells and buffers across threads; mimalloc keeps that
@@ -100,6 +102,51 @@ struct ServeArgs {
     /// X-Forwarded-For entry from the right; 0 uses the peer address; unset uses the whole header.
     #[arg(long, env = "HARESIGN_NUM_PROXIES")]
     num_proxies: Option<usize>,
+    /// Longest a request may take (e.g. 10s, 500ms); past it the client gets a 503. Also the
+    /// longest a single database query may run.
+    #[arg(long, env = "HARESIGN_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// How long a request waits for a database connection before it gets a 503.
+    #[arg(long, env = "HARESIGN_DB_ACQUIRE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    db_acquire_timeout: Duration,
+    /// How long a client may take to send a request head, counted from its first byte (or from
+    /// connecting); slower connections are closed.
+    #[arg(long, env = "HARESIGN_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// How long a keep-alive connection may wait, with no request in flight, for its next
+    /// request. Keep it above the idle timeout of a load balancer in front.
+    #[arg(long, env = "HARESIGN_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Connections open at once; further ones are closed as soon as they are accepted.
+    #[arg(long, env = "HARESIGN_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Connections open at once from one address (0: no cap of its own). Behind a load
+    /// balancer every connection comes from it: raise this, or set 0.
+    #[arg(long, env = "HARESIGN_MAX_CONNECTIONS_PER_PEER", default_value_t = server::DEFAULT_MAX_CONNECTIONS_PER_PEER)]
+    max_connections_per_peer: usize,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may finish before the remaining
+    /// connections are closed and the process exits.
+    #[arg(long, env = "HARESIGN_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
+}
+
+/// A duration as `500ms`, `10s`, `2m`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 10s or 2m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        other => return Err(format!("unknown unit {other:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand)]
@@ -217,10 +264,7 @@ async fn run(cli: Cli) -> Result<()> {
         .clone()
         .or_else(|| std::env::var("DATABASE_URL").ok());
     match cli.command {
-        Command::Serve(args) => {
-            let db = connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
-            serve(db, &args).await
-        }
+        Command::Serve(args) => serve(db_url.as_deref().unwrap_or(DEFAULT_DB), &args).await,
         Command::Migrate => {
             connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
             println!("database is up to date");
@@ -383,12 +427,24 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
     Ok(())
 }
 
-async fn serve(db: Db, args: &ServeArgs) -> Result<()> {
+/// Brings the schema up to date, then serves through a pool whose waits and queries are bounded
+/// (the migration itself may run longer than a request may).
+async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
+    connect(url).await?.close().await;
+    let options = ConnectOptions {
+        acquire_timeout: args.db_acquire_timeout,
+        query_timeout: Some(args.request_timeout),
+        ..ConnectOptions::default()
+    };
+    let db = Db::connect_with(url, &options)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
     let settings = Settings {
         trust_forwarded_proto: args.trust_forwarded_proto,
         key_rate: args.key_rate,
         anon_rate: args.anon_rate,
         num_proxies: args.num_proxies,
+        request_timeout: args.request_timeout,
         ..Settings::default()
     };
     let store: Arc<dyn ThrottleStore> = match &args.redis_url {
@@ -404,7 +460,16 @@ async fn serve(db: Db, args: &ServeArgs) -> Result<()> {
         None => Arc::new(MemoryStore::new()),
     };
     let state = AppState::with_throttle(db, settings, store, Clock::system());
-    haresign::server::serve(state, args.bind)
+    let limits = Limits {
+        timeouts: Timeouts {
+            header: args.header_timeout,
+            idle: args.idle_timeout,
+        },
+        max_connections: args.max_connections,
+        max_connections_per_peer: args.max_connections_per_peer,
+        shutdown_timeout: args.shutdown_timeout,
+    };
+    server::serve(state, args.bind, limits)
         .await
         .context("serving")
 }
@@ -456,5 +521,6 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
         return Ok(());
     }
     println!("\nServing on {base} (Ctrl-C to stop)");
-    serve(db, &args.serve).await
+    db.close().await;
+    serve(&url, &args.serve).await
 }

@@ -18,12 +18,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use clock::Clock;
 pub use memory::MemoryStore;
 pub use rate::{Rate, RateParseError};
 pub use redis::{RedisStore, RedisStoreConfig};
+
+use crate::logging::WarnLimiter;
 
 /// What a store decided for one request.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -217,38 +219,6 @@ impl Throttle {
     /// How many requests were allowed because the store failed.
     pub fn fail_open_count(&self) -> u64 {
         self.fail_open_total.load(Ordering::Relaxed)
-    }
-}
-
-/// Lets one caller through per interval, without a lock on the request path.
-struct WarnLimiter {
-    epoch: Instant,
-    interval_ms: u64,
-    next_ms: AtomicU64,
-}
-
-impl WarnLimiter {
-    fn new(interval: Duration) -> Self {
-        Self {
-            epoch: Instant::now(),
-            interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
-            next_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn should_warn(&self) -> bool {
-        let now_ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let next = self.next_ms.load(Ordering::Relaxed);
-        now_ms >= next
-            && self
-                .next_ms
-                .compare_exchange(
-                    next,
-                    now_ms.saturating_add(self.interval_ms),
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
     }
 }
 

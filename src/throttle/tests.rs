@@ -503,17 +503,6 @@ fn invalid_redis_url_is_reported() {
 }
 
 #[test]
-fn warnings_are_rate_limited() {
-    let limiter = WarnLimiter::new(Duration::from_secs(3600));
-    assert!(limiter.should_warn());
-    assert!(!limiter.should_warn());
-    assert!(!limiter.should_warn());
-    let eager = WarnLimiter::new(Duration::ZERO);
-    assert!(eager.should_warn());
-    assert!(eager.should_warn());
-}
-
-#[test]
 fn throttled_wire_values() {
     let none = Throttled::new(None);
     assert_eq!(none.detail(), "Request was throttled.");
