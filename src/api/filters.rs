@@ -17,7 +17,8 @@ fn column(name: &'static str) -> Expr {
 }
 
 /// Builds the WHERE condition for `backend`. Invalid values give django-filter's 400 body
-/// (field → messages, in declaration order); a null character in `search` gives DRF's list body.
+/// (field → messages, in declaration order); a refused `search` (a null character, too long or
+/// too many terms) gives DRF's list body, before any of its terms reaches the SQL.
 pub fn condition(
     endpoint: &Endpoint,
     params: &QueryParams,
