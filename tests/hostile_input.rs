@@ -3,14 +3,20 @@
 
 mod common;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::Request;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use common::{TestApp, TestResponse};
+use haresign::app::Settings;
 use haresign::catalogue::{self, declare::Endpoint, declare::FilterKind};
+use haresign::throttle::{Clock, MemoryStore};
 
 async fn loaded(app: &TestApp) {
     app.import("epraccur", &["api/epraccur.csv"])
@@ -201,4 +207,76 @@ async fn null_characters_in_code_filters_and_path_parameters_are_refused() {
             }
         }
     });
+}
+
+fn anonymous(peer: SocketAddr, forwarded: &str) -> Request<Body> {
+    Request::builder()
+        .uri("/api/v1/")
+        .header("host", "testserver")
+        .header("x-forwarded-for", forwarded)
+        .extension(ConnectInfo(peer))
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// 4 KB, different for every `i`.
+fn forged_forwarded_for(i: usize) -> String {
+    let mut value = format!("10.{}.{}.{}", i / 65_536 % 256, i / 256 % 256, i % 256);
+    while value.len() < 4096 {
+        value.push_str(&format!(", 192.0.2.{}", value.len() % 256));
+    }
+    value.truncate(4096);
+    value
+}
+
+#[tokio::test]
+async fn forged_forwarded_for_headers_cost_one_throttle_key() {
+    for backend in common::backends() {
+        let store = Arc::new(MemoryStore::new());
+        let app =
+            TestApp::build(backend, Settings::default(), store.clone(), Clock::system()).await;
+        let peer: SocketAddr = "198.51.100.7:50000".parse().unwrap();
+        let mut allowed = 0;
+        for i in 0..2_000 {
+            let response = app.send(anonymous(peer, &forged_forwarded_for(i))).await;
+            match response.status.as_u16() {
+                200 => allowed += 1,
+                429 => {}
+                other => panic!("request {i} answered {other} on {backend:?}"),
+            }
+        }
+        assert_eq!(store.key_count(), 1, "{backend:?}");
+        // The default anonymous rate, 1000/hour, for the one peer.
+        assert_eq!(allowed, 1000, "{backend:?}");
+        app.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn forged_forwarded_for_headers_neither_dodge_nor_aim_the_throttle() {
+    for backend in common::backends() {
+        let settings = Settings {
+            anon_rate: "3/minute".parse().unwrap(),
+            ..Settings::default()
+        };
+        let app = TestApp::build(
+            backend,
+            settings,
+            Arc::new(MemoryStore::new()),
+            Clock::system(),
+        )
+        .await;
+        let attacker: SocketAddr = "198.51.100.7:50000".parse().unwrap();
+        let victim: SocketAddr = "203.0.113.9:40000".parse().unwrap();
+        for forwarded in ["203.0.113.9", "192.0.2.1", "192.0.2.2, 203.0.113.9"] {
+            let response = app.send(anonymous(attacker, forwarded)).await;
+            assert_eq!(response.status, 200, "{forwarded} on {backend:?}");
+        }
+        let fourth = app.send(anonymous(attacker, "192.0.2.99")).await;
+        assert_eq!(fourth.status, 429, "{backend:?}");
+        assert_eq!(fourth.header("retry-after"), Some("60"), "{backend:?}");
+        let victims = app.send(anonymous(victim, "198.51.100.7")).await;
+        assert_eq!(victims.status, 200, "{backend:?}");
+        app.finish().await;
+    }
 }
