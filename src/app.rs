@@ -41,8 +41,10 @@ pub struct Settings {
     pub key_rate: Rate,
     /// Throttle rate of anonymous requests to public endpoints, per client address.
     pub anon_rate: Rate,
-    /// DRF's `NUM_PROXIES`: how many proxies stand in front, for the client address.
-    pub num_proxies: Option<usize>,
+    /// DRF's `NUM_PROXIES`: how many trusted proxies stand in front, for the client address; 0
+    /// means the peer address. DRF's default, the whole `X-Forwarded-For` header, is not offered:
+    /// any client can forge it.
+    pub num_proxies: usize,
     /// How often the response cache looks for a newer import; the most a response can lag one.
     pub cache_check_interval: Duration,
     /// Longest a request may take; past it the client gets a 503 and the work is dropped.
@@ -61,7 +63,7 @@ impl Default for Settings {
             trust_forwarded_proto: false,
             key_rate: DEFAULT_KEY_RATE.parse().expect("valid default rate"),
             anon_rate: DEFAULT_ANON_RATE.parse().expect("valid default rate"),
-            num_proxies: None,
+            num_proxies: 0,
             cache_check_interval: Duration::from_secs(1),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }

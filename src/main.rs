@@ -98,10 +98,12 @@ struct ServeArgs {
     /// Throttle rate of anonymous requests to the public endpoints, per client address.
     #[arg(long, env = "HARESIGN_ANON_RATE", default_value = haresign::app::DEFAULT_ANON_RATE)]
     anon_rate: Rate,
-    /// Proxies in front of the server (DRF's NUM_PROXIES): the client address is the n-th
-    /// X-Forwarded-For entry from the right; 0 uses the peer address; unset uses the whole header.
-    #[arg(long, env = "HARESIGN_NUM_PROXIES")]
-    num_proxies: Option<usize>,
+    /// Trusted proxies in front of the server (DRF's NUM_PROXIES), for the client address that
+    /// anonymous throttling counts: 0 uses the peer address. Behind a load balancer, set it to the
+    /// number of proxies in front, so the client address is the n-th X-Forwarded-For entry from
+    /// the right.
+    #[arg(long, env = "HARESIGN_NUM_PROXIES", default_value_t = 0)]
+    num_proxies: usize,
     /// Longest a request may take (e.g. 10s, 500ms); past it the client gets a 503. Also the
     /// longest a single database query may run.
     #[arg(long, env = "HARESIGN_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::query::{
-    QueryParams, drf_bool, financial_year, like_pattern, parse_django_date, parse_month,
-    search_terms,
+    NullCharacters, QueryParams, drf_bool, financial_year, like_pattern, parse_django_date,
+    parse_month, search_terms,
 };
 use crate::catalogue::declare::{Endpoint, FilterKind};
 use crate::db::{Backend, search_index_name};
@@ -16,8 +16,10 @@ fn column(name: &'static str) -> Expr {
     Expr::col(Alias::new(name))
 }
 
-/// Builds the WHERE condition for `backend`. Invalid values give django-filter's 400 body
-/// (field → messages, in declaration order); a null character in `search` gives DRF's list body.
+/// Builds the WHERE condition for `backend`. Invalid values (a code with a null character among
+/// them) give django-filter's 400 body (field → messages, in declaration order); a refused
+/// `search` (a null character, too long or too many terms) gives DRF's list body, before any of
+/// its terms reaches the SQL.
 pub fn condition(
     endpoint: &Endpoint,
     params: &QueryParams,
@@ -31,6 +33,9 @@ pub fn condition(
             continue;
         };
         match filter.kind {
+            FilterKind::Code(_) | FilterKind::LowerCode(_) if raw.contains('\0') => {
+                errors.insert(filter.name.to_owned(), json!([NullCharacters.to_string()]));
+            }
             FilterKind::Code(col) => {
                 cond = cond.add(column(col).eq(raw.trim().to_uppercase()));
             }

@@ -107,6 +107,16 @@ async fn respond(
             .find(|(name, _)| *name == lookup.param)
             .map(|(_, v)| v.trim().to_uppercase())
             .unwrap_or_default();
+        let not_found = || {
+            ApiError::NotFound(format!(
+                "No {} matches the given query.",
+                lookup.parent_model
+            ))
+        };
+        // No stored code holds a NUL, and PostgreSQL refuses one in a text parameter.
+        if value.contains('\0') {
+            return Err(not_found());
+        }
         let mut exists = Query::select();
         exists
             .expr(Expr::val(1i64))
@@ -114,10 +124,7 @@ async fn respond(
             .and_where(Expr::col(Alias::new(lookup.parent_column)).eq(value.as_str()))
             .limit(1);
         if state.db.fetch_i64(&exists).await?.is_none() {
-            return Err(ApiError::NotFound(format!(
-                "No {} matches the given query.",
-                lookup.parent_model
-            )));
+            return Err(not_found());
         }
         condition = condition.add(Expr::col(Alias::new(lookup.column)).eq(value));
     }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::filters;
 use super::json::to_drf_json_indented;
-use super::query::QueryParams;
+use super::query::{MAX_SEARCH_CHARS, QueryParams};
 use super::routes::API_V1;
 use crate::app::Settings;
 use crate::catalogue::{
@@ -225,9 +225,17 @@ fn parameters(endpoint: &Endpoint, settings: &Settings) -> Vec<Value> {
     }
     for filter in endpoint.filters {
         let schema = match filter.kind {
-            FilterKind::Code(_) | FilterKind::LowerCode(_) => json!({"type": "string"}),
-            // DRF's SearchFilter refuses a null character with a 400.
-            FilterKind::Search { .. } => json!({"type": "string", "pattern": "^[^\\x00]*$"}),
+            // Django's CharField refuses a null character with a 400.
+            FilterKind::Code(_) | FilterKind::LowerCode(_) => {
+                json!({"type": "string", "pattern": "^[^\\x00]*$"})
+            }
+            // DRF's SearchFilter refuses a null character with a 400, and so does this service a
+            // value past its length bound.
+            FilterKind::Search { .. } => json!({
+                "type": "string",
+                "pattern": "^[^\\x00]*$",
+                "maxLength": MAX_SEARCH_CHARS,
+            }),
             FilterKind::Date(_) | FilterKind::Month(_) => {
                 json!({"type": "string", "format": "date"})
             }
@@ -347,15 +355,30 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
             FilterKind::Date(_) | FilterKind::Month(_) | FilterKind::FinancialYear(_)
         )
     });
-    if let Some(filter) = validated {
+    let coded = endpoint
+        .filters
+        .iter()
+        .find(|f| matches!(f.kind, FilterKind::Code(_) | FilterKind::LowerCode(_)));
+    if validated.is_some() || coded.is_some() {
         used.field_errors = true;
         schemas.push(schema_ref("FieldErrors"));
+    }
+    if let Some(filter) = validated {
         reasons.push("a filter value that does not parse (field → messages)");
         let query = format!("{}=x", filter.name);
         if let Err(error) =
             filters::condition(endpoint, &QueryParams::parse(Some(&query)), Backend::Sqlite)
         {
             examples.push(example("Invalid filter value", error.body()));
+        }
+    }
+    if let Some(filter) = coded {
+        reasons.push("a code with a null character (field → messages)");
+        let query = format!("{}=%00", filter.name);
+        if let Err(error) =
+            filters::condition(endpoint, &QueryParams::parse(Some(&query)), Backend::Sqlite)
+        {
+            examples.push(example("Null character in a code", error.body()));
         }
     }
     if endpoint

@@ -712,10 +712,30 @@ pub fn financial_year(s: &str) -> Option<String> {
     follows.then(|| format!("{first:04}/{:02}", (first + 1) % 100))
 }
 
-/// DRF's search-term validation error; the body is `["Null characters are not allowed."]`.
+/// Django's `ProhibitNullCharactersValidator`, which every `forms.CharField` runs: PostgreSQL
+/// cannot store a NUL in text, and SQLite would compare it silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("Null characters are not allowed.")]
 pub struct NullCharacters;
+
+/// The longest `search` value served, in characters (Python `len`). DRF has no bound; each term
+/// becomes a nested SQL condition, and a few thousand of them overflow a worker's stack.
+pub const MAX_SEARCH_CHARS: usize = 256;
+
+/// The most search terms served: more than any person types, few enough to keep the SQL small.
+pub const MAX_SEARCH_TERMS: usize = 16;
+
+/// Why a `search` value is refused; the body is DRF's bare list `["<message>"]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    NullCharacters(#[from] NullCharacters),
+    /// Django's `MaxLengthValidator` wording.
+    #[error("Ensure this value has at most {max} characters (it has {0}).", max = MAX_SEARCH_CHARS)]
+    TooLong(usize),
+    #[error("Ensure this search has at most {max} terms (it has {0}).", max = MAX_SEARCH_TERMS)]
+    TooManyTerms(usize),
+}
 
 /// The token ends of Django's `smart_split` regex at `start` (a non-space character):
 /// ```text
@@ -797,10 +817,16 @@ fn unescape_string_literal(term: &str, quote: char) -> String {
 
 /// DRF `SearchFilter.get_search_terms` + `search_smart_split` for the (last) `search` value:
 /// split on whitespace and commas, quoted phrases kept together and unescaped. Every term
-/// must match some search field. A NUL anywhere fails validation.
-pub fn search_terms(s: &str) -> Result<Vec<String>, NullCharacters> {
+/// must match some search field. A NUL anywhere fails validation, then the value must have at
+/// most [`MAX_SEARCH_CHARS`] characters, checked before the split so that its cost is bounded
+/// too, and at most [`MAX_SEARCH_TERMS`] terms.
+pub fn search_terms(s: &str) -> Result<Vec<String>, SearchError> {
     if s.contains('\0') {
-        return Err(NullCharacters);
+        return Err(NullCharacters.into());
+    }
+    let chars = s.chars().count();
+    if chars > MAX_SEARCH_CHARS {
+        return Err(SearchError::TooLong(chars));
     }
     let mut terms = Vec::new();
     for token in smart_split(s) {
@@ -817,6 +843,9 @@ pub fn search_terms(s: &str) -> Result<Vec<String>, NullCharacters> {
                     .map(|sub| py_strip(sub).to_owned()),
             ),
         }
+    }
+    if terms.len() > MAX_SEARCH_TERMS {
+        return Err(SearchError::TooManyTerms(terms.len()));
     }
     Ok(terms)
 }
@@ -1393,13 +1422,77 @@ mod tests {
 
     #[test]
     fn search_rejects_null_characters() {
-        assert_eq!(search_terms("a\0"), Err(NullCharacters));
-        assert_eq!(search_terms("\0"), Err(NullCharacters));
+        let null = Err(SearchError::NullCharacters(NullCharacters));
+        assert_eq!(search_terms("a\0"), null);
+        assert_eq!(search_terms("\0"), null);
         let q = QueryParams::parse(Some("search=%00"));
-        assert_eq!(search_terms(q.last("search").unwrap()), Err(NullCharacters));
+        assert_eq!(search_terms(q.last("search").unwrap()), null);
         assert_eq!(
-            NullCharacters.to_string(),
+            SearchError::from(NullCharacters).to_string(),
             "Null characters are not allowed."
+        );
+        // Before the bounds, as before they existed.
+        assert_eq!(search_terms(&format!("{}\0", "a,".repeat(300))), null);
+    }
+
+    #[test]
+    fn search_length_is_bounded_in_characters() {
+        let longest = "e".repeat(MAX_SEARCH_CHARS);
+        assert_eq!(search_terms(&longest), Ok(vec![longest.clone()]));
+        let accented = "é".repeat(MAX_SEARCH_CHARS);
+        assert_eq!(search_terms(&accented), Ok(vec![accented.clone()]));
+        assert_eq!(
+            search_terms(&format!("{longest}e")),
+            Err(SearchError::TooLong(257))
+        );
+        assert_eq!(
+            search_terms(&format!("{accented}é")),
+            Err(SearchError::TooLong(257))
+        );
+        // Blanks count: the bound applies to the value as sent.
+        assert_eq!(
+            search_terms(&" ".repeat(300)),
+            Err(SearchError::TooLong(300))
+        );
+        let terms = ["a"; 14_500].join(",");
+        assert_eq!(search_terms(&terms), Err(SearchError::TooLong(28_999)));
+        assert_eq!(
+            SearchError::TooLong(28_999).to_string(),
+            "Ensure this value has at most 256 characters (it has 28999)."
+        );
+    }
+
+    #[test]
+    fn search_terms_are_bounded_after_the_split() {
+        let sixteen = ["elm"; MAX_SEARCH_TERMS].join(",");
+        assert_eq!(search_terms(&sixteen).map(|t| t.len()), Ok(16));
+        assert_eq!(
+            search_terms(&format!("{sixteen},elm")),
+            Err(SearchError::TooManyTerms(17))
+        );
+        assert_eq!(
+            search_terms(&format!("{sixteen} elm")),
+            Err(SearchError::TooManyTerms(17))
+        );
+        // Separators alone are not terms; a quoted phrase is one term; empty quotes are one.
+        assert_eq!(
+            search_terms(&format!(",,{sixteen},, ,")).map(|t| t.len()),
+            Ok(16)
+        );
+        let phrases = ["\"a b c\""; MAX_SEARCH_TERMS].join(" ");
+        assert_eq!(search_terms(&phrases).map(|t| t.len()), Ok(16));
+        assert_eq!(
+            search_terms(&format!("{phrases} \"\"")),
+            Err(SearchError::TooManyTerms(17))
+        );
+        // Length first: this many terms never reaches the split.
+        assert_eq!(
+            search_terms(&["a"; 200].join(",")),
+            Err(SearchError::TooLong(399))
+        );
+        assert_eq!(
+            SearchError::TooManyTerms(17).to_string(),
+            "Ensure this search has at most 16 terms (it has 17)."
         );
     }
 

@@ -7,8 +7,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{Decision, Rate, StoreFuture, ThrottleStore, drf_wait};
 
-/// Independent locks so that unrelated keys rarely contend; a power of two keeps the shard pick cheap.
+/// Independent locks so that unrelated keys rarely contend.
 const SHARDS: usize = 16;
+
+/// How many keys the store holds at most unless told otherwise: every identity seen in the last
+/// window costs a key, and a flood of them must not grow the process without bound.
+const DEFAULT_MAX_KEYS: usize = 100_000;
+
+/// A store smaller than `SHARDS` times this uses fewer shards, so that each shard holds enough
+/// keys for eviction to pick among them.
+const MIN_KEYS_PER_SHARD: usize = 64;
 
 /// A shard sweeps out expired keys once it has seen at least this many operations and at least as
 /// many as the keys its previous sweep kept. Sweeping then costs amortised O(1) per request, and a
@@ -16,15 +24,17 @@ const SHARDS: usize = 16;
 const MIN_OPS_BETWEEN_SWEEPS: usize = 1024;
 
 /// Per-key histories behind sharded mutexes: each check-and-record runs entirely under one lock,
-/// so it is atomic by construction.
+/// so it is atomic by construction. The number of keys is capped: a new key that finds its shard
+/// full first sweeps out the expired keys, then, if the shard is still full, evicts the key whose
+/// window ends first, which forgets that client's history.
 pub struct MemoryStore {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
 }
 
-#[derive(Default)]
 struct Shard {
     entries: HashMap<Box<str>, Entry>,
+    max_keys: usize,
     ops_since_sweep: usize,
     kept_by_last_sweep: usize,
 }
@@ -37,9 +47,28 @@ struct Entry {
 }
 
 impl MemoryStore {
+    /// A store of at most `DEFAULT_MAX_KEYS` (100,000) keys.
     pub fn new() -> Self {
+        Self::with_max_keys(DEFAULT_MAX_KEYS)
+    }
+
+    /// A store of at most `max_keys` keys (at least one).
+    pub fn with_max_keys(max_keys: usize) -> Self {
+        let max_keys = max_keys.max(1);
+        let shards = (max_keys / MIN_KEYS_PER_SHARD).clamp(1, SHARDS);
+        // The remainder goes one key each to the first shards, so the shards add up to `max_keys`.
+        let shard_max = |i: usize| max_keys / shards + usize::from(i < max_keys % shards);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..shards)
+                .map(|i| {
+                    Mutex::new(Shard {
+                        entries: HashMap::new(),
+                        max_keys: shard_max(i),
+                        ops_since_sweep: 0,
+                        kept_by_last_sweep: 0,
+                    })
+                })
+                .collect(),
             hasher: RandomState::new(),
         }
     }
@@ -50,7 +79,7 @@ impl MemoryStore {
     }
 
     fn shard(&self, key: &str) -> MutexGuard<'_, Shard> {
-        let index = self.hasher.hash_one(key) as usize % SHARDS;
+        let index = self.hasher.hash_one(key) as usize % self.shards.len();
         lock(&self.shards[index])
     }
 
@@ -75,6 +104,9 @@ impl MemoryStore {
             };
         }
 
+        if !shard.entries.contains_key(key) {
+            shard.make_room(now);
+        }
         let entry = shard
             .entries
             .entry(Box::from(key))
@@ -115,9 +147,35 @@ impl Shard {
     fn maybe_sweep(&mut self, now: f64) {
         self.ops_since_sweep += 1;
         if self.ops_since_sweep >= MIN_OPS_BETWEEN_SWEEPS.max(self.kept_by_last_sweep) {
-            self.entries.retain(|_, entry| !entry.expired(now));
-            self.ops_since_sweep = 0;
-            self.kept_by_last_sweep = self.entries.len();
+            self.sweep(now);
+        }
+    }
+
+    fn sweep(&mut self, now: f64) {
+        self.entries.retain(|_, entry| !entry.expired(now));
+        self.ops_since_sweep = 0;
+        self.kept_by_last_sweep = self.entries.len();
+    }
+
+    /// Frees a place for a new key when the shard is full: the expired keys go if there are any,
+    /// else the key whose window ends first. The scan costs O(keys in the shard), paid only while
+    /// the shard is full, which normal traffic never makes it.
+    fn make_room(&mut self, now: f64) {
+        if self.entries.len() < self.max_keys {
+            return;
+        }
+        let soonest = self
+            .entries
+            .iter()
+            .min_by(|a, b| a.1.expires_at.total_cmp(&b.1.expires_at))
+            .map(|(key, entry)| (key.clone(), entry.expired(now)));
+        match soonest {
+            // The soonest to end has ended, so a sweep frees at least one place.
+            Some((_, true)) => self.sweep(now),
+            Some((key, false)) => {
+                self.entries.remove(&key);
+            }
+            None => {}
         }
     }
 }
@@ -206,6 +264,85 @@ mod tests {
             "a shard peaked at {peak} keys"
         );
         assert!(store.key_count() <= SHARDS * 2 * MIN_OPS_BETWEEN_SWEEPS);
+    }
+
+    fn holds(store: &MemoryStore, key: &str) -> bool {
+        store.shard(key).entries.contains_key(key)
+    }
+
+    fn shard_caps(store: &MemoryStore) -> Vec<usize> {
+        store.shards.iter().map(|s| lock(s).max_keys).collect()
+    }
+
+    #[test]
+    fn shard_caps_add_up_to_the_store_cap() {
+        assert_eq!(shard_caps(&MemoryStore::new()), vec![6_250; SHARDS]);
+        for max_keys in [1, 2, 63, 64, 100, 1_000, 1_023, 100_001] {
+            let caps = shard_caps(&MemoryStore::with_max_keys(max_keys));
+            assert_eq!(caps.iter().sum::<usize>(), max_keys, "{max_keys}");
+            assert!(caps.iter().all(|&c| c >= 1), "{max_keys}: {caps:?}");
+            assert!(caps.len() <= SHARDS);
+        }
+        assert_eq!(shard_caps(&MemoryStore::with_max_keys(0)), vec![1]);
+    }
+
+    #[test]
+    fn the_key_cap_holds_under_a_flood_of_new_keys() {
+        for max_keys in [1, 5, 100, 1_000] {
+            let store = MemoryStore::with_max_keys(max_keys);
+            let r = rate(1000, 3600);
+            for i in 0..20_000u32 {
+                store.decide(&format!("client-{i}"), r, 1000.0 + f64::from(i) * 0.001);
+                assert!(store.key_count() <= max_keys, "{max_keys} at {i}");
+            }
+            // One shard fills exactly; several fill up to what the hash sends each.
+            if max_keys < MIN_KEYS_PER_SHARD {
+                assert_eq!(store.key_count(), max_keys);
+            }
+        }
+    }
+
+    #[test]
+    fn a_full_store_sweeps_expired_keys_before_it_evicts_a_live_one() {
+        let store = MemoryStore::with_max_keys(3);
+        store.decide("short", rate(5, 10), 0.0);
+        store.decide("b", rate(5, 100), 1.0);
+        store.decide("c", rate(5, 100), 2.0);
+        // "short" has expired: it goes, and no live key is touched.
+        store.decide("d", rate(5, 100), 20.0);
+        assert!(!holds(&store, "short"));
+        assert!(holds(&store, "b") && holds(&store, "c") && holds(&store, "d"));
+        // Nothing has expired: the window that ends first ("b", at 101) is evicted.
+        store.decide("e", rate(5, 100), 21.0);
+        assert!(!holds(&store, "b"));
+        assert!(holds(&store, "c") && holds(&store, "d") && holds(&store, "e"));
+        assert_eq!(store.key_count(), 3);
+        // A request from a key already held never evicts.
+        store.decide("c", rate(5, 100), 22.0);
+        assert!(holds(&store, "c") && holds(&store, "d") && holds(&store, "e"));
+    }
+
+    #[test]
+    fn a_key_that_stays_is_throttled_as_before() {
+        let store = MemoryStore::with_max_keys(2);
+        let r = rate(3, 60);
+        for t in [100.0, 101.0, 102.0] {
+            assert_eq!(store.decide("k", r, t), Decision::Allowed);
+        }
+        // A flood of one-second clients, whose windows end before k's.
+        for i in 0..1_000u32 {
+            store.decide(
+                &format!("flood-{i}"),
+                rate(1, 1),
+                103.0 + f64::from(i) * 0.01,
+            );
+        }
+        assert!(holds(&store, "k"));
+        assert_eq!(
+            store.decide("k", r, 113.0),
+            Decision::Throttled { wait: Some(47.0) }
+        );
+        assert_eq!(store.decide("k", r, 160.0), Decision::Allowed);
     }
 
     #[test]
@@ -297,6 +434,46 @@ mod tests {
                     reference.allow_request(&key, r, now),
                     "{} at {}", key, now
                 );
+            }
+        }
+
+        #[test]
+        fn a_capped_store_matches_the_reference_model_for_the_keys_it_keeps(
+            max_keys in 1usize..6,
+            start in 0.0..2e9f64,
+            steps in prop::collection::vec(
+                (prop_oneof![Just(0.0), 0.0..3.0f64, 0.0..30.0f64], 0usize..10, 0usize..3),
+                1..150,
+            ),
+        ) {
+            let store = MemoryStore::with_max_keys(max_keys);
+            let mut reference = Reference::default();
+            let mut now = start;
+            for (gap, key, window) in steps {
+                now += gap;
+                let key = format!("k{key}");
+                let r = rate(2, [1, 10, 60][window]);
+                prop_assert_eq!(
+                    store.decide(&key, r, now),
+                    reference.allow_request(&key, r, now),
+                    "{} at {}", key, now
+                );
+                prop_assert!(store.key_count() <= max_keys);
+                // A key the reference still holds live but the store does not was evicted: the
+                // store forgot it, so the reference must too.
+                let evicted: Vec<String> = reference
+                    .cache
+                    .iter()
+                    .filter(|(k, (_, expiry))| *expiry > now && !holds(&store, k))
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                if !evicted.is_empty() {
+                    prop_assert_eq!(evicted.len(), 1);
+                    prop_assert_eq!(store.key_count(), max_keys);
+                }
+                for k in evicted {
+                    reference.cache.remove(&k);
+                }
             }
         }
 

@@ -15,10 +15,13 @@ mod redis;
 mod tests;
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sha2::{Digest, Sha256};
 
 pub use clock::Clock;
 pub use memory::MemoryStore;
@@ -222,25 +225,35 @@ impl Throttle {
     }
 }
 
-/// DRF's `get_ident`: the client identity used for anonymous requests.
+/// DRF's `get_ident` with `NUM_PROXIES` set: the client identity used for anonymous requests.
 ///
-/// - `num_proxies: None` (DRF's default): the whole `X-Forwarded-For` value with every whitespace
-///   character removed, or `remote` when the header is absent or empty. Client-spoofable.
-/// - `Some(0)`: `remote`.
-/// - `Some(n)`: the n-th entry from the right of `X-Forwarded-For` (the leftmost when there are
-///   fewer), trimmed; `remote` when the header is absent.
-pub fn client_ident(xff: Option<&str>, remote: &str, num_proxies: Option<usize>) -> String {
-    match (num_proxies, xff) {
-        (None, Some(xff)) if !xff.is_empty() => {
-            xff.chars().filter(|&c| !is_python_whitespace(c)).collect()
-        }
-        (None, _) | (Some(0), _) | (Some(_), None) => remote.to_owned(),
-        (Some(n), Some(xff)) => {
-            let addrs: Vec<&str> = xff.split(',').collect();
-            let index = addrs.len() - n.min(addrs.len());
-            addrs[index].trim_matches(is_python_whitespace).to_owned()
-        }
+/// - `num_proxies` 0: `remote`, the peer address.
+/// - n > 0: the n-th entry from the right of `X-Forwarded-For` (the leftmost when there are
+///   fewer), trimmed; `remote` when the header or that entry is absent or empty.
+///
+/// DRF keys the throttle with the entry as sent, which a client can make hundreds of kilobytes
+/// long. Here an IP address (`203.0.113.9`, `2001:db8::1`, also with a port: `203.0.113.9:443`,
+/// `[2001:db8::1]:443`) is keyed by its canonical text and anything else by `xff:` and the first
+/// 32 hex digits of its SHA-256, so an identity is always short.
+pub fn client_ident(xff: Option<&str>, remote: &str, num_proxies: usize) -> String {
+    if num_proxies == 0 {
+        return remote.to_owned();
     }
+    let entry = xff
+        .and_then(|xff| xff.rsplit(',').take(num_proxies).last())
+        .map(|entry| entry.trim_matches(is_python_whitespace))
+        .filter(|entry| !entry.is_empty());
+    let Some(entry) = entry else {
+        return remote.to_owned();
+    };
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return ip.to_string();
+    }
+    if let Ok(socket) = entry.parse::<SocketAddr>() {
+        return socket.ip().to_string();
+    }
+    let digest = Sha256::digest(entry.as_bytes());
+    format!("xff:{}", hex::encode(&digest[..16]))
 }
 
 /// Python's `str.isspace`, which `str.split()` and `str.strip()` use: Unicode whitespace plus the

@@ -556,38 +556,72 @@ fn combined_outcomes_keep_the_largest_known_wait() {
 }
 
 #[test]
-fn client_ident_follows_drf_get_ident() {
+fn client_ident_is_the_peer_without_proxies() {
     let remote = "10.0.0.1";
-    // NUM_PROXIES = None: the whole header, whitespace removed; spoofable by design.
+    assert_eq!(client_ident(Some("1.2.3.4, 5.6.7.8"), remote, 0), remote);
+    assert_eq!(client_ident(Some(&"x".repeat(100_000)), remote, 0), remote);
+    assert_eq!(client_ident(None, remote, 0), remote);
+}
+
+#[test]
+fn client_ident_behind_proxies_follows_drf_get_ident() {
+    let remote = "10.0.0.1";
+    // n-th from the right, clamped to the leftmost, stripped.
+    let xff = "1.2.3.4, 5.6.7.8 ,9.9.9.9";
+    assert_eq!(client_ident(Some(xff), remote, 1), "9.9.9.9");
+    assert_eq!(client_ident(Some(xff), remote, 2), "5.6.7.8");
+    assert_eq!(client_ident(Some(xff), remote, 3), "1.2.3.4");
+    assert_eq!(client_ident(Some(xff), remote, 10), "1.2.3.4");
+    assert_eq!(client_ident(Some("1.2.3.4"), remote, 1), "1.2.3.4");
     assert_eq!(
-        client_ident(Some("1.2.3.4, 5.6.7.8"), remote, None),
-        "1.2.3.4,5.6.7.8"
-    );
-    assert_eq!(client_ident(Some(" 1.2.3.4\t"), remote, None), "1.2.3.4");
-    assert_eq!(
-        client_ident(Some("\u{a0}1.2.3.4\u{1f}"), remote, None),
+        client_ident(Some("\u{a0}1.2.3.4\u{1f}"), remote, 1),
         "1.2.3.4"
     );
-    assert_eq!(client_ident(Some("   "), remote, None), "");
-    assert_eq!(client_ident(Some(""), remote, None), remote);
-    assert_eq!(client_ident(None, remote, None), remote);
-    // NUM_PROXIES = 0: always the peer address.
+    assert_eq!(client_ident(None, remote, 2), remote);
+    // Where DRF would key by an empty string, the peer address.
+    assert_eq!(client_ident(Some(""), remote, 1), remote);
+    assert_eq!(client_ident(Some("  "), remote, 1), remote);
+    assert_eq!(client_ident(Some("1.2.3.4,"), remote, 1), remote);
+    assert_eq!(client_ident(Some("1.2.3.4, ,5.6.7.8"), remote, 2), remote);
+}
+
+#[test]
+fn client_ident_addresses_are_canonical() {
+    let remote = "10.0.0.1";
+    let cases = [
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("::ffff:192.0.2.1", "::ffff:192.0.2.1"),
+        ("192.0.2.1:443", "192.0.2.1"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+    ];
+    for (entry, ident) in cases {
+        assert_eq!(client_ident(Some(entry), remote, 1), ident, "{entry}");
+    }
+}
+
+#[test]
+fn client_ident_of_anything_else_is_a_short_digest() {
+    let remote = "10.0.0.1";
+    let long = "x".repeat(400_000);
+    let ident = client_ident(Some(&long), remote, 1);
+    assert_eq!(ident.len(), "xff:".len() + 32);
+    assert!(ident.starts_with("xff:"));
+    assert!(ident[4..].bytes().all(|b| b.is_ascii_hexdigit()));
+    // The first 16 bytes of SHA-256("unknown").
     assert_eq!(
-        client_ident(Some("1.2.3.4, 5.6.7.8"), remote, Some(0)),
-        remote
+        client_ident(Some("unknown"), remote, 1),
+        "xff:b23a6a8439c0dde5515893e7c90c1e32"
     );
-    assert_eq!(client_ident(None, remote, Some(0)), remote);
-    // NUM_PROXIES = n: n-th from the right, clamped to the leftmost, stripped.
-    let xff = "1.2.3.4, 5.6.7.8 ,9.9.9.9";
-    assert_eq!(client_ident(Some(xff), remote, Some(1)), "9.9.9.9");
-    assert_eq!(client_ident(Some(xff), remote, Some(2)), "5.6.7.8");
-    assert_eq!(client_ident(Some(xff), remote, Some(3)), "1.2.3.4");
-    assert_eq!(client_ident(Some(xff), remote, Some(10)), "1.2.3.4");
-    assert_eq!(client_ident(Some("1.2.3.4"), remote, Some(1)), "1.2.3.4");
-    assert_eq!(client_ident(None, remote, Some(2)), remote);
-    // An empty header is still a header to DRF once NUM_PROXIES is set.
-    assert_eq!(client_ident(Some(""), remote, Some(1)), "");
-    assert_eq!(client_ident(Some("1.2.3.4,"), remote, Some(1)), "");
+    // Distinct entries stay distinct; the same entry, trimmed, is the same client.
+    assert_ne!(
+        client_ident(Some("unknown-a"), remote, 1),
+        client_ident(Some("unknown-b"), remote, 1)
+    );
+    assert_eq!(
+        client_ident(Some(" unknown "), remote, 1),
+        client_ident(Some("unknown"), remote, 1)
+    );
+    assert_eq!(client_ident(Some("1.2.3.4.5"), remote, 1).len(), 36);
 }
 
 #[test]
