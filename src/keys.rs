@@ -6,8 +6,8 @@ use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::catalogue::declare::{Kind, Table, col, opt};
 use crate::db::{Cell, Db};
+use crate::schema::{Kind, Table, col, opt};
 use crate::throttle::Rate;
 
 /// Every key starts with this, so leaked keys are recognisable.

@@ -9,11 +9,12 @@ pub mod demo;
 pub mod import;
 pub mod keys;
 pub mod logging;
+pub mod schema;
 pub mod server;
 pub mod throttle;
 pub mod usage;
 
-use catalogue::declare::Table;
+use schema::Table;
 
 /// Every table the database holds: the service's own, then the catalogue's.
 pub fn schema_tables() -> Vec<&'static Table> {
@@ -24,4 +25,10 @@ pub fn schema_tables() -> Vec<&'static Table> {
     ];
     tables.extend(catalogue::tables());
     tables
+}
+
+/// Creates every table and index the service and its catalogue declare (idempotent).
+pub async fn migrate(db: &db::Db) -> Result<(), sqlx::Error> {
+    db.create_tables(&schema_tables(), &catalogue::searched_columns())
+        .await
 }

@@ -242,7 +242,7 @@ async fn connect(url: &str) -> Result<Db> {
     let db = Db::connect(url)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
-    db.migrate().await.context("creating tables")?;
+    haresign::migrate(&db).await.context("creating tables")?;
     Ok(db)
 }
 

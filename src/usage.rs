@@ -7,9 +7,9 @@ use std::sync::Mutex;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Order, Query};
 
-use crate::catalogue::declare::{Kind, Table, col};
 use crate::db::{Cell, Db};
 use crate::keys::API_KEYS;
+use crate::schema::{Kind, Table, col};
 
 pub static API_KEY_USAGE: Table = Table {
     name: "api_key_usage",

@@ -356,7 +356,7 @@ async fn migrating_indexes_rows_that_predate_the_search_index() {
         tx.execute_raw(sql).await.unwrap();
     }
     tx.commit().await.unwrap();
-    app.db.migrate().await.unwrap();
+    haresign::migrate(&app.db).await.unwrap();
     let body = app.get("/api/v1/practices/?search=elm").await.json();
     assert_eq!(
         codes(&body, "ods_code"),

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use common::{Backend, TestApp, TestResponse};
 use haresign::api::openapi::RENDERED;
-use haresign::catalogue::{self, declare::FilterKind, declare::Shape};
+use haresign::catalogue;
+use haresign::schema::{FilterKind, Shape};
 
 const SNAPSHOT: &str = "tests/snapshots/openapi.json";
 const UPDATE_ENV: &str = "HARESIGN_UPDATE_SNAPSHOTS";

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use common::{TestApp, TestResponse};
 use haresign::app::Settings;
-use haresign::catalogue::{self, declare::Endpoint, declare::FilterKind};
+use haresign::catalogue;
+use haresign::schema::{Endpoint, FilterKind};
 use haresign::throttle::{Clock, MemoryStore};
 
 async fn loaded(app: &TestApp) {

@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use sea_query::{Alias, Order, Query};
 
 use common::{TestApp, fixture};
-use haresign::catalogue::declare::Kind;
 use haresign::db::Cell;
 use haresign::import::run::Outcome;
+use haresign::schema::Kind;
 
 async fn count(app: &TestApp) -> i64 {
     app.get("/api/v1/practices/").await.json()["count"]

@@ -9,8 +9,8 @@ use super::query::{
     NullCharacters, QueryParams, drf_bool, financial_year, like_pattern, parse_django_date,
     parse_month, search_terms,
 };
-use crate::catalogue::declare::{Endpoint, FilterKind};
 use crate::db::{Backend, search_index_name};
+use crate::schema::{Endpoint, FilterKind};
 
 fn column(name: &'static str) -> Expr {
     Expr::col(Alias::new(name))

@@ -7,10 +7,8 @@ use super::docs::{DOCS_PATH, REDOC_PATH};
 use super::openapi::{SCHEMA_PATH, core_rule, filter_rule, filter_type, operation_id};
 use super::routes::API_V1;
 use crate::app::Settings;
-use crate::catalogue::{
-    self,
-    declare::{Direction, Endpoint, Shape},
-};
+use crate::catalogue;
+use crate::schema::{Direction, Endpoint, Shape};
 
 fn endpoint(origin: &str, endpoint: &Endpoint) -> Value {
     let filters: Vec<Value> = endpoint

@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter, Serializer};
 
 use crate::api::query::{PyInt, parse_py_int};
+use crate::db::Cell;
 
 /// Largest indent DRF accepts from `Accept: application/json; indent=N`.
 const MAX_INDENT: i64 = 8;
@@ -243,6 +244,30 @@ pub fn format_decimal(scaled: i64, places: u32) -> String {
         let _ = write!(out, ".{fraction:0width$}", width = places as usize);
     }
     out
+}
+
+/// A stored value on the wire, as DRF serialises its field.
+impl Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Null => s.serialize_none(),
+            Cell::Int(v) => s.serialize_i64(*v),
+            Cell::Float(v) => s.serialize_f64(*v),
+            Cell::Text(v) => s.serialize_str(v),
+            Cell::Decimal(v, places) => s.serialize_str(&format_decimal(*v, *places)),
+            Cell::Bool(v) => s.serialize_bool(*v),
+            Cell::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            // DRF prints UTC as `Z` and microseconds only when non-zero.
+            Cell::Timestamp(t) => {
+                let precision = if t.timestamp_subsec_micros() == 0 {
+                    chrono::SecondsFormat::Secs
+                } else {
+                    chrono::SecondsFormat::Micros
+                };
+                s.serialize_str(&t.to_rfc3339_opts(precision, true))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -23,9 +23,9 @@ use super::query::{
 use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::Resolved;
 use crate::app::AppState;
-use crate::catalogue::declare::{Direction, Endpoint, Kind, Shape};
 use crate::db::Cell;
 use crate::keys::ApiKey;
+use crate::schema::{Direction, Endpoint, Kind, Shape};
 use crate::throttle::{ThrottleOutcome, client_ident};
 
 /// The display prefix of the key a response was served to, for the access log.

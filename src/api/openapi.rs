@@ -14,11 +14,9 @@ use super::json::to_drf_json_indented;
 use super::query::{MAX_SEARCH_CHARS, QueryParams};
 use super::routes::API_V1;
 use crate::app::Settings;
-use crate::catalogue::{
-    self,
-    declare::{Column, Direction, Endpoint, FilterKind, Kind, Shape},
-};
+use crate::catalogue;
 use crate::db::Backend;
+use crate::schema::{Column, Direction, Endpoint, FilterKind, Kind, Shape};
 
 /// `info.title`; also names the downloaded file (`haresign.yaml`).
 pub const TITLE: &str = "haresign";
@@ -725,7 +723,7 @@ pub fn document() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::declare::{Filter, Table, col, opt};
+    use crate::schema::{Filter, Table, col, opt};
 
     static TABLE: Table = Table {
         name: "t",

@@ -1,7 +1,7 @@
 //! URL resolution: every catalogue endpoint plus DRF's format-suffix variants
 //! (`practices.json`, `practices.json/`), with path parameters matching `[^/.]+`.
 
-use crate::catalogue::declare::Endpoint;
+use crate::schema::Endpoint;
 
 pub const API_V1: &str = "/api/v1/";
 

@@ -1,10 +1,8 @@
 //! Registered list sizes for every organisation level and every month, derived from the
 //! registration extracts already imported (no source of its own). Serves `/list-sizes/`.
 
-use crate::catalogue::declare::{
-    Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt,
-};
 use crate::catalogue::ods;
+use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
 
 pub static LIST_SIZES: Table = Table {
     name: "list_sizes",

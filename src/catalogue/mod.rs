@@ -1,7 +1,6 @@
 //! The catalogue: every dataset declared once. Routing, validation, SQL, the schema document,
 //! the index and the import CLI are all derived from these lists.
 
-pub mod declare;
 pub mod list_sizes;
 pub mod nwrs;
 pub mod ods;
@@ -17,7 +16,7 @@ use indicatif::ProgressBar;
 use crate::db::Tx;
 use crate::import::error::ImportError;
 use crate::import::source::SourceFile;
-use declare::{Endpoint, Table};
+use crate::schema::{Endpoint, Table};
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {
@@ -47,7 +46,7 @@ pub fn searched_columns() -> Vec<(&'static str, &'static str)> {
                 .filters
                 .iter()
                 .filter_map(|filter| match filter.kind {
-                    declare::FilterKind::Search { column, .. } => {
+                    crate::schema::FilterKind::Search { column, .. } => {
                         Some((endpoint.table.name, column))
                     }
                     _ => None,
@@ -168,7 +167,7 @@ pub fn groups() -> BTreeSet<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use declare::FilterKind;
+    use crate::schema::FilterKind;
 
     /// Every declaration must be internally consistent: fields, filters and ordering name real
     /// columns, and every filter column is indexed.

@@ -1,12 +1,11 @@
-//! Typed values read back from either backend, serialised the way DRF serialises them.
+//! Typed values read back from either backend.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde::{Serialize, Serializer};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
-use crate::catalogue::declare::Kind;
+use crate::schema::Kind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -19,31 +18,6 @@ pub enum Cell {
     Bool(bool),
     Date(NaiveDate),
     Timestamp(DateTime<Utc>),
-}
-
-impl Serialize for Cell {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Cell::Null => s.serialize_none(),
-            Cell::Int(v) => s.serialize_i64(*v),
-            Cell::Float(v) => s.serialize_f64(*v),
-            Cell::Text(v) => s.serialize_str(v),
-            Cell::Decimal(v, places) => {
-                s.serialize_str(&crate::api::json::format_decimal(*v, *places))
-            }
-            Cell::Bool(v) => s.serialize_bool(*v),
-            Cell::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
-            // DRF prints UTC as `Z` and microseconds only when non-zero.
-            Cell::Timestamp(t) => {
-                let precision = if t.timestamp_subsec_micros() == 0 {
-                    SecondsFormat::Secs
-                } else {
-                    SecondsFormat::Micros
-                };
-                s.serialize_str(&t.to_rfc3339_opts(precision, true))
-            }
-        }
-    }
 }
 
 macro_rules! decode_row {

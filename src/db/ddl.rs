@@ -1,7 +1,7 @@
 //! DDL rendered from table declarations, so both backends' schemas come from one source.
 
 use super::Backend;
-use crate::catalogue::declare::{Kind, Table};
+use crate::schema::{Kind, Table};
 
 fn column_type(backend: Backend, kind: Kind) -> &'static str {
     match (backend, kind) {

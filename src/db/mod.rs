@@ -26,7 +26,7 @@ use sqlx::sqlite::{
 // Statements are rendered by sea-query with every value bound as a parameter.
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
-use crate::catalogue::declare::{Kind, Table};
+use crate::schema::{Kind, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -129,17 +129,18 @@ impl Db {
         }
     }
 
-    /// Creates every table and index the catalogue declares (idempotent).
-    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+    /// Creates `tables` with their indexes, and the substring indexes of the `searched`
+    /// `(table, column)` pairs (idempotent).
+    pub async fn create_tables(
+        &self,
+        tables: &[&'static Table],
+        searched: &[(&'static str, &'static str)],
+    ) -> Result<(), sqlx::Error> {
         let pg_trgm = match self {
             Db::Postgres(pool) => pg_trgm_schema(pool).await,
             Db::Sqlite { .. } => None,
         };
-        let searches = search_indexes(
-            self.backend(),
-            &crate::catalogue::searched_columns(),
-            pg_trgm.as_deref(),
-        );
+        let searches = search_indexes(self.backend(), searched, pg_trgm.as_deref());
         let mut missing = Vec::new();
         for index in &searches {
             let Some(rebuild) = &index.rebuild else {
@@ -155,7 +156,7 @@ impl Db {
             }
         }
         let mut tx = self.begin().await?;
-        for sql in create_statements(self.backend(), &crate::schema_tables()) {
+        for sql in create_statements(self.backend(), tables) {
             tx.execute_raw(&sql).await?;
         }
         for sql in searches.iter().flat_map(|index| &index.create) {

@@ -16,7 +16,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_query::{SelectStatement, SqliteQueryBuilder, Value};
 
 use super::Cell;
-use crate::catalogue::declare::Kind;
+use crate::schema::Kind;
 
 /// Read-only connections, opened on demand and reused: a query holds one only while it runs,
 /// without yielding, so there are never more than the runtime's worker threads.

@@ -3,8 +3,8 @@
 use chrono::Utc;
 use sea_query::{Alias, Expr, ExprTrait, Query};
 
-use crate::catalogue::declare::{Kind, Table, col, opt};
 use crate::db::Db;
+use crate::schema::{Kind, Table, col, opt};
 
 pub static IMPORTS: Table = Table {
     name: "imports",

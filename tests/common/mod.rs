@@ -179,7 +179,7 @@ impl TestApp {
                 )
             }
         };
-        db.migrate().await.expect("migrate");
+        haresign::migrate(&db).await.expect("migrate");
         let key = keys::create(&db, &keys::NewKey::named("test"))
             .await
             .expect("key");

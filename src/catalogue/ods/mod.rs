@@ -7,9 +7,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::declare::{
-    Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt,
-};
+use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
 
 pub const GROUP: &str = "organisations";
 

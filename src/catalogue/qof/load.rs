@@ -16,11 +16,11 @@ use super::{
     GROUP, QOF_ACHIEVEMENT, QOF_INDICATORS, QOF_PRACTICE_POINTS, QOF_PRACTICES, QOF_PREVALENCE,
     QOF_YEAR_SETTINGS,
 };
-use crate::catalogue::declare::Table;
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
 use crate::db::Tx;
 use crate::import::error::ImportError;
 use crate::import::source::SourceFile;
+use crate::schema::Table;
 
 pub static QOF: Source = Source {
     name: "qof",

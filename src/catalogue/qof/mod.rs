@@ -7,9 +7,7 @@ pub mod parse;
 pub mod sample;
 pub mod settings;
 
-use crate::catalogue::declare::{
-    Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt,
-};
+use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
 
 pub const GROUP: &str = "qof";
 

@@ -6,8 +6,8 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::declare::{Direction, Endpoint, Kind, PathLookup, Shape, Table, col, opt};
 use crate::catalogue::ods;
+use crate::schema::{Direction, Endpoint, Kind, PathLookup, Shape, Table, col, opt};
 
 /// A column list with the twenty five-year age band columns between `head` and `tail`.
 macro_rules! with_age_bands {

@@ -1,6 +1,6 @@
-//! The declaration types every dataset is written in. A dataset's table, fields, filters, core
-//! rule and ordering live in one value; routing, validation, SQL, the schema document and the
-//! index are all derived from it.
+//! The declaration types every dataset is written in; they depend on nothing else. A dataset's
+//! table, fields, filters, core rule and ordering live in one value; routing, validation, SQL,
+//! the schema document and the index are all derived from it.
 
 /// How a column is stored and how it reaches the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
