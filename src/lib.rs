@@ -2,7 +2,6 @@
 //! with the Django REST Framework service it replaces.
 
 pub mod api;
-pub mod app;
 pub mod catalogue;
 pub mod db;
 pub mod demo;
@@ -11,6 +10,8 @@ pub mod keys;
 pub mod logging;
 pub mod schema;
 pub mod server;
+pub mod source;
+pub mod synthetic;
 pub mod throttle;
 pub mod usage;
 

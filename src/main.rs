@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use haresign::app::{AppState, Settings};
+use haresign::api::app::{AppState, Settings};
 use haresign::catalogue;
 use haresign::db::{ConnectOptions, Db};
 use haresign::import::run::{self, Outcome};
@@ -93,10 +93,10 @@ struct ServeArgs {
     #[arg(long, env = "HARESIGN_REDIS_URL")]
     redis_url: Option<String>,
     /// Throttle rate of keys without their own (`<count>/<second|minute|hour|day>`).
-    #[arg(long, env = "HARESIGN_KEY_RATE", default_value = haresign::app::DEFAULT_KEY_RATE)]
+    #[arg(long, env = "HARESIGN_KEY_RATE", default_value = haresign::api::app::DEFAULT_KEY_RATE)]
     key_rate: Rate,
     /// Throttle rate of anonymous requests to the public endpoints, per client address.
-    #[arg(long, env = "HARESIGN_ANON_RATE", default_value = haresign::app::DEFAULT_ANON_RATE)]
+    #[arg(long, env = "HARESIGN_ANON_RATE", default_value = haresign::api::app::DEFAULT_ANON_RATE)]
     anon_rate: Rate,
     /// Trusted proxies in front of the server (DRF's NUM_PROXIES), for the client address that
     /// anonymous throttling counts: 0 uses the peer address. Behind a load balancer, set it to the

@@ -9,7 +9,7 @@ use axum::http::Method;
 use chrono::{Duration, Utc};
 
 use common::{Backend, TestApp};
-use haresign::app::Settings;
+use haresign::api::app::Settings;
 use haresign::keys::{self, NewKey};
 use haresign::throttle::{Clock, MemoryStore, Rate, RedisStore, RedisStoreConfig, ThrottleStore};
 

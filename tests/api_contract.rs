@@ -426,12 +426,12 @@ async fn responses_to_huge_host_headers_are_answered_but_not_cached() {
 #[tokio::test]
 async fn the_cache_lags_an_import_by_at_most_its_check_interval() {
     let app = TestApp::new(common::Backend::Sqlite).await;
-    let settings = haresign::app::Settings {
+    let settings = haresign::api::app::Settings {
         cache_check_interval: std::time::Duration::from_millis(300),
         ..Default::default()
     };
-    let state = std::sync::Arc::new(haresign::app::AppState::new(app.db.clone(), settings));
-    let slow = haresign::app::router(state);
+    let state = std::sync::Arc::new(haresign::api::app::AppState::new(app.db.clone(), settings));
+    let slow = haresign::api::app::router(state);
     let get = |router: axum::Router| {
         let key = app.key.clone();
         async move {

@@ -109,7 +109,7 @@ async fn host_header_and_port_make_the_link_base() {
 #[tokio::test]
 async fn trusted_forwarded_proto_gives_https_links() {
     for backend in common::backends() {
-        let settings = haresign::app::Settings {
+        let settings = haresign::api::app::Settings {
             trust_forwarded_proto: true,
             ..Default::default()
         };
@@ -235,7 +235,7 @@ async fn empty_results_have_one_page() {
 #[tokio::test]
 async fn page_size_is_clamped_to_the_maximum() {
     for backend in common::backends() {
-        let settings = haresign::app::Settings {
+        let settings = haresign::api::app::Settings {
             page_size: 2,
             max_page_size: 3,
             ..Default::default()

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
-use haresign::app::{AppState, Settings, router};
+use haresign::api::app::{AppState, Settings, router};
 use haresign::db::{ConnectOptions, Db};
 
 const UNAVAILABLE: &str = r#"{"detail":"Service temporarily unavailable, try again later."}"#;

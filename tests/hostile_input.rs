@@ -12,7 +12,7 @@ use axum::http::Request;
 use serde_json::{Value, json};
 
 use common::{TestApp, TestResponse};
-use haresign::app::Settings;
+use haresign::api::app::Settings;
 use haresign::catalogue;
 use haresign::schema::{Endpoint, FilterKind};
 use haresign::throttle::{Clock, MemoryStore};

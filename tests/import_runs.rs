@@ -90,7 +90,7 @@ async fn imports_are_recorded_and_reimporting_the_same_file_changes_nothing() {
         assert_eq!(rows.len(), 2, "an unchanged re-import records nothing");
         assert_eq!(text(&rows[0][0]), "epraccur");
         assert_eq!(text(&rows[0][1]), "epraccur.csv");
-        let digest = haresign::import::source::sha256_file(&fixture("api/epraccur.csv")).unwrap();
+        let digest = haresign::source::sha256_file(&fixture("api/epraccur.csv")).unwrap();
         assert_eq!(text(&rows[0][2]), digest);
         assert_eq!(rows[0][4], Cell::Int(8));
         assert_eq!(text(&rows[0][5]), "succeeded");

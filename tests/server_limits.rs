@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use haresign::app::{AppState, Settings};
+use haresign::api::app::{AppState, Settings};
 use haresign::db::Db;
 use haresign::server::{Limits, Timeouts, serve_on};
 

@@ -9,7 +9,7 @@ use sea_query::{Alias, Expr, Func, Query};
 use serde_json::json;
 
 use super::response::json_response;
-use crate::app::AppState;
+use crate::api::app::AppState;
 use crate::import::record::IMPORTS;
 
 pub const PATH: &str = "/healthz";

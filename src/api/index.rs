@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::docs::{DOCS_PATH, REDOC_PATH};
 use super::openapi::{SCHEMA_PATH, core_rule, filter_rule, filter_type, operation_id};
 use super::routes::API_V1;
-use crate::app::Settings;
+use crate::api::app::Settings;
 use crate::catalogue;
 use crate::schema::{Direction, Endpoint, Shape};
 

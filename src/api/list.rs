@@ -22,7 +22,7 @@ use super::query::{
 };
 use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::Resolved;
-use crate::app::AppState;
+use crate::api::app::AppState;
 use crate::db::Cell;
 use crate::keys::ApiKey;
 use crate::schema::{Direction, Endpoint, Kind, Shape};

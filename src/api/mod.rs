@@ -1,5 +1,6 @@
 //! The HTTP layer. It never names a dataset: everything it serves comes from the catalogue.
 
+pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod docs;

@@ -13,7 +13,7 @@ use super::filters;
 use super::json::to_drf_json_indented;
 use super::query::{MAX_SEARCH_CHARS, QueryParams};
 use super::routes::API_V1;
-use crate::app::Settings;
+use crate::api::app::Settings;
 use crate::catalogue;
 use crate::db::Backend;
 use crate::schema::{Column, Direction, Endpoint, FilterKind, Kind, Shape};

@@ -20,7 +20,7 @@ use super::openapi::{
 use super::query::QueryParams;
 use super::response::{ALLOW_READ_ONLY, json_response};
 use super::routes::API_V1;
-use crate::app::AppState;
+use crate::api::app::AppState;
 
 #[derive(Clone, Copy)]
 pub enum View {

@@ -14,9 +14,9 @@ use std::pin::Pin;
 use indicatif::ProgressBar;
 
 use crate::db::Tx;
-use crate::import::error::ImportError;
-use crate::import::source::SourceFile;
 use crate::schema::{Endpoint, Table};
+use crate::source::SourceFile;
+use crate::source::error::ImportError;
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {

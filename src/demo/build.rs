@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Months;
 
-use super::world::{AS_OF, PracticeStatus, World};
 use crate::catalogue::{self, nwrs, ods, qof, registrations};
 use crate::db::Db;
-use crate::import::error::ImportError;
 use crate::import::run::{self, Outcome};
+use crate::source::error::ImportError;
+use crate::source::financial_year::FinancialYear;
+use crate::synthetic::{AS_OF, PracticeStatus, World};
 
 /// Monthly registration extracts generated (two financial years and more).
 pub const MONTHS: usize = 24;
@@ -111,10 +112,7 @@ pub async fn build(
     });
     let qof_dir = dir.join("qof");
     std::fs::create_dir_all(&qof_dir)?;
-    let last_year = registrations::load::financial_year(AS_OF)[..4]
-        .parse::<i32>()
-        .expect("financial years start with the year")
-        - 1;
+    let last_year = FinancialYear::containing(AS_OF).start_year() - 1;
     let mut qof_files = Vec::new();
     for start in last_year + 1 - QOF_YEARS..=last_year {
         qof_files.push(qof::sample::write_year_zip(&world, start, &qof_dir)?);

@@ -1,4 +1,3 @@
-//! `haresign demo`: a deterministic synthetic England and the files it publishes.
+//! `haresign demo`: the synthetic England written as publisher files and imported.
 
 pub mod build;
-pub mod world;

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::error::ImportError;
 use super::record;
-use super::source::{SourceFile, open_sources, sha256_file};
 use crate::catalogue::{self, LoadContext, Loaded, Source};
 use crate::db::Db;
+use crate::source::error::ImportError;
+use crate::source::{SourceFile, open_sources, sha256_file};
 
 #[derive(Debug)]
 pub enum Outcome {

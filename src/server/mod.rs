@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::app::{AppState, router};
+use crate::api::app::{AppState, router};
 use crate::logging::WarnLimiter;
 use caps::{ConnectionCaps, Refusal};
 pub use connection::Timeouts;

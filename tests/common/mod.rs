@@ -16,12 +16,12 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
-use haresign::app::{AppState, Settings, router};
+use haresign::api::app::{AppState, Settings, router};
 use haresign::catalogue;
 use haresign::db::Db;
-use haresign::import::error::ImportError;
 use haresign::import::run::{self, Outcome};
 use haresign::keys;
+use haresign::source::error::ImportError;
 use haresign::throttle::{Clock, MemoryStore, ThrottleStore};
 
 pub const PG_ENV: &str = "HARESIGN_TEST_DATABASE_URL";

@@ -13,8 +13,8 @@ use super::parse::{Layout, PracticeStaff, detect, read_detailed, read_high_level
 use super::{GROUP, NWRS as NWRS_TABLE};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
 use crate::db::Tx;
-use crate::import::error::ImportError;
-use crate::import::source::SourceFile;
+use crate::source::SourceFile;
+use crate::source::error::ImportError;
 
 pub static NWRS: Source = Source {
     name: "nwrs",

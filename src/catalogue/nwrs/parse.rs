@@ -26,9 +26,10 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::import::dates::{last_day_of_month, month_number};
-use crate::import::error::ImportError;
-use crate::import::source::{
+use crate::source::dates::{last_day_of_month, month_number};
+use crate::source::error::ImportError;
+use crate::source::values::{present, scaled};
+use crate::source::{
     Header, SourceFile, check_field_count, code, for_each_record, is_blank, line_of, text,
 };
 
@@ -123,36 +124,6 @@ pub fn snapshot_of(src: &SourceFile) -> Result<NaiveDate, ImportError> {
                  GPWPracticeCSV.MMYYYY.zip)",
             )
         })
-}
-
-/// A measure value with the missing markers removed.
-pub(crate) fn present(value: &str) -> Option<&str> {
-    let value = value.trim();
-    let missing = value.is_empty()
-        || value.eq_ignore_ascii_case("NA")
-        || value.eq_ignore_ascii_case("ND")
-        || value == "*"
-        || value == "-";
-    (!missing).then_some(value)
-}
-
-/// A non-negative decimal as an integer scaled by 10^places, rounded half up.
-pub(crate) fn scaled(value: &str, places: u32) -> Option<i64> {
-    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
-        return None;
-    }
-    let places = places as usize;
-    let mut kept: String = fraction.chars().take(places).collect();
-    while kept.len() < places {
-        kept.push('0');
-    }
-    let round_up = fraction.as_bytes().get(places).is_some_and(|d| *d >= b'5');
-    let number: i64 = format!("{}{kept}", if whole.is_empty() { "0" } else { whole })
-        .parse()
-        .ok()?;
-    Some(number + i64::from(round_up))
 }
 
 fn headcount(file: &str, line: u64, column: &str, value: &str) -> Result<Option<i64>, ImportError> {
@@ -546,7 +517,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::import::source::open_sources;
+    use crate::source::open_sources;
 
     const SEPTEMBER: &str = "1 General Practice – September 2023 Practice Level - Detailed.csv";
     const SEPTEMBER_HIGH: &str =
@@ -696,13 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn decimals_round_half_up_and_markers_are_missing() {
-        assert_eq!(scaled("2.345", 2), Some(235));
-        assert_eq!(scaled("2.344", 2), Some(234));
-        assert_eq!(scaled("12", 2), Some(1200));
-        assert_eq!(scaled(".5", 2), Some(50));
-        assert_eq!(scaled("-1", 2), None);
-        assert_eq!(scaled("1e3", 2), None);
+    fn workforce_values_treat_markers_as_missing() {
         assert_eq!(fte("f", 2, "V", "NA").unwrap(), None);
         assert_eq!(fte("f", 2, "V", " nd ").unwrap(), None);
         assert_eq!(headcount("f", 2, "V", "0").unwrap(), Some(0));

@@ -10,8 +10,8 @@ use chrono::{Datelike, NaiveDate};
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
-use crate::demo::world::{World, mix, month_start};
-use crate::import::dates::last_day_of_month;
+use crate::source::dates::last_day_of_month;
+use crate::synthetic::{World, mix, month_start};
 
 /// Staff roles the demo publishes: detailed-file token, high-level group and role, and staff
 /// per 10,000 patients. Group totals are written too, as the publisher does. A handful of the
@@ -250,7 +250,7 @@ mod tests {
     use crate::catalogue::nwrs::parse::{
         Layout, detect, read_detailed, read_high_level, snapshot_of,
     };
-    use crate::import::source::open_sources;
+    use crate::source::open_sources;
 
     /// Practice, group, role, headcount and FTE.
     type StaffRow = (String, String, String, Option<i64>, Option<i64>);

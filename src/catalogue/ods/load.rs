@@ -6,8 +6,8 @@ use super::parse::{read_epcn, read_epraccur};
 use super::{ODS_PCN_MEMBERSHIPS, ODS_PCNS, ODS_PRACTICES};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
 use crate::db::Tx;
-use crate::import::error::ImportError;
-use crate::import::source::SourceFile;
+use crate::source::SourceFile;
+use crate::source::error::ImportError;
 
 pub static EPRACCUR: Source = Source {
     name: "epraccur",

@@ -7,10 +7,8 @@ use std::io::Cursor;
 use calamine::{Data, Range, Reader, Xlsx, XlsxError, open_workbook_from_rs};
 use chrono::NaiveDate;
 
-use crate::import::error::ImportError;
-use crate::import::source::{
-    self, Header, SourceFile, check_field_count, code, is_blank, line_of, text,
-};
+use crate::source::error::ImportError;
+use crate::source::{self, Header, SourceFile, check_field_count, code, is_blank, line_of, text};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PracticeStatus {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
 
-use crate::demo::world::{Practice, PracticeStatus, Rng, World, mix};
+use crate::synthetic::{Practice, PracticeStatus, Rng, World, mix};
 
 const EPRACCUR_COLUMNS: usize = 27;
 
@@ -261,7 +261,7 @@ fn write_quoted_row<S: AsRef<str>>(out: &mut impl Write, fields: &[S]) -> io::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::world::AS_OF;
+    use crate::synthetic::AS_OF;
 
     fn read(path: &Path) -> Vec<u8> {
         std::fs::read(path).expect("readable file")

@@ -18,9 +18,9 @@ use super::{
 };
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
 use crate::db::Tx;
-use crate::import::error::ImportError;
-use crate::import::source::SourceFile;
 use crate::schema::Table;
+use crate::source::SourceFile;
+use crate::source::error::ImportError;
 
 pub static QOF: Source = Source {
     name: "qof",

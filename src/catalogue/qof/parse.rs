@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalogue::nwrs::parse::{present, scaled};
-use crate::import::error::ImportError;
-use crate::import::source::{SourceFile, code, for_each_record, text};
+use crate::source::error::ImportError;
+use crate::source::financial_year::FinancialYear;
+use crate::source::values::{present, scaled};
+use crate::source::{SourceFile, code, for_each_record, text};
 
 /// The commissioning regions the achievement data is split by, as named in the files.
 pub const REGIONS: [&str; 7] = [
@@ -18,36 +19,6 @@ pub const REGIONS: [&str; 7] = [
     "SOUTH_EAST",
     "SOUTH_WEST",
 ];
-
-/// Normalises the year forms QOF uses (`2324`, `2023-24`, `2023/24`, `202324`, `QOF2324`, and
-/// `FYEAR=2023-24`) to `2023/24`.
-pub fn normalise_year(value: &str) -> Option<String> {
-    let value = value.trim();
-    let value = value
-        .strip_prefix("FYEAR=")
-        .or_else(|| value.strip_prefix("fyear="))
-        .unwrap_or(value);
-    let value = value
-        .strip_prefix("QOF")
-        .or_else(|| value.strip_prefix("qof"))
-        .unwrap_or(value);
-    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-    let separators_only = value
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '-' || c == '/');
-    if !separators_only {
-        return None;
-    }
-    let (start, end): (i32, i32) = match digits.len() {
-        4 => (
-            2000 + digits[..2].parse::<i32>().ok()?,
-            digits[2..].parse().ok()?,
-        ),
-        6 => (digits[..4].parse().ok()?, digits[4..].parse().ok()?),
-        _ => return None,
-    };
-    ((start + 1) % 100 == end).then(|| format!("{start}/{end:02}"))
-}
 
 /// Which QOF file a source is, from its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,12 +43,14 @@ pub fn identify(file: &SourceFile) -> Result<(QofFile, String), ImportError> {
     let (kind, year) = stem.rsplit_once('_').ok_or_else(|| {
         ImportError::unrecognised(&file.to_string(), "the name does not end in a year (_2324)")
     })?;
-    let year = normalise_year(year).ok_or_else(|| {
-        ImportError::unrecognised(
-            &file.to_string(),
-            format!("{year:?} is not a QOF year (2324, 2023-24)"),
-        )
-    })?;
+    let year = FinancialYear::parse_published(year)
+        .map(|y| y.to_string())
+        .ok_or_else(|| {
+            ImportError::unrecognised(
+                &file.to_string(),
+                format!("{year:?} is not a QOF year (2324, 2023-24)"),
+            )
+        })?;
     let kind = match kind {
         "PREVALENCE" => QofFile::Prevalence,
         "MAPPING_INDICATORS" => QofFile::MappingIndicators,
@@ -360,7 +333,7 @@ pub fn read_practice_points(file: &SourceFile) -> Result<Vec<(String, Option<i64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::import::source::open_sources;
+    use crate::source::open_sources;
     use std::path::{Path, PathBuf};
 
     fn fixture(name: &str) -> SourceFile {
@@ -368,24 +341,6 @@ mod tests {
             .join("tests/fixtures/qof")
             .join(name);
         open_sources(&path).unwrap().remove(0)
-    }
-
-    #[test]
-    fn years_in_every_published_form() {
-        for form in [
-            "2324",
-            "2023-24",
-            "2023/24",
-            "202324",
-            "QOF2324",
-            "FYEAR=2023-24",
-        ] {
-            assert_eq!(normalise_year(form).as_deref(), Some("2023/24"), "{form}");
-        }
-        assert_eq!(normalise_year("9900").as_deref(), Some("2099/00"));
-        for bad in ["2023", "2325", "", "QOF", "20a324"] {
-            assert_eq!(normalise_year(bad), None, "{bad}");
-        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
-use crate::demo::world::{World, mix};
+use crate::synthetic::{World, mix};
 
 #[derive(Clone, Copy)]
 enum Domain {
@@ -689,7 +689,7 @@ fn write_reference<W: Write>(world: &World, practices: &[PracticeYear], out: W) 
 mod tests {
     use super::*;
     use crate::catalogue::qof::parse::{QofFile, identify, read_achievement, read_indicators};
-    use crate::import::source::open_sources;
+    use crate::source::open_sources;
 
     /// Indicators in the year's mapping: each group's register indicator, then the outcomes.
     fn indicator_count() -> usize {

@@ -4,7 +4,7 @@
 //! release. Every QOF import that loads a file writes the settings of all years, so edits take
 //! effect with the next such import.
 //!
-//! Columns: `year` (any form `normalise_year` accepts), `start_date`, `end_date` (ISO; blank
+//! Columns: `year` (any form `FinancialYear::parse_published` accepts), `start_date`, `end_date` (ISO; blank
 //! means 1 April to 31 March), `max_points` and `pound_per_point` (blank when unknown),
 //! `is_current` (`true`/`false`).
 
@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use super::parse::normalise_year;
-use crate::catalogue::nwrs::parse::scaled;
-use crate::import::error::ImportError;
-use crate::import::source::{Header, csv_builder, date, line_of};
+use crate::source::error::ImportError;
+use crate::source::financial_year::FinancialYear;
+use crate::source::values::scaled;
+use crate::source::{Header, csv_builder, date, line_of};
 
 /// The settings built into the binary.
 const BUILT_IN: &str = include_str!("../../../config/qof_years.csv");
@@ -96,7 +96,8 @@ pub fn parse(label: &str, text: &str) -> Result<BTreeMap<String, YearSettings>, 
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let year = normalise_year(cell(year_at))
+        let year = FinancialYear::parse_published(cell(year_at))
+            .map(|y| y.to_string())
             .ok_or_else(|| ImportError::bad_value(label, line, "year", cell(year_at), "a year"))?;
         let defaults = YearSettings::default_for(&year);
         let points = |at: usize, column: &str| -> Result<Option<i64>, ImportError> {

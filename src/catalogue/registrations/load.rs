@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use sea_query::{Alias, Expr, ExprTrait, Query, Value};
 
 use super::parse::{
@@ -12,8 +12,9 @@ use super::parse::{
 use super::{AGE_BAND_COLUMNS, REG_POPULATIONS, REG_PRACTICE_MAP};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
 use crate::db::Tx;
-use crate::import::error::ImportError;
-use crate::import::source::SourceFile;
+use crate::source::SourceFile;
+use crate::source::error::ImportError;
+use crate::source::financial_year::FinancialYear;
 
 pub static REGISTRATIONS: Source = Source {
     name: "registrations",
@@ -21,16 +22,6 @@ pub static REGISTRATIONS: Source = Source {
     group: crate::catalogue::ods::GROUP,
     load: |tx, file, ctx| -> LoadFuture<'_> { Box::pin(load(tx, file, ctx)) },
 };
-
-/// The NHS financial year (April to March) of a date, as `2024/25`.
-pub fn financial_year(date: NaiveDate) -> String {
-    let start = if date.month() >= 4 {
-        date.year()
-    } else {
-        date.year() - 1
-    };
-    format!("{start}/{:02}", (start + 1) % 100)
-}
 
 fn periods_of(dates: &BTreeSet<NaiveDate>) -> BTreeSet<String> {
     dates.iter().map(|d| d.to_string()).collect()
@@ -158,7 +149,7 @@ async fn load_populations(
         let mut row: Vec<Value> = Vec::with_capacity(POPULATION_COLUMNS.len());
         row.extend([
             r.extract_date.into(),
-            financial_year(r.extract_date).into(),
+            FinancialYear::containing(r.extract_date).to_string().into(),
             r.org_type.as_str().into(),
             r.org_code.into(),
             source.into(),
@@ -177,17 +168,4 @@ async fn load_populations(
         rows: loader.finish().await?,
         periods: periods_of(&dates),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn financial_years_start_in_april() {
-        let d = |y, m| NaiveDate::from_ymd_opt(y, m, 1).unwrap();
-        assert_eq!(financial_year(d(2024, 4)), "2024/25");
-        assert_eq!(financial_year(d(2025, 3)), "2024/25");
-        assert_eq!(financial_year(d(1999, 4)), "1999/00");
-    }
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use crate::import::error::ImportError;
-use crate::import::source::{
+use crate::source::error::ImportError;
+use crate::source::{
     self, Header, SourceFile, check_field_count, code, for_each_record, is_blank, line_of,
     postcode, text,
 };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Months, NaiveDate};
 
-use crate::demo::world::{AGE_BANDS, BAND_COUNT, PracticeRegistrations, World, month_start};
+use crate::synthetic::{AGE_BANDS, BAND_COUNT, PracticeRegistrations, World, month_start};
 
 pub const MAP_FILE: &str = "gp-reg-pat-prac-map.csv";
 pub const QUIN_AGE_FILE: &str = "gp-reg-pat-prac-quin-age.csv";
@@ -301,7 +301,7 @@ mod tests {
     use std::collections::{BTreeMap, HashMap, HashSet};
 
     use super::*;
-    use crate::demo::world::AS_OF;
+    use crate::synthetic::AS_OF;
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -1,4 +1,5 @@
-//! Opening source files (bare, or as members of a zip) and the pieces every CSV reader shares.
+//! Reading publisher files: opening them (bare, or as members of a zip), the pieces every CSV
+//! reader shares, and the value parsers every dataset uses. Below the datasets, above storage.
 //!
 //! # Text decoding
 //! `SourceFile::reader` always yields UTF-8. A leading UTF-8 byte order mark is dropped. The
@@ -8,6 +9,11 @@
 //!   is a read error (`InvalidData`) rather than a guess;
 //! - otherwise the whole file is ISO-8859-1, where every byte is one character (older NHS files
 //!   write `£` as the single byte 0xA3).
+
+pub mod dates;
+pub mod error;
+pub mod financial_year;
+pub mod values;
 
 use std::fmt;
 use std::fs::File;
@@ -20,8 +26,8 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
-use super::dates::parse_source_date;
-use super::error::ImportError;
+use dates::parse_source_date;
+use error::ImportError;
 
 const CHUNK: usize = 64 * 1024;
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
