@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use haresign::api::app::{AppState, Settings};
@@ -48,9 +48,6 @@ enum Command {
     /// Create or update the database tables (safe to run repeatedly).
     Migrate,
     /// Import publisher files into the database, atomically, replacing the periods they hold.
-    #[command(
-        long_about = "Import publisher files into the database. All files of one command load in one transaction: if any file fails, nothing changes. Each file replaces the reporting periods it holds; importing the same file again changes nothing.\n\nSources:\n  epraccur       ODS GP practices (epraccur.csv, legacy or DSE; bare or zipped)\n  epcn           ODS PCNs and members (ePCN.xlsx or DSE epcncorepartnerdetails.csv)\n  registrations  Patients Registered at a GP Practice (gp-reg-pat-prac-map.csv, -quin-age.csv, -all.csv)"
-    )]
     Import {
         /// Source publication (see `haresign import --help`).
         source: String,
@@ -215,8 +212,23 @@ struct DemoArgs {
 const DEFAULT_DB: &str = "sqlite://haresign.db";
 const DEMO_DB: &str = "sqlite://demo.db";
 
+/// `haresign import --help`, listing every source the catalogue declares.
+fn import_help() -> String {
+    let mut help =
+        "Import publisher files into the database. All files of one command load in one \
+        transaction: if any file fails, nothing changes. Each file replaces the reporting periods \
+        it holds; importing the same file again changes nothing.\n\nSources:"
+            .to_owned();
+    for source in catalogue::sources() {
+        help.push_str(&format!("\n\n{}: {}", source.name, source.description));
+    }
+    help
+}
+
 fn main() -> Result<()> {
-    let cli = Cli::parse();
+    let command =
+        Cli::command().mut_subcommand("import", |import| import.long_about(import_help()));
+    let cli = Cli::from_arg_matches(&command.get_matches())?;
     // Imports run long statements by design; sqlx's slow-statement warnings would only echo them.
     let filter = EnvFilter::try_from_env("HARESIGN_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx::query=error"));
@@ -275,7 +287,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Import { source, files } => {
             let db = connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
             let Some(source) = catalogue::source(&source) else {
-                let names: Vec<_> = catalogue::sources().iter().map(|s| s.name).collect();
+                let names: Vec<_> = catalogue::sources().map(|s| s.name).collect();
                 bail!(
                     "unknown source {source:?}; choose one of: {}",
                     names.join(", ")
@@ -335,9 +347,9 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
             rate,
             scopes,
         } => {
-            let groups = catalogue::groups();
-            if let Some(unknown) = scopes.iter().find(|s| !groups.contains(s.as_str())) {
-                let known: Vec<_> = groups.into_iter().collect();
+            let known = catalogue::scopes();
+            if let Some(unknown) = scopes.iter().find(|s| !known.contains(s.as_str())) {
+                let known: Vec<_> = known.into_iter().collect();
                 bail!(
                     "unknown scope {unknown:?}; choose from: {}",
                     known.join(", ")

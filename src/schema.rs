@@ -127,8 +127,6 @@ pub struct Endpoint {
     /// Serializer name without `Serializer`; names the schema components.
     pub component: &'static str,
     pub description: &'static str,
-    /// Dataset group a key's scope can name.
-    pub group: &'static str,
     pub table: &'static Table,
     /// Response fields, in wire order; each names a column of `table`.
     pub fields: &'static [&'static str],

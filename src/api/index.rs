@@ -40,7 +40,7 @@ fn endpoint(origin: &str, endpoint: &Endpoint) -> Value {
         "url": format!("{origin}{API_V1}{}", endpoint.path),
         "operation_id": operation_id(endpoint),
         "description": endpoint.description,
-        "dataset": endpoint.group,
+        "dataset": catalogue::scope_of(endpoint),
         "shape": match endpoint.shape {
             Shape::Paginated => "paginated",
             Shape::Array => "array",

@@ -284,7 +284,8 @@ pub(crate) async fn throttle(
 
 /// A key limited to dataset groups may read only endpoints of those groups.
 fn permit(key: &ApiKey, endpoint: &Endpoint) -> Result<(), ApiError> {
-    if key.scopes.is_empty() || key.scopes.iter().any(|g| g == endpoint.group) {
+    let scope = crate::catalogue::scope_of(endpoint);
+    if key.scopes.is_empty() || key.scopes.iter().any(|s| s == scope) {
         Ok(())
     } else {
         Err(ApiError::PermissionDenied)

@@ -746,7 +746,6 @@ mod tests {
         view_name: "Payment List",
         component: "Payment",
         description: "Payments.",
-        group: "payments",
         table: &TABLE,
         fields: &["code", "amount", "rate", "month", "flag", "loaded", "n"],
         filters: &[

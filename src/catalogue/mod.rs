@@ -1,6 +1,8 @@
-//! The catalogue: every dataset declared once. Routing, validation, SQL, the schema document,
-//! the index and the import CLI are all derived from these lists.
+//! The catalogue: the one list of datasets. Endpoints, tables, import sources, key scopes,
+//! `import --help`, the demo and the order of rebuilds are all derived from it; adding a dataset
+//! is a folder of its own and one line in `DATASETS`.
 
+mod dataset;
 pub mod list_sizes;
 pub mod nwrs;
 pub mod ods;
@@ -8,32 +10,76 @@ pub mod qof;
 pub mod registrations;
 
 use std::collections::BTreeSet;
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::LazyLock;
 
-use indicatif::ProgressBar;
+pub use dataset::{Dataset, Derivation, LoadContext, LoadFuture, Loaded, Source};
 
-use crate::db::Tx;
-use crate::schema::{Endpoint, Table};
-use crate::source::SourceFile;
-use crate::source::error::ImportError;
+use crate::schema::{Endpoint, FilterKind, Table};
+
+/// Every dataset, in the order the index and the schema document list their endpoints.
+pub static DATASETS: &[&Dataset] = &[
+    &ods::PRACTICES_DATASET,
+    &registrations::DATASET,
+    &ods::PCNS_DATASET,
+    &list_sizes::DATASET,
+    &nwrs::DATASET,
+    &qof::DATASET,
+];
 
 /// Every served endpoint, in the order the index and schema list them.
 pub fn endpoints() -> &'static [&'static Endpoint] {
-    static ENDPOINTS: [&Endpoint; 11] = [
-        &ods::PRACTICES_ENDPOINT,
-        &registrations::POPULATION_ENDPOINT,
-        &ods::PCNS_ENDPOINT,
-        &list_sizes::LIST_SIZES_ENDPOINT,
-        &nwrs::SNAPSHOTS_ENDPOINT,
-        &nwrs::NWRS_ENDPOINT,
-        &qof::YEARS_ENDPOINT,
-        &qof::INDICATORS_ENDPOINT,
-        &qof::PREVALENCE_ENDPOINT,
-        &qof::PREVALENCE_NATIONAL_ENDPOINT,
-        &qof::ACHIEVEMENT_ENDPOINT,
-    ];
+    static ENDPOINTS: LazyLock<Vec<&'static Endpoint>> = LazyLock::new(|| {
+        DATASETS
+            .iter()
+            .flat_map(|d| d.endpoints.iter().copied())
+            .collect()
+    });
     &ENDPOINTS
+}
+
+/// Every table a dataset owns.
+pub fn tables() -> impl Iterator<Item = &'static Table> {
+    DATASETS.iter().flat_map(|d| d.tables.iter().copied())
+}
+
+pub fn sources() -> impl Iterator<Item = &'static Source> {
+    DATASETS.iter().flat_map(|d| d.sources.iter().copied())
+}
+
+pub fn source(name: &str) -> Option<&'static Source> {
+    sources().find(|s| s.name == name)
+}
+
+/// Every derivation, each after those whose tables it reads.
+fn derivations() -> impl Iterator<Item = &'static Derivation> {
+    DATASETS.iter().flat_map(|d| d.derivations.iter().copied())
+}
+
+/// The derivations an import of `source` makes stale: those reading a table it writes, then
+/// those reading a table one of them writes, in order.
+pub fn derivations_after(source: &Source) -> Vec<&'static Derivation> {
+    let mut changed: Vec<&str> = source.writes.iter().map(|t| t.name).collect();
+    let mut stale = Vec::new();
+    for derivation in derivations() {
+        if derivation.reads.iter().any(|t| changed.contains(&t.name)) {
+            changed.extend(derivation.writes.iter().map(|t| t.name));
+            stale.push(derivation);
+        }
+    }
+    stale
+}
+
+/// The key scope that reads `endpoint`: its dataset's.
+pub fn scope_of(endpoint: &Endpoint) -> &'static str {
+    DATASETS
+        .iter()
+        .find(|d| d.endpoints.iter().any(|e| std::ptr::eq(*e, endpoint)))
+        .map_or("", |d| d.scope)
+}
+
+/// The scopes a key may be limited to.
+pub fn scopes() -> BTreeSet<&'static str> {
+    DATASETS.iter().map(|d| d.scope).collect()
 }
 
 /// Every `(table, column)` a search filter reads, once each; the database indexes them for
@@ -46,9 +92,7 @@ pub fn searched_columns() -> Vec<(&'static str, &'static str)> {
                 .filters
                 .iter()
                 .filter_map(|filter| match filter.kind {
-                    crate::schema::FilterKind::Search { column, .. } => {
-                        Some((endpoint.table.name, column))
-                    }
+                    FilterKind::Search { column, .. } => Some((endpoint.table.name, column)),
                     _ => None,
                 })
         })
@@ -58,116 +102,9 @@ pub fn searched_columns() -> Vec<(&'static str, &'static str)> {
     columns
 }
 
-/// Every table a dataset owns: source tables first, then the served tables derived from them.
-pub fn tables() -> &'static [&'static Table] {
-    static TABLES: [&Table; 19] = [
-        &ods::ODS_PRACTICES,
-        &ods::ODS_PCNS,
-        &ods::ODS_PCN_MEMBERSHIPS,
-        &registrations::REG_PRACTICE_MAP,
-        &registrations::REG_POPULATIONS,
-        &ods::PRACTICES,
-        &ods::PCNS,
-        &registrations::PRACTICE_POPULATIONS,
-        &list_sizes::LIST_SIZES,
-        &nwrs::NWRS,
-        &nwrs::NWRS_SNAPSHOTS,
-        &qof::QOF_YEAR_SETTINGS,
-        &qof::QOF_PRACTICES,
-        &qof::QOF_PRACTICE_POINTS,
-        &qof::QOF_INDICATORS,
-        &qof::QOF_PREVALENCE,
-        &qof::QOF_ACHIEVEMENT,
-        &qof::QOF_PREVALENCE_NATIONAL,
-        &qof::QOF_YEARS,
-    ];
-    &TABLES
-}
-
-/// What loading one file produced.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub rows: u64,
-    /// Reporting periods the file held (ISO dates or years); empty for snapshots such as ODS.
-    pub periods: BTreeSet<String>,
-}
-
-pub struct LoadContext {
-    pub import_id: i64,
-    pub progress: ProgressBar,
-}
-
-pub type LoadFuture<'a> = Pin<Box<dyn Future<Output = Result<Loaded, ImportError>> + Send + 'a>>;
-
-/// A publication `haresign import <name>` accepts.
-pub struct Source {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub group: &'static str,
-    /// Replaces the periods the file holds with its rows, inside the import's transaction.
-    pub load: for<'a> fn(&'a mut Tx, &'a SourceFile, &'a LoadContext) -> LoadFuture<'a>,
-}
-
-/// Statements that rebuild a group's served tables from its source tables, run in the import's
-/// transaction after every import into that group.
-pub struct Derivation {
-    pub group: &'static str,
-    pub statements: &'static [&'static str],
-}
-
-pub fn sources() -> &'static [&'static Source] {
-    static SOURCES: [&Source; 5] = [
-        &ods::load::EPRACCUR,
-        &ods::load::EPCN,
-        &registrations::load::REGISTRATIONS,
-        &nwrs::load::NWRS,
-        &qof::load::QOF,
-    ];
-    &SOURCES
-}
-
-pub fn derivations() -> &'static [Derivation] {
-    &[
-        Derivation {
-            group: ods::GROUP,
-            statements: ods::derive::PRACTICES,
-        },
-        Derivation {
-            group: ods::GROUP,
-            statements: ods::derive::PCNS,
-        },
-        Derivation {
-            group: ods::GROUP,
-            statements: registrations::DERIVE,
-        },
-        Derivation {
-            group: ods::GROUP,
-            statements: list_sizes::DERIVE,
-        },
-        Derivation {
-            group: nwrs::GROUP,
-            statements: nwrs::DERIVE,
-        },
-        Derivation {
-            group: qof::GROUP,
-            statements: qof::DERIVE,
-        },
-    ]
-}
-
-pub fn source(name: &str) -> Option<&'static Source> {
-    sources().iter().copied().find(|s| s.name == name)
-}
-
-/// Dataset groups a key's scope may name.
-pub fn groups() -> BTreeSet<&'static str> {
-    endpoints().iter().map(|e| e.group).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::FilterKind;
 
     /// Every declaration must be internally consistent: fields, filters and ordering name real
     /// columns, and every filter column is indexed.
@@ -252,5 +189,111 @@ mod tests {
                 assert!(endpoint.path.contains(&format!("{{{}}}", lookup.param)));
             }
         }
+    }
+
+    /// Whether `sql` names `table` as a whole word.
+    fn mentions(sql: &str, table: &str) -> bool {
+        sql.match_indices(table).any(|(at, _)| {
+            let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            !word(sql[..at].chars().next_back()) && !word(sql[at + table.len()..].chars().next())
+        })
+    }
+
+    #[test]
+    fn derivations_name_exactly_the_tables_their_statements_use() {
+        for derivation in derivations() {
+            let sql = derivation.statements.join("\n");
+            let declared: Vec<&str> = derivation
+                .reads
+                .iter()
+                .chain(derivation.writes)
+                .map(|t| t.name)
+                .collect();
+            for table in tables() {
+                assert_eq!(
+                    mentions(&sql, table.name),
+                    declared.contains(&table.name),
+                    "a derivation writing {:?}: {}",
+                    derivation.writes.iter().map(|t| t.name).collect::<Vec<_>>(),
+                    table.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn derivations_run_after_those_they_read_from() {
+        let all: Vec<&Derivation> = derivations().collect();
+        for (i, derivation) in all.iter().enumerate() {
+            for later in &all[i + 1..] {
+                for table in derivation.reads {
+                    assert!(
+                        !later.writes.iter().any(|w| std::ptr::eq(*w, *table)),
+                        "{} is read before a later derivation writes it",
+                        table.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_table_has_one_owner_and_sources_write_their_own() {
+        let mut names: Vec<&str> = tables().map(|t| t.name).collect();
+        names.sort_unstable();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count, "a table is owned twice");
+        for dataset in DATASETS {
+            for source in dataset.sources {
+                for table in source.writes {
+                    assert!(
+                        dataset.tables.iter().any(|t| std::ptr::eq(*t, *table)),
+                        "{} writes {}, which {} does not own",
+                        source.name,
+                        table.name,
+                        dataset.name
+                    );
+                }
+            }
+            for endpoint in dataset.endpoints {
+                assert!(
+                    dataset
+                        .tables
+                        .iter()
+                        .any(|t| std::ptr::eq(*t, endpoint.table)),
+                    "{} serves a table {} does not own",
+                    endpoint.path,
+                    dataset.name
+                );
+                assert_eq!(scope_of(endpoint), dataset.scope);
+            }
+        }
+    }
+
+    #[test]
+    fn an_import_reruns_only_what_reads_its_tables() {
+        let stale = |name: &str| -> Vec<Vec<&str>> {
+            derivations_after(source(name).unwrap())
+                .iter()
+                .map(|d| d.writes.iter().map(|t| t.name).collect())
+                .collect()
+        };
+        assert_eq!(
+            stale("epraccur"),
+            vec![vec!["practices"], vec!["list_sizes"]]
+        );
+        assert_eq!(stale("epcn"), vec![vec!["practices"], vec!["pcns"]]);
+        assert_eq!(
+            stale("registrations"),
+            vec![
+                vec!["practices"],
+                vec!["practice_populations"],
+                vec!["pcns"],
+                vec!["list_sizes"]
+            ]
+        );
+        assert_eq!(stale("nwrs"), vec![vec!["nwrs_snapshots"]]);
+        assert_eq!(stale("qof").len(), 1);
     }
 }

@@ -1,5 +1,6 @@
 //! An import run: every file given to one `haresign import` is loaded in one transaction with
-//! the group's served tables rebuilt, so a failure anywhere leaves served data as it was.
+//! the served tables that read what it changed rebuilt, so a failure anywhere leaves served data
+//! as it was.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -117,10 +118,7 @@ async fn load_all(
         }
         per_file.push(loaded);
     }
-    for derivation in catalogue::derivations()
-        .iter()
-        .filter(|d| d.group == source.group)
-    {
+    for derivation in catalogue::derivations_after(source) {
         for statement in derivation.statements {
             tx.execute_raw(statement).await?;
         }

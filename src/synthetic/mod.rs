@@ -406,6 +406,19 @@ impl World {
     }
 }
 
+/// `count` consecutive month starts, oldest first, ending with the month of `latest`.
+pub fn months_ending(latest: NaiveDate, count: usize) -> Vec<NaiveDate> {
+    let latest = month_start(latest);
+    (0..count as u32)
+        .rev()
+        .map(|back| {
+            latest
+                .checked_sub_months(Months::new(back))
+                .expect("month within chrono's range")
+        })
+        .collect()
+}
+
 /// The first day of `day`'s month.
 pub fn month_start(day: NaiveDate) -> NaiveDate {
     day.with_day(1).unwrap_or(day)
@@ -1641,6 +1654,18 @@ fn finish(mut world: World, spells: Vec<Vec<Spell>>) -> World {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_ending_end_at_latest() {
+        assert_eq!(
+            months_ending(ymd(2024, 2, 17), 3),
+            vec![ymd(2023, 12, 1), ymd(2024, 1, 1), ymd(2024, 2, 1)]
+        );
+        assert!(months_ending(AS_OF, 0).is_empty());
+        let months = months_ending(AS_OF, 24);
+        assert_eq!(months.len(), 24);
+        assert_eq!(*months.last().unwrap(), AS_OF);
+    }
 
     fn is_ons(code: &str, prefix: &str) -> bool {
         code.len() == 9 && code.starts_with(prefix) && code[3..].bytes().all(|b| b.is_ascii_digit())

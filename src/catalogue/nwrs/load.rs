@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
+use super::NWRS as NWRS_TABLE;
 use super::parse::{Layout, PracticeStaff, detect, read_detailed, read_high_level, snapshot_of};
-use super::{GROUP, NWRS as NWRS_TABLE};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
 use crate::db::Tx;
 use crate::source::SourceFile;
@@ -19,8 +19,9 @@ use crate::source::error::ImportError;
 pub static NWRS: Source = Source {
     name: "nwrs",
     description: "General Practice Workforce practice-level CSVs: GPWPracticeCSV.MMYYYY.zip, or the detailed and high-level CSVs inside it",
-    group: GROUP,
+    writes: &[&NWRS_TABLE],
     load: |tx, file, ctx| -> LoadFuture<'_> { Box::pin(load(tx, file, ctx)) },
+    sample: super::sample::demo,
 };
 
 const COLUMNS: [&str; 17] = [

@@ -6,9 +6,10 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
+use crate::catalogue::{Dataset, Derivation};
 use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
 
-pub const GROUP: &str = "workforce";
+pub const SCOPE: &str = "workforce";
 
 /// The columns a workforce row shares between the loaded and the served table, in order.
 macro_rules! staff_columns {
@@ -87,7 +88,6 @@ pub static SNAPSHOTS_ENDPOINT: Endpoint = Endpoint {
     view_name: "Nwrs Snapshot List",
     component: "NwrsSnapshot",
     description: "General Practice Workforce snapshot dates with data, latest first, with the number of practices in each.",
-    group: GROUP,
     table: &NWRS_SNAPSHOTS,
     fields: &["snapshot", "practice_count"],
     filters: &[],
@@ -102,7 +102,6 @@ pub static NWRS_ENDPOINT: Endpoint = Endpoint {
     view_name: "Nwrs List",
     component: "Nwrs",
     description: "General Practice Workforce (NWRS): headcount and FTE by practice, staff group and staff role at a snapshot. The high-level practice file is preferred over the detailed one for the roles it publishes.",
-    group: GROUP,
     table: &NWRS,
     fields: &[
         "snapshot",
@@ -159,8 +158,21 @@ pub static NWRS_ENDPOINT: Endpoint = Endpoint {
 };
 
 /// The snapshot list, rebuilt from `nwrs`.
-pub const DERIVE: &[&str] = &[
-    "DELETE FROM nwrs_snapshots",
-    "INSERT INTO nwrs_snapshots (snapshot, practice_count)
-     SELECT snapshot, COUNT(DISTINCT practice_code) FROM nwrs GROUP BY snapshot",
-];
+pub static DERIVE: Derivation = Derivation {
+    reads: &[&NWRS],
+    writes: &[&NWRS_SNAPSHOTS],
+    statements: &[
+        "DELETE FROM nwrs_snapshots",
+        "INSERT INTO nwrs_snapshots (snapshot, practice_count)
+         SELECT snapshot, COUNT(DISTINCT practice_code) FROM nwrs GROUP BY snapshot",
+    ],
+};
+
+pub static DATASET: Dataset = Dataset {
+    name: "nwrs",
+    scope: SCOPE,
+    tables: &[&NWRS, &NWRS_SNAPSHOTS],
+    endpoints: &[&SNAPSHOTS_ENDPOINT, &NWRS_ENDPOINT],
+    sources: &[&load::NWRS],
+    derivations: &[&DERIVE],
+};

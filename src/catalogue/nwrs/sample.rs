@@ -6,12 +6,12 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, Months, NaiveDate};
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
 use crate::source::dates::last_day_of_month;
-use crate::synthetic::{World, mix, month_start};
+use crate::synthetic::{AS_OF, World, mix, month_start, months_ending};
 
 /// Staff roles the demo publishes: detailed-file token, high-level group and role, and staff
 /// per 10,000 patients. Group totals are written too, as the publisher does. A handful of the
@@ -214,6 +214,32 @@ fn member_names(snapshot: NaiveDate) -> (String, String) {
         format!("1 General Practice – {month} Practice Level - Detailed.csv"),
         format!("3 General Practice – {month} Practice Level - High level.csv"),
     )
+}
+
+/// Monthly workforce snapshots in the demo, ending with the month before `AS_OF`.
+const DEMO_SNAPSHOTS: usize = 12;
+
+/// The demo's workforce zips under `nwrs/`. The latest snapshot also carries the high-level
+/// file, so the demo exercises both layouts and the preference between them without doubling
+/// every month's rows.
+pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let workforce_dir = dir.join("nwrs");
+    std::fs::create_dir_all(&workforce_dir)?;
+    let last = AS_OF
+        .checked_sub_months(Months::new(1))
+        .expect("month within chrono's range");
+    let snapshots = months_ending(last, DEMO_SNAPSHOTS);
+    let mut files = Vec::new();
+    for (i, month) in snapshots.iter().enumerate() {
+        let high_level = i + 1 == snapshots.len();
+        files.push(write_practice_zip(
+            world,
+            *month,
+            high_level,
+            &workforce_dir,
+        )?);
+    }
+    Ok(files)
 }
 
 /// Writes the workforce zip for the snapshot at the end of `month` into `dir`: the detailed CSV

@@ -12,15 +12,17 @@ use crate::source::error::ImportError;
 pub static EPRACCUR: Source = Source {
     name: "epraccur",
     description: "ODS GP practices: epraccur.csv (legacy or DSE export), bare or zipped",
-    group: super::GROUP,
+    writes: &[&ODS_PRACTICES],
     load: |tx, file, ctx| -> LoadFuture<'_> { Box::pin(load_epraccur(tx, file, ctx)) },
+    sample: super::sample::epraccur_demo,
 };
 
 pub static EPCN: Source = Source {
     name: "epcn",
     description: "ODS PCNs and member practices: ePCN.xlsx or the DSE epcncorepartnerdetails.csv, bare or zipped",
-    group: super::GROUP,
+    writes: &[&ODS_PCNS, &ODS_PCN_MEMBERSHIPS],
     load: |tx, file, ctx| -> LoadFuture<'_> { Box::pin(load_epcn(tx, file, ctx)) },
+    sample: super::sample::epcn_demo,
 };
 
 async fn clear(tx: &mut Tx, table: &str) -> Result<(), ImportError> {

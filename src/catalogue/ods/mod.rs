@@ -7,9 +7,10 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
+use crate::catalogue::Dataset;
 use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
 
-pub const GROUP: &str = "organisations";
+pub const SCOPE: &str = "organisations";
 
 pub static ODS_PRACTICES: Table = Table {
     name: "ods_practices",
@@ -141,7 +142,6 @@ pub static PRACTICES_ENDPOINT: Endpoint = Endpoint {
     view_name: "Practice List",
     component: "Practice",
     description: "GP practices (ODS prescribing setting 4), open and closed, with their current PCN, geography and latest list size.",
-    group: GROUP,
     table: &PRACTICES,
     fields: &[
         "ods_code",
@@ -193,7 +193,6 @@ pub static PCNS_ENDPOINT: Endpoint = Endpoint {
     view_name: "Pcn List",
     component: "Pcn",
     description: "Primary care networks with their geography, member practice count and list size.",
-    group: GROUP,
     table: &PCNS,
     fields: &[
         "pcn_code",
@@ -226,4 +225,24 @@ pub static PCNS_ENDPOINT: Endpoint = Endpoint {
     ordering: &[("pcn_code", Direction::Asc)],
     shape: Shape::Paginated,
     lookup: None,
+};
+
+/// GP practices, from epraccur.
+pub static PRACTICES_DATASET: Dataset = Dataset {
+    name: "practices",
+    scope: SCOPE,
+    tables: &[&ODS_PRACTICES, &PRACTICES],
+    endpoints: &[&PRACTICES_ENDPOINT],
+    sources: &[&load::EPRACCUR],
+    derivations: &[&derive::PRACTICES],
+};
+
+/// Primary care networks and their member practices, from ePCN.
+pub static PCNS_DATASET: Dataset = Dataset {
+    name: "pcns",
+    scope: SCOPE,
+    tables: &[&ODS_PCNS, &ODS_PCN_MEMBERSHIPS, &PCNS],
+    endpoints: &[&PCNS_ENDPOINT],
+    sources: &[&load::EPCN],
+    derivations: &[&derive::PCNS],
 };

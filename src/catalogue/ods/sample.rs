@@ -15,6 +15,22 @@ const EPRACCUR_COLUMNS: usize = 27;
 /// Prescribing setting of a GP practice in epraccur column 26.
 const GP_SETTING: &str = "4";
 
+/// The demo's practices: `ods/epraccur.csv` under `dir`.
+pub fn epraccur_demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    Ok(vec![write_epraccur(world, &ods_dir(dir)?)?])
+}
+
+/// The demo's PCNs: `ods/epcncorepartnerdetails.csv` under `dir`.
+pub fn epcn_demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    Ok(vec![write_epcn_core_partner_csv(world, &ods_dir(dir)?)?])
+}
+
+fn ods_dir(dir: &Path) -> io::Result<PathBuf> {
+    let ods = dir.join("ods");
+    std::fs::create_dir_all(&ods)?;
+    Ok(ods)
+}
+
 /// Writes `epraccur.csv`: no header, 27 double-quoted columns, CRLF, sorted by code. Besides
 /// the world's practices it holds other prescribing cost centres (walk-in centres, out of
 /// hours, public health, care homes, prisons) and a few Welsh practices, as the real file does.

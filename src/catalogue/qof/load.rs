@@ -13,7 +13,7 @@ use super::parse::{
 };
 use super::settings::{self, YearSettings};
 use super::{
-    GROUP, QOF_ACHIEVEMENT, QOF_INDICATORS, QOF_PRACTICE_POINTS, QOF_PRACTICES, QOF_PREVALENCE,
+    QOF_ACHIEVEMENT, QOF_INDICATORS, QOF_PRACTICE_POINTS, QOF_PRACTICES, QOF_PREVALENCE,
     QOF_YEAR_SETTINGS,
 };
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
@@ -25,8 +25,16 @@ use crate::source::error::ImportError;
 pub static QOF: Source = Source {
     name: "qof",
     description: "Quality and Outcomes Framework raw data: QOF<yyyy>.zip, or the ACHIEVEMENT_<REGION>, PREVALENCE, MAPPING_INDICATORS, MAPPING_NHS_GEOGRAPHIES and ORGANISATION_REFERENCE CSVs inside it",
-    group: GROUP,
+    writes: &[
+        &QOF_YEAR_SETTINGS,
+        &QOF_PRACTICES,
+        &QOF_PRACTICE_POINTS,
+        &QOF_INDICATORS,
+        &QOF_PREVALENCE,
+        &QOF_ACHIEVEMENT,
+    ],
     load: |tx, file, ctx| -> LoadFuture<'_> { Box::pin(load(tx, file, ctx)) },
+    sample: super::sample::demo,
 };
 
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {

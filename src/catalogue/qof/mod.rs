@@ -7,9 +7,10 @@ pub mod parse;
 pub mod sample;
 pub mod settings;
 
+use crate::catalogue::{Dataset, Derivation};
 use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
 
-pub const GROUP: &str = "qof";
+pub const SCOPE: &str = "qof";
 
 /// Filters every QOF endpoint by year, and the practice-level ones by practice, declare alike.
 const YEAR_FILTER: Filter = Filter {
@@ -282,7 +283,6 @@ pub static YEARS_ENDPOINT: Endpoint = Endpoint {
     view_name: "Qof Year List",
     component: "QofYear",
     description: "Quality and Outcomes Framework years with data, latest first, with their dates, points available and the value of a point where configured.",
-    group: GROUP,
     table: &QOF_YEARS,
     fields: &[
         "year",
@@ -305,7 +305,6 @@ pub static INDICATORS_ENDPOINT: Endpoint = Endpoint {
     view_name: "Qof Indicator List",
     component: "QofIndicator",
     description: "Quality and Outcomes Framework indicators of each year, from the year's indicator mapping.",
-    group: GROUP,
     table: &QOF_INDICATORS,
     fields: &[
         "year",
@@ -351,7 +350,6 @@ pub static PREVALENCE_ENDPOINT: Endpoint = Endpoint {
     view_name: "Qof Prevalence List",
     component: "QofPrevalence",
     description: "Quality and Outcomes Framework disease registers and prevalence by practice and register group.",
-    group: GROUP,
     table: &QOF_PREVALENCE,
     fields: &[
         "year",
@@ -387,7 +385,6 @@ pub static PREVALENCE_NATIONAL_ENDPOINT: Endpoint = Endpoint {
     view_name: "Qof National Prevalence List",
     component: "QofNationalPrevalence",
     description: "Quality and Outcomes Framework prevalence for England by register group: registers and list sizes summed over the practices publishing each register.",
-    group: GROUP,
     table: &QOF_PREVALENCE_NATIONAL,
     fields: &[
         "year",
@@ -418,7 +415,6 @@ pub static ACHIEVEMENT_ENDPOINT: Endpoint = Endpoint {
     view_name: "Qof Achievement List",
     component: "QofAchievement",
     description: "Quality and Outcomes Framework achievement by practice and indicator: points, numerator, denominator, personalised care adjustments and register.",
-    group: GROUP,
     table: &QOF_ACHIEVEMENT,
     fields: &[
         "year",
@@ -454,47 +450,75 @@ pub static ACHIEVEMENT_ENDPOINT: Endpoint = Endpoint {
 /// Rebuilds what depends on more than one file of a year: points and descriptions from the
 /// mapping (the files of a year may be imported in any order, or apart), the national
 /// prevalence and the year list. Only rows whose value changed are written.
-pub const DERIVE: &[&str] = &[
-    "UPDATE qof_indicators SET active = (indicator_code IN (
-         SELECT indicator_code FROM qof_indicators
-         WHERE year = (SELECT MAX(year) FROM qof_indicators)))",
-    // `UPDATE … FROM` joins once instead of running a subquery per row (SQLite 3.33+).
-    "UPDATE qof_achievement SET max_points = i.points
-     FROM qof_indicators i
-     WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code
-       AND qof_achievement.max_points IS DISTINCT FROM i.points",
-    "UPDATE qof_achievement SET max_points = NULL
-     WHERE max_points IS NOT NULL AND NOT EXISTS (
-         SELECT 1 FROM qof_indicators i
-         WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code)",
-    "UPDATE qof_prevalence SET group_description = g.description
-     FROM (SELECT year, group_code, MAX(group_description) AS description
-           FROM qof_indicators GROUP BY year, group_code) g
-     WHERE g.year = qof_prevalence.year AND g.group_code = qof_prevalence.group_code
-       AND qof_prevalence.group_description IS DISTINCT FROM g.description",
-    "UPDATE qof_prevalence SET group_description = NULL
-     WHERE group_description IS NOT NULL AND NOT EXISTS (
-         SELECT 1 FROM qof_indicators i
-         WHERE i.year = qof_prevalence.year AND i.group_code = qof_prevalence.group_code)",
-    "DELETE FROM qof_prevalence_national",
-    "INSERT INTO qof_prevalence_national
-         (year, group_code, group_description, patient_list_type, register, list_size,
-          prevalence, practice_count)
-     SELECT year, group_code, MAX(group_description), MAX(patient_list_type), SUM(register),
-            SUM(list_size),
-            CASE WHEN SUM(list_size) > 0 THEN 100.0 * SUM(register) / SUM(list_size) END,
-            COUNT(*)
-     FROM qof_prevalence GROUP BY year, group_code",
-    "DELETE FROM qof_years",
-    "INSERT INTO qof_years
-         (year, start_date, end_date, is_current, indicator_count, max_points, pound_per_point)
-     SELECT s.year, s.start_date, s.end_date, s.is_current,
-            (SELECT COUNT(*) FROM qof_indicators i WHERE i.year = s.year),
-            COALESCE(s.max_points,
-                     (SELECT SUM(i.points) FROM qof_indicators i WHERE i.year = s.year)),
-            s.pound_per_point
-     FROM qof_year_settings s
-     WHERE EXISTS (SELECT 1 FROM qof_indicators i WHERE i.year = s.year)
-        OR EXISTS (SELECT 1 FROM qof_prevalence p WHERE p.year = s.year)
-        OR EXISTS (SELECT 1 FROM qof_achievement a WHERE a.year = s.year)",
-];
+pub static DERIVE: Derivation = Derivation {
+    reads: &[&QOF_INDICATORS, &QOF_ACHIEVEMENT, &QOF_PREVALENCE, &QOF_YEAR_SETTINGS],
+    writes: &[&QOF_INDICATORS, &QOF_ACHIEVEMENT, &QOF_PREVALENCE, &QOF_PREVALENCE_NATIONAL, &QOF_YEARS],
+    statements: &[
+        "UPDATE qof_indicators SET active = (indicator_code IN (
+             SELECT indicator_code FROM qof_indicators
+             WHERE year = (SELECT MAX(year) FROM qof_indicators)))",
+        // `UPDATE … FROM` joins once instead of running a subquery per row (SQLite 3.33+).
+        "UPDATE qof_achievement SET max_points = i.points
+         FROM qof_indicators i
+         WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code
+           AND qof_achievement.max_points IS DISTINCT FROM i.points",
+        "UPDATE qof_achievement SET max_points = NULL
+         WHERE max_points IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM qof_indicators i
+             WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code)",
+        "UPDATE qof_prevalence SET group_description = g.description
+         FROM (SELECT year, group_code, MAX(group_description) AS description
+               FROM qof_indicators GROUP BY year, group_code) g
+         WHERE g.year = qof_prevalence.year AND g.group_code = qof_prevalence.group_code
+           AND qof_prevalence.group_description IS DISTINCT FROM g.description",
+        "UPDATE qof_prevalence SET group_description = NULL
+         WHERE group_description IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM qof_indicators i
+             WHERE i.year = qof_prevalence.year AND i.group_code = qof_prevalence.group_code)",
+        "DELETE FROM qof_prevalence_national",
+        "INSERT INTO qof_prevalence_national
+             (year, group_code, group_description, patient_list_type, register, list_size,
+              prevalence, practice_count)
+         SELECT year, group_code, MAX(group_description), MAX(patient_list_type), SUM(register),
+                SUM(list_size),
+                CASE WHEN SUM(list_size) > 0 THEN 100.0 * SUM(register) / SUM(list_size) END,
+                COUNT(*)
+         FROM qof_prevalence GROUP BY year, group_code",
+        "DELETE FROM qof_years",
+        "INSERT INTO qof_years
+             (year, start_date, end_date, is_current, indicator_count, max_points, pound_per_point)
+         SELECT s.year, s.start_date, s.end_date, s.is_current,
+                (SELECT COUNT(*) FROM qof_indicators i WHERE i.year = s.year),
+                COALESCE(s.max_points,
+                         (SELECT SUM(i.points) FROM qof_indicators i WHERE i.year = s.year)),
+                s.pound_per_point
+         FROM qof_year_settings s
+         WHERE EXISTS (SELECT 1 FROM qof_indicators i WHERE i.year = s.year)
+            OR EXISTS (SELECT 1 FROM qof_prevalence p WHERE p.year = s.year)
+            OR EXISTS (SELECT 1 FROM qof_achievement a WHERE a.year = s.year)",
+    ],
+};
+
+pub static DATASET: Dataset = Dataset {
+    name: "qof",
+    scope: SCOPE,
+    tables: &[
+        &QOF_YEAR_SETTINGS,
+        &QOF_PRACTICES,
+        &QOF_PRACTICE_POINTS,
+        &QOF_INDICATORS,
+        &QOF_PREVALENCE,
+        &QOF_ACHIEVEMENT,
+        &QOF_PREVALENCE_NATIONAL,
+        &QOF_YEARS,
+    ],
+    endpoints: &[
+        &YEARS_ENDPOINT,
+        &INDICATORS_ENDPOINT,
+        &PREVALENCE_ENDPOINT,
+        &PREVALENCE_NATIONAL_ENDPOINT,
+        &ACHIEVEMENT_ENDPOINT,
+    ],
+    sources: &[&load::QOF],
+    derivations: &[&DERIVE],
+};

@@ -13,7 +13,8 @@ use chrono::NaiveDate;
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
-use crate::synthetic::{World, mix};
+use crate::source::financial_year::FinancialYear;
+use crate::synthetic::{AS_OF, World, mix};
 
 #[derive(Clone, Copy)]
 enum Domain {
@@ -387,6 +388,19 @@ struct PracticeYear {
     practice: usize,
     list: u64,
     key: u64,
+}
+
+/// QOF years in the demo, ending with the last complete financial year before `AS_OF`.
+const DEMO_YEARS: i32 = 3;
+
+/// The demo's QOF zips under `qof/`.
+pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let qof_dir = dir.join("qof");
+    std::fs::create_dir_all(&qof_dir)?;
+    let last_year = FinancialYear::containing(AS_OF).start_year() - 1;
+    (last_year + 1 - DEMO_YEARS..=last_year)
+        .map(|start| write_year_zip(world, start, &qof_dir))
+        .collect()
 }
 
 /// Writes the QOF zip for the financial year starting in April of `start` into `dir`.

@@ -19,8 +19,9 @@ use crate::source::financial_year::FinancialYear;
 pub static REGISTRATIONS: Source = Source {
     name: "registrations",
     description: "Patients Registered at a GP Practice: gp-reg-pat-prac-map.csv, gp-reg-pat-prac-quin-age.csv and gp-reg-pat-prac-all.csv (any mix, bare or zipped)",
-    group: crate::catalogue::ods::GROUP,
+    writes: &[&REG_PRACTICE_MAP, &REG_POPULATIONS],
     load: |tx, file, ctx| -> LoadFuture<'_> { Box::pin(load(tx, file, ctx)) },
+    sample: super::sample::demo,
 };
 
 fn periods_of(dates: &BTreeSet<NaiveDate>) -> BTreeSet<String> {

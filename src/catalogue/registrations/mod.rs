@@ -6,7 +6,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::ods;
+use crate::catalogue::{Dataset, Derivation, ods};
 use crate::schema::{Direction, Endpoint, Kind, PathLookup, Shape, Table, col, opt};
 
 /// A column list with the twenty five-year age band columns between `head` and `tail`.
@@ -155,7 +155,6 @@ pub static POPULATION_ENDPOINT: Endpoint = Endpoint {
     view_name: "Practice Population",
     component: "PracticePopulation",
     description: "Registered patients of one practice by financial year: totals by sex and persons by five-year age band, from the April extract (else the earliest extract in that year).",
-    group: ods::GROUP,
     table: &PRACTICE_POPULATIONS,
     fields: &[
         "financial_year",
@@ -199,14 +198,29 @@ pub static POPULATION_ENDPOINT: Endpoint = Endpoint {
 
 /// Each practice's population per financial year: the earliest extract in the year (April when
 /// published), preferring the age-band file over totals for the same extract.
-pub const DERIVE: &[&str] = &[
-    "DELETE FROM practice_populations",
-    "INSERT INTO practice_populations (practice_code, financial_year, extract_date, total, male, female, age_0_4, age_5_9, age_10_14, age_15_19, age_20_24, age_25_29, age_30_34, age_35_39, age_40_44, age_45_49, age_50_54, age_55_59, age_60_64, age_65_69, age_70_74, age_75_79, age_80_84, age_85_89, age_90_94, age_95_plus)
-     SELECT org_code, financial_year, extract_date, total, male, female, age_0_4, age_5_9, age_10_14, age_15_19, age_20_24, age_25_29, age_30_34, age_35_39, age_40_44, age_45_49, age_50_54, age_55_59, age_60_64, age_65_69, age_70_74, age_75_79, age_80_84, age_85_89, age_90_94, age_95_plus
-     FROM (
-        SELECT r.*, ROW_NUMBER() OVER (
-            PARTITION BY org_code, financial_year
-            ORDER BY extract_date, CASE source WHEN 'quin_age' THEN 0 ELSE 1 END) AS rn
-        FROM reg_populations r WHERE org_type = 'practice'
-     ) ranked WHERE rn = 1",
-];
+pub static DERIVE: Derivation = Derivation {
+    reads: &[&REG_POPULATIONS],
+    writes: &[&PRACTICE_POPULATIONS],
+    statements: &[
+        "DELETE FROM practice_populations",
+        "INSERT INTO practice_populations (practice_code, financial_year, extract_date, total, male, female, age_0_4, age_5_9, age_10_14, age_15_19, age_20_24, age_25_29, age_30_34, age_35_39, age_40_44, age_45_49, age_50_54, age_55_59, age_60_64, age_65_69, age_70_74, age_75_79, age_80_84, age_85_89, age_90_94, age_95_plus)
+         SELECT org_code, financial_year, extract_date, total, male, female, age_0_4, age_5_9, age_10_14, age_15_19, age_20_24, age_25_29, age_30_34, age_35_39, age_40_44, age_45_49, age_50_54, age_55_59, age_60_64, age_65_69, age_70_74, age_75_79, age_80_84, age_85_89, age_90_94, age_95_plus
+         FROM (
+            SELECT r.*, ROW_NUMBER() OVER (
+                PARTITION BY org_code, financial_year
+                ORDER BY extract_date, CASE source WHEN 'quin_age' THEN 0 ELSE 1 END) AS rn
+            FROM reg_populations r WHERE org_type = 'practice'
+         ) ranked WHERE rn = 1",
+    ],
+};
+
+/// Patients Registered at a GP Practice: monthly extracts, and each practice's population by
+/// financial year.
+pub static DATASET: Dataset = Dataset {
+    name: "registrations",
+    scope: ods::SCOPE,
+    tables: &[&REG_PRACTICE_MAP, &REG_POPULATIONS, &PRACTICE_POPULATIONS],
+    endpoints: &[&POPULATION_ENDPOINT],
+    sources: &[&load::REGISTRATIONS],
+    derivations: &[&DERIVE],
+};

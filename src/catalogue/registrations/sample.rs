@@ -5,9 +5,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 
-use crate::synthetic::{AGE_BANDS, BAND_COUNT, PracticeRegistrations, World, month_start};
+use crate::synthetic::{
+    AGE_BANDS, AS_OF, BAND_COUNT, PracticeRegistrations, World, month_start, months_ending,
+};
 
 pub const MAP_FILE: &str = "gp-reg-pat-prac-map.csv";
 pub const QUIN_AGE_FILE: &str = "gp-reg-pat-prac-quin-age.csv";
@@ -23,17 +25,21 @@ const QUIN_AGE_HEADER: &str = "PUBLICATION,EXTRACT_DATE,ORG_TYPE,ORG_CODE,ONS_CO
 /// Flush the quinary-age buffer to disk once it reaches this size.
 const FLUSH_AT: usize = 1 << 20;
 
-/// `count` consecutive month starts, oldest first, ending with the month of `latest`.
-pub fn demo_months(latest: NaiveDate, count: usize) -> Vec<NaiveDate> {
-    let latest = month_start(latest);
-    (0..count as u32)
-        .rev()
-        .map(|back| {
-            latest
-                .checked_sub_months(Months::new(back))
-                .expect("month within chrono's range")
-        })
-        .collect()
+/// Monthly extracts in the demo: two financial years and more.
+const DEMO_MONTHS: usize = 24;
+
+/// The demo's extracts, one folder a month under `registrations/`, the latest for `AS_OF`; all
+/// imported in one run, as an operator catching up would.
+pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for month in months_ending(AS_OF, DEMO_MONTHS) {
+        let month_dir = dir
+            .join("registrations")
+            .join(month.format("%Y-%m").to_string());
+        std::fs::create_dir_all(&month_dir)?;
+        files.extend(write_registrations(world, month, &month_dir)?);
+    }
+    Ok(files)
 }
 
 /// Writes one monthly extract (the 1st of `month`'s month) into `dir`:
@@ -324,18 +330,6 @@ mod tests {
     }
 
     #[test]
-    fn demo_months_end_at_latest() {
-        assert_eq!(
-            demo_months(ymd(2024, 2, 17), 3),
-            vec![ymd(2023, 12, 1), ymd(2024, 1, 1), ymd(2024, 2, 1)]
-        );
-        assert!(demo_months(AS_OF, 0).is_empty());
-        let months = demo_months(AS_OF, 24);
-        assert_eq!(months.len(), 24);
-        assert_eq!(*months.last().unwrap(), AS_OF);
-    }
-
-    #[test]
     fn extract_dates_are_upper_case_day_month_year() {
         assert_eq!(extract_date(ymd(2024, 4, 1)), "01APR2024");
         assert_eq!(extract_date(ymd(2025, 12, 1)), "01DEC2025");
@@ -466,7 +460,7 @@ mod tests {
         let b = World::generate(9, 0.02);
         let first = tempfile::tempdir().unwrap();
         let second = tempfile::tempdir().unwrap();
-        let months = demo_months(AS_OF, 2);
+        let months = months_ending(AS_OF, 2);
         let mut previous: Option<Vec<u8>> = None;
         for month in months {
             let pa = write_registrations(&a, month, first.path()).unwrap();
