@@ -7,7 +7,7 @@ use axum::Router;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -152,6 +152,28 @@ async fn finish(State(state): State<Arc<AppState>>, request: Request, next: Next
 }
 
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let head = request.method() == Method::HEAD;
+    let response = respond(&state, request).await;
+    if head {
+        without_body(response).await
+    } else {
+        response
+    }
+}
+
+/// HEAD: GET's headers, `Content-Length` included, and no body.
+async fn without_body(mut response: Response) -> Response {
+    let length = axum::body::to_bytes(std::mem::take(response.body_mut()), usize::MAX)
+        .await
+        .map(|b| b.len())
+        .unwrap_or(0);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+async fn respond(state: &Arc<AppState>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     let remote = parts
         .extensions
@@ -159,7 +181,7 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         .map(|ConnectInfo(addr)| *addr);
     let path = parts.uri.path();
     if path == health::PATH {
-        return health::health(&state).await;
+        return health::health(state).await;
     }
     let endpoints = catalogue::endpoints();
     let route = resolve(endpoints, path);
@@ -176,10 +198,10 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
         remote,
     };
     if let Some(route) = route {
-        return list::serve(&state, &route, &info).await;
+        return list::serve(state, &route, &info).await;
     }
     if let Some(view) = view {
-        return public::serve(&state, view, &info).await;
+        return public::serve(state, view, &info).await;
     }
     let slashed = format!("{path}/");
     if !path.ends_with('/')

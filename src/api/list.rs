@@ -55,15 +55,6 @@ pub async fn serve(state: &AppState, route: &Resolved, request: &RequestInfo<'_>
     response
         .headers_mut()
         .insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
-    if request.method == Method::HEAD {
-        let length = axum::body::to_bytes(std::mem::take(response.body_mut()), usize::MAX)
-            .await
-            .map(|b| b.len())
-            .unwrap_or(0);
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    }
     response
 }
 

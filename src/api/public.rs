@@ -43,30 +43,13 @@ pub fn resolve(path: &str) -> Option<View> {
 }
 
 pub async fn serve(state: &AppState, view: View, request: &RequestInfo<'_>) -> Response {
-    let response = match view {
+    match view {
         View::Index => index_view(state, request).await,
         View::Schema => schema_view(state, request).await,
         View::Swagger => page_view(state, request, &SWAGGER_PAGE, true).await,
         View::Redoc => page_view(state, request, &REDOC_PAGE, false).await,
         View::Asset(asset) => asset_view(asset, request.method),
-    };
-    if request.method == Method::HEAD {
-        without_body(response).await
-    } else {
-        response
     }
-}
-
-/// HEAD: GET's headers, `Content-Length` included, and no body.
-async fn without_body(mut response: Response) -> Response {
-    let length = axum::body::to_bytes(std::mem::take(response.body_mut()), usize::MAX)
-        .await
-        .map(|b| b.len())
-        .unwrap_or(0);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    response
 }
 
 fn format_param(request: &RequestInfo<'_>) -> Option<String> {
