@@ -16,7 +16,13 @@ pub mod usage;
 
 use schema::Table;
 
-/// Every table the database holds: the service's own, then the catalogue's.
+/// Version of the declarations below. Bump it with every change to a table, column or index, so
+/// that an older haresign refuses a database a newer one has migrated, instead of reporting
+/// the newer tables as differences.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Every table the database holds besides the storage's own `schema_version`: the service's,
+/// then the catalogue's.
 pub fn schema_tables() -> Vec<&'static Table> {
     let mut tables: Vec<&'static Table> = vec![
         &keys::API_KEYS,
@@ -27,8 +33,13 @@ pub fn schema_tables() -> Vec<&'static Table> {
     tables
 }
 
-/// Creates every table and index the service and its catalogue declare (idempotent).
-pub async fn migrate(db: &db::Db) -> Result<(), sqlx::Error> {
-    db.create_tables(&schema_tables(), &catalogue::searched_columns())
-        .await
+/// Brings the database to the tables the service and its catalogue declare, adding what is
+/// missing and refusing any other difference; returns what it changed (nothing when run again).
+pub async fn migrate(db: &db::Db) -> Result<Vec<db::Step>, db::MigrateError> {
+    db.migrate(
+        &schema_tables(),
+        &catalogue::searched_columns(),
+        SCHEMA_VERSION,
+    )
+    .await
 }
