@@ -8,6 +8,7 @@ use std::process::Command;
 
 use common::{Backend, TestApp, TestDb};
 use haresign::db::{Cell, Db, MigrateError, Step};
+use haresign::import::run::Outcome;
 use haresign::schema::{Kind, Table, col, opt};
 use sea_query::{Alias, Expr, ExprTrait, Order, Query};
 
@@ -387,4 +388,53 @@ async fn serve_refuses_a_database_that_differs() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
     test.finish().await;
+}
+
+/// The rebuild the refusal message describes, followed to the letter: the dropped table is
+/// created again with its search index emptied, and a new import of its source fills both.
+#[tokio::test]
+async fn a_dropped_table_is_rebuilt_as_the_message_says() {
+    for backend in common::backends() {
+        let app = TestApp::new(backend).await;
+        app.import("epraccur", &["api/epraccur.csv"])
+            .await
+            .expect("epraccur");
+        let before = app.get("/api/v1/practices/?search=elm").await.json();
+        assert!(before["count"].as_u64() > Some(0), "{before}");
+
+        let mut tx = app.db.begin().await.expect("begin");
+        tx.execute_raw("DROP TABLE practices").await.expect("drop");
+        tx.commit().await.expect("commit");
+        let steps = haresign::migrate(&app.db).await.expect("migrate");
+        let steps: Vec<String> = steps.iter().map(Step::to_string).collect();
+        assert_eq!(steps, ["added table practices"], "{backend:?}");
+        if backend == Backend::Sqlite {
+            // With a rank of 1, FTS5 checks its index against the table it indexes.
+            let mut tx = app.db.begin().await.expect("begin");
+            tx.execute_raw(
+                "INSERT INTO practices_search_text_trgm(practices_search_text_trgm, rank) \
+                 VALUES ('integrity-check', 1)",
+            )
+            .await
+            .expect("the search index matches the empty table");
+            tx.commit().await.expect("commit");
+        }
+
+        assert!(matches!(
+            app.import("epraccur", &["api/epraccur.csv"]).await,
+            Ok(Outcome::Unchanged)
+        ));
+        let mut tx = app.db.begin().await.expect("begin");
+        tx.execute_raw("DELETE FROM imports WHERE source = 'epraccur'")
+            .await
+            .expect("forget imports");
+        tx.commit().await.expect("commit");
+        assert!(matches!(
+            app.import("epraccur", &["api/epraccur.csv"]).await,
+            Ok(Outcome::Imported { .. })
+        ));
+        let after = app.get("/api/v1/practices/?search=elm").await.json();
+        assert_eq!(after, before, "{backend:?}");
+        app.finish().await;
+    }
 }

@@ -82,10 +82,12 @@ pub fn add_column(backend: Backend, table: &Table, column: &Column) -> String {
 /// which serves the `LIKE` filter as it is.
 pub struct SearchIndex {
     pub name: String,
+    /// The table whose column it indexes.
+    pub table: String,
     /// The index (and its triggers), each `IF NOT EXISTS`.
     pub create: Vec<String>,
     /// Reindexes every row; run when an index that does not index existing rows by itself is
-    /// first created on a table that has rows.
+    /// first created on a table that has rows, or when its table is created again.
     pub rebuild: Option<String>,
 }
 
@@ -113,6 +115,7 @@ pub fn search_indexes(
                     schema.replace('"', "\"\"")
                 )],
                 name,
+                table: table.to_owned(),
                 rebuild: None,
             },
             (Backend::Postgres, None) => continue,
@@ -147,6 +150,7 @@ fn sqlite_search_index(name: String, table: &str, column: &str) -> SearchIndex {
     let rebuild = Some(format!("INSERT INTO {name}({name}) VALUES ('rebuild')"));
     SearchIndex {
         name,
+        table: table.to_owned(),
         create,
         rebuild,
     }

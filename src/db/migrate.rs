@@ -304,17 +304,14 @@ impl Db {
         };
         let searches = search_indexes(self.backend(), searched, pg_trgm.as_deref());
         let mut missing = Vec::new();
-        for index in &searches {
-            let Some(rebuild) = &index.rebuild else {
-                continue;
-            };
+        for index in searches.iter().filter(|index| index.rebuild.is_some()) {
             let mut exists = Query::select();
             exists
                 .expr(Expr::val(1i64))
                 .from(Alias::new("sqlite_master"))
                 .and_where(Expr::col(Alias::new("name")).eq(index.name.as_str()));
             if self.fetch_i64(&exists).await?.is_none() {
-                missing.push(rebuild);
+                missing.push(index.name.as_str());
             }
         }
         let mut tx = self.begin().await?;
@@ -335,9 +332,17 @@ impl Db {
         for sql in searches.iter().flat_map(|index| &index.create) {
             tx.execute_raw(sql).await?;
         }
-        // A database that had rows before its search index existed gets them indexed.
-        for sql in missing {
-            tx.execute_raw(sql).await?;
+        // A database that had rows before its search index existed gets them indexed. A table
+        // dropped and created again finds its search index still holding the dropped rows.
+        for index in &searches {
+            let created = steps
+                .iter()
+                .any(|step| matches!(step, Step::CreateTable(t) if t.name == index.table));
+            if let Some(rebuild) = &index.rebuild
+                && (created || missing.contains(&index.name.as_str()))
+            {
+                tx.execute_raw(rebuild).await?;
+            }
         }
         tx.commit().await?;
         if found.tables.is_empty() {
