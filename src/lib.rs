@@ -43,3 +43,41 @@ pub async fn migrate(db: &db::Db) -> Result<Vec<db::Step>, db::MigrateError> {
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    /// What of the declarations the stored schema and its rows depend on (descriptions do not).
+    fn declarations() -> String {
+        let mut out = String::new();
+        for table in std::iter::once(&db::SCHEMA_VERSIONS).chain(schema_tables()) {
+            out.push_str(&format!("{} key {:?}\n", table.name, table.primary_key));
+            for column in table.columns {
+                let null = if column.nullable { "NULL" } else { "NOT NULL" };
+                out.push_str(&format!("  {} {:?} {null}\n", column.name, column.kind));
+            }
+            for index in table.indexes {
+                out.push_str(&format!("  index {index:?}\n"));
+            }
+        }
+        out
+    }
+
+    /// A declaration that changes without a new schema version fails here, so that an older
+    /// haresign is told a database is newer instead of finding its new columns undeclared.
+    #[test]
+    fn each_schema_version_stands_for_one_set_of_declarations() {
+        let digest = hex::encode(Sha256::digest(declarations()));
+        assert_eq!(
+            (SCHEMA_VERSION, digest.as_str()),
+            (
+                1,
+                "89b0fd538d0ff1c80c069ae1ba03130f29e46b01114813fcac4d077d2bb24235"
+            ),
+            "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
+        );
+    }
+}
