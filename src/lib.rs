@@ -17,7 +17,13 @@ pub mod usage;
 
 use schema::Table;
 
-/// Every table the database holds: the service's own, then the catalogue's.
+/// Version of the declarations below. Bump it with every change to a table, column or index, so
+/// that an older haresign refuses a database a newer one has migrated, instead of reporting
+/// the newer tables as differences.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Every table the database holds besides the storage's own `schema_version`: the service's,
+/// then the catalogue's.
 pub fn schema_tables() -> Vec<&'static Table> {
     let mut tables: Vec<&'static Table> = vec![
         &keys::API_KEYS,
@@ -28,8 +34,51 @@ pub fn schema_tables() -> Vec<&'static Table> {
     tables
 }
 
-/// Creates every table and index the service and its catalogue declare (idempotent).
-pub async fn migrate(db: &db::Db) -> Result<(), sqlx::Error> {
-    db.create_tables(&schema_tables(), &catalogue::searched_columns())
-        .await
+/// Brings the database to the tables the service and its catalogue declare, adding what is
+/// missing and refusing any other difference; returns what it changed (nothing when run again).
+pub async fn migrate(db: &db::Db) -> Result<Vec<db::Step>, db::MigrateError> {
+    db.migrate(
+        &schema_tables(),
+        &catalogue::searched_columns(),
+        SCHEMA_VERSION,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    /// What of the declarations the stored schema and its rows depend on (descriptions do not).
+    fn declarations() -> String {
+        let mut out = String::new();
+        for table in std::iter::once(&db::SCHEMA_VERSIONS).chain(schema_tables()) {
+            out.push_str(&format!("{} key {:?}\n", table.name, table.primary_key));
+            for column in table.columns {
+                let null = if column.nullable { "NULL" } else { "NOT NULL" };
+                out.push_str(&format!("  {} {:?} {null}\n", column.name, column.kind));
+            }
+            for index in table.indexes {
+                out.push_str(&format!("  index {index:?}\n"));
+            }
+        }
+        out
+    }
+
+    /// A declaration that changes without a new schema version fails here, so that an older
+    /// haresign is told a database is newer instead of finding its new columns undeclared.
+    #[test]
+    fn each_schema_version_stands_for_one_set_of_declarations() {
+        let digest = hex::encode(Sha256::digest(declarations()));
+        assert_eq!(
+            (SCHEMA_VERSION, digest.as_str()),
+            (
+                1,
+                "89b0fd538d0ff1c80c069ae1ba03130f29e46b01114813fcac4d077d2bb24235"
+            ),
+            "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
+        );
+    }
 }

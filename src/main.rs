@@ -254,7 +254,9 @@ async fn connect(url: &str) -> Result<Db> {
     let db = Db::connect(url)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
-    haresign::migrate(&db).await.context("creating tables")?;
+    haresign::migrate(&db)
+        .await
+        .context("migrating the database")?;
     Ok(db)
 }
 

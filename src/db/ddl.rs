@@ -1,9 +1,10 @@
 //! DDL rendered from table declarations, so both backends' schemas come from one source.
 
 use super::Backend;
-use crate::schema::{Kind, Table};
+use crate::schema::{Column, Kind, Table};
 
-fn column_type(backend: Backend, kind: Kind) -> &'static str {
+/// The column type `kind` is stored as, spelt as the DDL writes it.
+pub fn column_type(backend: Backend, kind: Kind) -> &'static str {
     match (backend, kind) {
         (_, Kind::Text) => "TEXT",
         (Backend::Sqlite, Kind::Integer | Kind::Decimal(_) | Kind::Boolean) => "INTEGER",
@@ -18,45 +19,61 @@ fn column_type(backend: Backend, kind: Kind) -> &'static str {
     }
 }
 
-/// `CREATE TABLE/INDEX IF NOT EXISTS` statements for every table. A table whose primary key is
-/// a single `id` integer gets an auto-assigned key.
-pub fn create_statements(backend: Backend, tables: &[&Table]) -> Vec<String> {
-    let mut out = Vec::new();
-    for table in tables {
-        let serial = table.primary_key == ["id"];
-        let mut defs: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| {
-                if serial && c.name == "id" {
-                    return match backend {
-                        Backend::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT".to_owned(),
-                        Backend::Postgres => "id BIGSERIAL PRIMARY KEY".to_owned(),
-                    };
-                }
-                let null = if c.nullable { "" } else { " NOT NULL" };
-                format!("{} {}{}", c.name, column_type(backend, c.kind), null)
-            })
-            .collect();
-        if !serial && !table.primary_key.is_empty() {
-            defs.push(format!("PRIMARY KEY ({})", table.primary_key.join(", ")));
-        }
-        out.push(format!(
-            "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
-            table.name,
-            defs.join(",\n  ")
-        ));
-        for columns in table.indexes {
-            out.push(format!(
-                "CREATE INDEX IF NOT EXISTS {}_{}_idx ON {} ({})",
-                table.name,
-                columns.join("_"),
-                table.name,
-                columns.join(", ")
-            ));
-        }
+/// `CREATE TABLE IF NOT EXISTS` for `table`, without its indexes. A table whose primary key is a
+/// single `id` integer gets an auto-assigned key.
+pub fn create_table(backend: Backend, table: &Table) -> String {
+    let serial = table.primary_key == ["id"];
+    let mut defs: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            if serial && c.name == "id" {
+                return match backend {
+                    Backend::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT".to_owned(),
+                    Backend::Postgres => "id BIGSERIAL PRIMARY KEY".to_owned(),
+                };
+            }
+            let null = if c.nullable { "" } else { " NOT NULL" };
+            format!("{} {}{}", c.name, column_type(backend, c.kind), null)
+        })
+        .collect();
+    if !serial && !table.primary_key.is_empty() {
+        defs.push(format!("PRIMARY KEY ({})", table.primary_key.join(", ")));
     }
-    out
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
+        table.name,
+        defs.join(",\n  ")
+    )
+}
+
+/// The name a declared index is created under.
+pub fn index_name(table: &Table, columns: &[&str]) -> String {
+    format!("{}_{}_idx", table.name, columns.join("_"))
+}
+
+pub fn create_index(table: &Table, columns: &[&str]) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+        index_name(table, columns),
+        table.name,
+        columns.join(", ")
+    )
+}
+
+/// Adds a nullable column: the rows already there get NULL, so no default is needed.
+pub fn add_column(backend: Backend, table: &Table, column: &Column) -> String {
+    debug_assert!(
+        column.nullable,
+        "{}.{} is NOT NULL",
+        table.name, column.name
+    );
+    format!(
+        "ALTER TABLE {} ADD COLUMN {} {}",
+        table.name,
+        column.name,
+        column_type(backend, column.kind)
+    )
 }
 
 /// A trigram index over a search column, so that a search term of three characters or more is
@@ -65,10 +82,12 @@ pub fn create_statements(backend: Backend, tables: &[&Table]) -> Vec<String> {
 /// which serves the `LIKE` filter as it is.
 pub struct SearchIndex {
     pub name: String,
+    /// The table whose column it indexes.
+    pub table: String,
     /// The index (and its triggers), each `IF NOT EXISTS`.
     pub create: Vec<String>,
     /// Reindexes every row; run when an index that does not index existing rows by itself is
-    /// first created on a table that has rows.
+    /// first created on a table that has rows, or when its table is created again.
     pub rebuild: Option<String>,
 }
 
@@ -96,6 +115,7 @@ pub fn search_indexes(
                     schema.replace('"', "\"\"")
                 )],
                 name,
+                table: table.to_owned(),
                 rebuild: None,
             },
             (Backend::Postgres, None) => continue,
@@ -130,6 +150,7 @@ fn sqlite_search_index(name: String, table: &str, column: &str) -> SearchIndex {
     let rebuild = Some(format!("INSERT INTO {name}({name}) VALUES ('rebuild')"));
     SearchIndex {
         name,
+        table: table.to_owned(),
         create,
         rebuild,
     }

@@ -3,11 +3,12 @@
 
 mod cell;
 mod ddl;
+mod migrate;
 mod sqlite_read;
 
 pub use cell::Cell;
-use ddl::search_indexes;
-pub use ddl::{create_statements, search_index_name};
+pub use ddl::search_index_name;
+pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};
 use sqlite_read::ReadPool;
 
 use std::str::FromStr;
@@ -15,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, PostgresQueryBuilder,
-    SelectStatement, SqliteQueryBuilder, UpdateStatement, Value,
+    DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
+    UpdateStatement, Value,
 };
 use sea_query_sqlx::SqlxBinder;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -127,46 +128,6 @@ impl Db {
             Db::Sqlite { .. } => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
-    }
-
-    /// Creates `tables` with their indexes, and the substring indexes of the `searched`
-    /// `(table, column)` pairs (idempotent).
-    pub async fn create_tables(
-        &self,
-        tables: &[&'static Table],
-        searched: &[(&'static str, &'static str)],
-    ) -> Result<(), sqlx::Error> {
-        let pg_trgm = match self {
-            Db::Postgres(pool) => pg_trgm_schema(pool).await,
-            Db::Sqlite { .. } => None,
-        };
-        let searches = search_indexes(self.backend(), searched, pg_trgm.as_deref());
-        let mut missing = Vec::new();
-        for index in &searches {
-            let Some(rebuild) = &index.rebuild else {
-                continue;
-            };
-            let mut exists = sea_query::Query::select();
-            exists
-                .expr(Expr::val(1i64))
-                .from(Alias::new("sqlite_master"))
-                .and_where(Expr::col(Alias::new("name")).eq(index.name.as_str()));
-            if self.fetch_i64(&exists).await?.is_none() {
-                missing.push(rebuild);
-            }
-        }
-        let mut tx = self.begin().await?;
-        for sql in create_statements(self.backend(), tables) {
-            tx.execute_raw(&sql).await?;
-        }
-        for sql in searches.iter().flat_map(|index| &index.create) {
-            tx.execute_raw(sql).await?;
-        }
-        // A database that had rows before its search index existed gets them indexed.
-        for sql in missing {
-            tx.execute_raw(sql).await?;
-        }
-        tx.commit().await
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {

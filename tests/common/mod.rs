@@ -69,6 +69,74 @@ pub fn skip_notice(message: &str) {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// A fresh database with no tables: a SQLite file in a temporary directory, or a PostgreSQL
+/// schema of its own, which `search_path` makes the connection's current schema.
+pub struct TestDb {
+    pub db: Db,
+    pub schema: Option<String>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, schema) = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                (Db::connect(&url).await.expect("sqlite"), None)
+            }
+            Backend::Postgres => {
+                let url = std::env::var(PG_ENV).expect("postgres url");
+                let schema = format!(
+                    "t_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    chrono::Utc::now().timestamp_micros()
+                );
+                let admin = Db::connect(&url).await.expect("postgres");
+                // Installed once, outside the per-test schemas, which are dropped with all
+                // they contain; a concurrent test may have just installed it.
+                let mut tx = admin.begin().await.expect("begin");
+                if tx
+                    .execute_raw("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+                    .await
+                    .is_ok()
+                {
+                    tx.commit().await.expect("commit");
+                }
+                let mut tx = admin.begin().await.expect("begin");
+                tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .expect("schema");
+                tx.commit().await.expect("commit");
+                admin.close().await;
+                (
+                    Db::connect_in_schema(&url, Some(&schema))
+                        .await
+                        .expect("postgres"),
+                    Some(schema),
+                )
+            }
+        };
+        TestDb { db, schema, dir }
+    }
+
+    pub async fn finish(self) {
+        drop_schema(&self.db, self.schema.as_deref()).await;
+        self.db.close().await;
+    }
+}
+
+async fn drop_schema(db: &Db, schema: Option<&str>) {
+    if let Some(schema) = schema {
+        let mut tx = db.begin().await.expect("begin");
+        tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .expect("drop schema");
+        tx.commit().await.expect("commit");
+    }
+}
+
 pub struct TestApp {
     pub backend: Backend,
     pub db: Db,
@@ -140,45 +208,9 @@ impl TestApp {
             cache_check_interval: std::time::Duration::ZERO,
             ..settings
         };
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (db, schema) = match backend {
-            Backend::Sqlite => {
-                let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                (Db::connect(&url).await.expect("sqlite"), None)
-            }
-            Backend::Postgres => {
-                let url = std::env::var(PG_ENV).expect("postgres url");
-                let schema = format!(
-                    "t_{}_{}_{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::SeqCst),
-                    chrono::Utc::now().timestamp_micros()
-                );
-                let admin = Db::connect(&url).await.expect("postgres");
-                // Installed once, outside the per-test schemas, which are dropped with all
-                // they contain; a concurrent test may have just installed it.
-                let mut tx = admin.begin().await.expect("begin");
-                if tx
-                    .execute_raw("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
-                    .await
-                    .is_ok()
-                {
-                    tx.commit().await.expect("commit");
-                }
-                let mut tx = admin.begin().await.expect("begin");
-                tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
-                    .await
-                    .expect("schema");
-                tx.commit().await.expect("commit");
-                admin.close().await;
-                (
-                    Db::connect_in_schema(&url, Some(&schema))
-                        .await
-                        .expect("postgres"),
-                    Some(schema),
-                )
-            }
-        };
+        let TestDb {
+            db, schema, dir, ..
+        } = TestDb::new(backend).await;
         haresign::migrate(&db).await.expect("migrate");
         let key = keys::create(&db, &keys::NewKey::named("test"))
             .await
@@ -306,13 +338,7 @@ impl TestApp {
     }
 
     pub async fn finish(self) {
-        if let Some(schema) = &self.schema {
-            let mut tx = self.db.begin().await.expect("begin");
-            tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
-                .await
-                .expect("drop schema");
-            tx.commit().await.expect("commit");
-        }
+        drop_schema(&self.db, self.schema.as_deref()).await;
         self.db.close().await;
     }
 }
