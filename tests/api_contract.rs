@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 
 use common::TestApp;
+use haresign::throttle::{Clock, MemoryStore};
 
 const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not provided."}"#;
 
@@ -427,10 +428,17 @@ async fn responses_to_huge_host_headers_are_answered_but_not_cached() {
 async fn the_cache_lags_an_import_by_at_most_its_check_interval() {
     let app = TestApp::new(common::Backend::Sqlite).await;
     let settings = haresign::app::Settings {
-        cache_check_interval: std::time::Duration::from_millis(300),
+        cache_check_interval: std::time::Duration::from_millis(250),
         ..Default::default()
     };
-    let state = std::sync::Arc::new(haresign::app::AppState::new(app.db.clone(), settings));
+    // Readings are exact binary fractions, so they fall exactly inside and on the interval.
+    let clock = Clock::manual(1000.0);
+    let state = std::sync::Arc::new(haresign::app::AppState::with_throttle(
+        app.db.clone(),
+        settings,
+        std::sync::Arc::new(MemoryStore::new()),
+        clock.clone(),
+    ));
     let slow = haresign::app::router(state);
     let get = |router: axum::Router| {
         let key = app.key.clone();
@@ -454,12 +462,13 @@ async fn the_cache_lags_an_import_by_at_most_its_check_interval() {
     };
     assert_eq!(get(slow.clone()).await, 0);
     app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+    clock.set(1000.125);
     assert_eq!(
         get(slow.clone()).await,
         0,
         "within the interval the cached page is served"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
-    assert_eq!(get(slow).await, 8);
+    clock.set(1000.25);
+    assert_eq!(get(slow).await, 8, "at the interval the import is seen");
     app.finish().await;
 }
