@@ -334,7 +334,7 @@ async fn two_nodes_on_one_redis_share_one_budget_exactly(url: String) {
         Backend::Sqlite,
         Settings::default(),
         redis_store(&url, &ns),
-        Clock::system(),
+        Clock::manual(1000.0),
     )
     .await;
     // The second node serves the same database with its own process state.

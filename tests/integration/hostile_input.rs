@@ -208,7 +208,13 @@ fn forged_forwarded_for(i: usize) -> String {
 
 async fn forged_forwarded_for_headers_cost_one_throttle_key(backend: Backend) {
     let store = Arc::new(MemoryStore::new());
-    let app = TestApp::build(backend, Settings::default(), store.clone(), Clock::system()).await;
+    let app = TestApp::build(
+        backend,
+        Settings::default(),
+        store.clone(),
+        Clock::manual(1000.0),
+    )
+    .await;
     let peer: SocketAddr = "198.51.100.7:50000".parse().unwrap();
     let mut allowed = 0;
     for i in 0..2_000 {
@@ -234,7 +240,7 @@ async fn forged_forwarded_for_headers_neither_dodge_nor_aim_the_throttle(backend
         backend,
         settings,
         Arc::new(MemoryStore::new()),
-        Clock::system(),
+        Clock::manual(1000.0),
     )
     .await;
     let attacker: SocketAddr = "198.51.100.7:50000".parse().unwrap();

@@ -82,12 +82,14 @@ impl TestApp {
         Self::with_settings(backend, Settings::default()).await
     }
 
+    /// An app on a clock that stands still, so that no throttle window can pass during a test,
+    /// however slow the machine.
     pub async fn with_settings(backend: Backend, settings: Settings) -> TestApp {
         Self::build(
             backend,
             settings,
             Arc::new(MemoryStore::new()),
-            Clock::system(),
+            Clock::manual(1000.0),
         )
         .await
     }
@@ -211,13 +213,13 @@ impl TestApp {
         response
     }
 
-    /// A second API node over the same database, with its own throttle store.
+    /// A second API node over the same database and clock, with its own throttle store.
     pub fn another_node(&self, store: Arc<dyn ThrottleStore>) -> Router {
         router(Arc::new(AppState::with_throttle(
             self.db.clone(),
             self.state.settings.clone(),
             store,
-            Clock::system(),
+            self.state.clock.clone(),
         )))
     }
 
