@@ -86,6 +86,7 @@ impl AppState {
         Self::with_throttle(db, settings, Arc::new(MemoryStore::new()), Clock::system())
     }
 
+    /// `clock` times both the throttle and the response cache's looks for new imports.
     pub fn with_throttle(
         db: Db,
         settings: Settings,
@@ -95,7 +96,7 @@ impl AppState {
         AppState {
             db,
             keys: KeyCache::default(),
-            cache: ResponseCache::new(settings.cache_check_interval),
+            cache: ResponseCache::new(settings.cache_check_interval, clock.clone()),
             settings,
             throttle: Throttle::new(store),
             clock,

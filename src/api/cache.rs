@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use sea_query::{Alias, Expr, ExprTrait, Func, Query};
 
 use crate::db::Db;
 use crate::import::record::IMPORTS;
+use crate::throttle::Clock;
 
 /// Bounds on what is kept, URLs and bodies counted alike; reaching either empties the cache.
 const MAX_ENTRIES: usize = 20_000;
@@ -28,20 +29,23 @@ pub struct Ticket(Option<i64>);
 pub struct ResponseCache {
     /// How long a look at the imports table is trusted: the most a response can lag an import.
     check_interval: Duration,
+    clock: Clock,
     state: Mutex<State>,
 }
 
 struct State {
     generation: Option<i64>,
-    checked: Option<Instant>,
+    /// When the imports table was last looked at, in the clock's seconds.
+    checked: Option<f64>,
     entries: HashMap<(String, Option<usize>), Bytes>,
     bytes: usize,
 }
 
 impl ResponseCache {
-    pub fn new(check_interval: Duration) -> Self {
+    pub fn new(check_interval: Duration, clock: Clock) -> Self {
         ResponseCache {
             check_interval,
+            clock,
             state: Mutex::new(State {
                 generation: None,
                 checked: None,
@@ -55,9 +59,11 @@ impl ResponseCache {
     async fn revalidate(&self, db: &Db) -> Result<(), sqlx::Error> {
         let due = {
             let state = self.state.lock().expect("cache lock poisoned");
+            let trusted = 0.0..self.check_interval.as_secs_f64();
+            // A clock that went back (the system clock can) is no reason to trust the last look.
             state
                 .checked
-                .is_none_or(|t| t.elapsed() >= self.check_interval)
+                .is_none_or(|t| !trusted.contains(&(self.clock.now() - t)))
         };
         if !due {
             return Ok(());
@@ -74,7 +80,7 @@ impl ResponseCache {
             state.bytes = 0;
             state.generation = generation;
         }
-        state.checked = Some(Instant::now());
+        state.checked = Some(self.clock.now());
         Ok(())
     }
 
@@ -123,7 +129,7 @@ mod tests {
     use super::*;
 
     fn cache() -> ResponseCache {
-        ResponseCache::new(Duration::from_secs(1))
+        ResponseCache::new(Duration::from_secs(1), Clock::system())
     }
 
     fn url(len: usize) -> String {

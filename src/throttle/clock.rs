@@ -1,4 +1,5 @@
-//! The time throttles see: the system clock, or a clock tests move by hand.
+//! The time throttles and the response cache see: the system clock, or a clock tests move by
+//! hand.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,18 +1,35 @@
 //! The contract surface: the OpenAPI document, `/api/schema/`, the Swagger UI and ReDoc pages
 //! with their local assets, the `/api/v1/` index and `haresign schema`.
 
-mod common;
-
 use std::path::Path;
 
 use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::{Value, json};
 
-use common::{Backend, TestApp, TestResponse};
+use crate::common::{self, Backend, TestApp, TestResponse};
 use haresign::api::openapi::RENDERED;
 use haresign::catalogue;
 use haresign::schema::{FilterKind, Shape};
+
+crate::trials! {
+    each_backend: [
+        schema_is_public_but_refuses_a_bad_key,
+        docs_pages_refuse_a_bad_key_like_drf,
+        the_index_lists_every_endpoint,
+    ],
+    current_thread: [
+        the_document_matches_its_snapshot,
+        yaml_and_json_hold_the_same_document,
+        schema_formats_follow_drf_spectacular,
+        docs_pages_load_only_local_assets,
+    ],
+    sync: [
+        every_endpoint_is_documented_with_every_filter,
+        the_response_check_rejects_drift,
+        the_schema_command_prints_the_document,
+    ],
+}
 
 const SNAPSHOT: &str = "tests/snapshots/openapi.json";
 const UPDATE_ENV: &str = "HARESIGN_UPDATE_SNAPSHOTS";
@@ -27,7 +44,6 @@ fn document() -> &'static Value {
 
 /// The whole JSON document, as `/api/schema/?format=json` serves it, is pinned: any change to
 /// the contract shows up in review as a diff of the snapshot.
-#[tokio::test]
 async fn the_document_matches_its_snapshot() {
     let app = sqlite_app().await;
     let response = app.get_anonymous("/api/schema/?format=json", &[]).await;
@@ -48,7 +64,7 @@ async fn the_document_matches_its_snapshot() {
         panic!(
             "the OpenAPI document differs from {SNAPSHOT} from line {}:\n  pinned: {}\n  served: {}\n\
              If the change is intended, rewrite the snapshot with \
-             `{UPDATE_ENV}=1 cargo test --test api_schema` and commit it.",
+             `{UPDATE_ENV}=1 cargo test --test integration the_document_matches_its_snapshot` and commit it.",
             line + 1,
             pinned.lines().nth(line).unwrap_or("<end>"),
             served.lines().nth(line).unwrap_or("<end>"),
@@ -58,7 +74,6 @@ async fn the_document_matches_its_snapshot() {
 }
 
 /// The snapshot also checks that the YAML and JSON renderings hold the same document.
-#[tokio::test]
 async fn yaml_and_json_hold_the_same_document() {
     let yaml: Value = serde_norway::from_slice(&RENDERED.yaml).unwrap();
     let json: Value = serde_json::from_slice(&RENDERED.json).unwrap();
@@ -87,7 +102,6 @@ fn resolve_ref<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     }
 }
 
-#[test]
 fn every_endpoint_is_documented_with_every_filter() {
     let doc = document();
     assert_eq!(doc["openapi"], "3.0.3");
@@ -251,7 +265,6 @@ fn every_endpoint_is_documented_with_every_filter() {
 
 /// The oracle the harness applies to every response is itself checked: it must reject a body
 /// the schema does not describe, and an undocumented status.
-#[test]
 fn the_response_check_rejects_drift() {
     let page = |row: Value| {
         serde_json::to_vec(&json!({"count": 1, "next": null, "previous": null, "results": [row]}))
@@ -302,7 +315,6 @@ fn assert_schema_headers(response: &TestResponse, content_type: &str, extension:
 }
 
 /// API_CONTRACT.md §7's table, row by row.
-#[tokio::test]
 async fn schema_formats_follow_drf_spectacular() {
     let app = sqlite_app().await;
     let yaml = "application/vnd.oai.openapi; charset=utf-8";
@@ -384,9 +396,8 @@ async fn schema_formats_follow_drf_spectacular() {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn schema_is_public_but_refuses_a_bad_key() {
-    each_backend!(|app| {
+async fn schema_is_public_but_refuses_a_bad_key(backend: Backend) {
+    with_app!(backend, |app| {
         let response = app.get("/api/schema/").await;
         assert_eq!(response.status, 200, "a valid key is fine too");
         let bad: &[(&str, &[u8])] = &[("authorization", b"Bearer hs_unknown")];
@@ -446,7 +457,6 @@ fn urls(html: &str) -> (Vec<String>, Vec<String>) {
     (references, absolute)
 }
 
-#[tokio::test]
 async fn docs_pages_load_only_local_assets() {
     let app = sqlite_app().await;
     for (page, script) in [
@@ -530,9 +540,8 @@ async fn docs_pages_load_only_local_assets() {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn docs_pages_refuse_a_bad_key_like_drf() {
-    each_backend!(|app| {
+async fn docs_pages_refuse_a_bad_key_like_drf(backend: Backend) {
+    with_app!(backend, |app| {
         let bad: &[(&str, &[u8])] = &[("authorization", b"Bearer hs_unknown")];
         for page in ["/api/docs/", "/api/redoc/"] {
             let response = app.get_anonymous(page, bad).await;
@@ -553,9 +562,8 @@ async fn docs_pages_refuse_a_bad_key_like_drf() {
     });
 }
 
-#[tokio::test]
-async fn the_index_lists_every_endpoint() {
-    each_backend!(|app| {
+async fn the_index_lists_every_endpoint(backend: Backend) {
+    with_app!(backend, |app| {
         let request = Request::builder()
             .uri("/api/v1/")
             .header("host", "api.example.com:8443")
@@ -630,7 +638,6 @@ async fn the_index_lists_every_endpoint() {
 }
 
 /// `haresign schema` prints the served document and needs no database.
-#[test]
 fn the_schema_command_prints_the_document() {
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {

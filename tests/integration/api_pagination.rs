@@ -1,10 +1,21 @@
 //! DRF `PageNumberPagination`: page and page_size parsing, links and their encoding.
 
-mod common;
-
 use serde_json::Value;
 
-use common::TestApp;
+use crate::common::{Backend, TestApp};
+
+crate::trials! {
+    each_backend: [
+        links_keep_every_parameter_sorted_and_encoded,
+        host_header_and_port_make_the_link_base,
+        trusted_forwarded_proto_gives_https_links,
+        page_numbers_follow_django_paginator,
+        page_size_falls_back_and_clamps_silently,
+        empty_results_have_one_page,
+        page_size_is_clamped_to_the_maximum,
+        first_page_count_is_exact_for_every_page_size,
+    ],
+}
 
 async fn loaded(app: &TestApp) {
     app.import("epraccur", &["api/epraccur.csv"])
@@ -12,9 +23,8 @@ async fn loaded(app: &TestApp) {
         .expect("epraccur");
 }
 
-#[tokio::test]
-async fn links_keep_every_parameter_sorted_and_encoded() {
-    each_backend!(|app| {
+async fn links_keep_every_parameter_sorted_and_encoded(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let body = app.get("/api/v1/practices/?page_size=3").await.json();
         assert_eq!(body["count"], 8);
@@ -75,9 +85,8 @@ async fn links_keep_every_parameter_sorted_and_encoded() {
     });
 }
 
-#[tokio::test]
-async fn host_header_and_port_make_the_link_base() {
-    each_backend!(|app| {
+async fn host_header_and_port_make_the_link_base(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let request = axum::http::Request::builder()
             .uri("/api/v1/practices/?page_size=5")
@@ -106,34 +115,30 @@ async fn host_header_and_port_make_the_link_base() {
     });
 }
 
-#[tokio::test]
-async fn trusted_forwarded_proto_gives_https_links() {
-    for backend in common::backends() {
-        let settings = haresign::api::app::Settings {
-            trust_forwarded_proto: true,
-            ..Default::default()
-        };
-        let app = TestApp::with_settings(backend, settings).await;
-        loaded(&app).await;
-        let request = axum::http::Request::builder()
-            .uri("/api/v1/practices/?page_size=5")
-            .header("host", "api.example.com")
-            .header("x-forwarded-proto", "https")
-            .header("authorization", format!("Bearer {}", app.key))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let body = app.send(request).await.json();
-        assert_eq!(
-            body["next"],
-            "https://api.example.com/api/v1/practices/?page=2&page_size=5"
-        );
-        app.finish().await;
-    }
+async fn trusted_forwarded_proto_gives_https_links(backend: Backend) {
+    let settings = haresign::api::app::Settings {
+        trust_forwarded_proto: true,
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(backend, settings).await;
+    loaded(&app).await;
+    let request = axum::http::Request::builder()
+        .uri("/api/v1/practices/?page_size=5")
+        .header("host", "api.example.com")
+        .header("x-forwarded-proto", "https")
+        .header("authorization", format!("Bearer {}", app.key))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let body = app.send(request).await.json();
+    assert_eq!(
+        body["next"],
+        "https://api.example.com/api/v1/practices/?page=2&page_size=5"
+    );
+    app.finish().await;
 }
 
-#[tokio::test]
-async fn page_numbers_follow_django_paginator() {
-    each_backend!(|app| {
+async fn page_numbers_follow_django_paginator(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let first_of = |body: &Value| body["results"][0]["ods_code"].as_str().unwrap().to_owned();
         for (page, first) in [
@@ -176,9 +181,8 @@ async fn page_numbers_follow_django_paginator() {
     });
 }
 
-#[tokio::test]
-async fn page_size_falls_back_and_clamps_silently() {
-    each_backend!(|app| {
+async fn page_size_falls_back_and_clamps_silently(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         for size in ["abc", "0", "-5", "1.5", ""] {
             let body = app
@@ -209,9 +213,8 @@ async fn page_size_falls_back_and_clamps_silently() {
     });
 }
 
-#[tokio::test]
-async fn empty_results_have_one_page() {
-    each_backend!(|app| {
+async fn empty_results_have_one_page(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let response = app.get("/api/v1/practices/?search=nothing-matches").await;
         assert_eq!(
@@ -232,32 +235,28 @@ async fn empty_results_have_one_page() {
     });
 }
 
-#[tokio::test]
-async fn page_size_is_clamped_to_the_maximum() {
-    for backend in common::backends() {
-        let settings = haresign::api::app::Settings {
-            page_size: 2,
-            max_page_size: 3,
-            ..Default::default()
-        };
-        let app = TestApp::with_settings(backend, settings).await;
-        loaded(&app).await;
-        let body = app.get("/api/v1/practices/").await.json();
-        assert_eq!(body["results"].as_array().unwrap().len(), 2);
-        assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2");
-        let body = app.get("/api/v1/practices/?page_size=1000").await.json();
-        assert_eq!(body["results"].as_array().unwrap().len(), 3);
-        assert_eq!(
-            body["next"],
-            "http://testserver/api/v1/practices/?page=2&page_size=1000"
-        );
-        app.finish().await;
-    }
+async fn page_size_is_clamped_to_the_maximum(backend: Backend) {
+    let settings = haresign::api::app::Settings {
+        page_size: 2,
+        max_page_size: 3,
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(backend, settings).await;
+    loaded(&app).await;
+    let body = app.get("/api/v1/practices/").await.json();
+    assert_eq!(body["results"].as_array().unwrap().len(), 2);
+    assert_eq!(body["next"], "http://testserver/api/v1/practices/?page=2");
+    let body = app.get("/api/v1/practices/?page_size=1000").await.json();
+    assert_eq!(body["results"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        body["next"],
+        "http://testserver/api/v1/practices/?page=2&page_size=1000"
+    );
+    app.finish().await;
 }
 
-#[tokio::test]
-async fn first_page_count_is_exact_for_every_page_size() {
-    each_backend!(|app| {
+async fn first_page_count_is_exact_for_every_page_size(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         // 8 practices: smaller sizes fill the first page, 8 fills it exactly, 9 leaves room.
         for size in 1..=9usize {

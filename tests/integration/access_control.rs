@@ -1,17 +1,36 @@
 //! Key lifecycle, scopes, throttling (DRF's algorithm and messages, atomic, shared through
 //! Redis) and usage, over the real router.
 
-mod common;
-
 use std::sync::Arc;
 
 use axum::http::Method;
 use chrono::{Duration, Utc};
 
-use common::{Backend, TestApp};
+use crate::common::{Backend, TestApp};
 use haresign::api::app::Settings;
 use haresign::keys::{self, NewKey};
 use haresign::throttle::{Clock, MemoryStore, Rate, RedisStore, RedisStoreConfig, ThrottleStore};
+
+crate::trials! {
+    each_backend: [
+        every_key_state_has_its_status_and_body,
+        a_key_outside_its_scope_is_forbidden,
+        the_throttle_trace_of_the_contract_step_by_step,
+        throttling_sits_where_drf_puts_it_in_the_pipeline,
+        usage_is_counted_per_key_per_day,
+    ],
+    current_thread: [
+        redis_down_keeps_serving_and_counts_it,
+        anonymous_callers_of_public_endpoints_are_throttled_per_address,
+        health_reports_the_database_and_throttle_fail_opens,
+    ],
+    multi_thread: [
+        concurrent_requests_admit_exactly_the_limit_in_memory,
+    ],
+    redis_multi_thread: [
+        two_nodes_on_one_redis_share_one_budget_exactly,
+    ],
+}
 
 const INACTIVE: &str = r#"{"detail":"User inactive or deleted."}"#;
 
@@ -23,9 +42,8 @@ async fn key_with(app: &TestApp, new: NewKey) -> String {
     keys::create(&app.db, &new).await.unwrap()
 }
 
-#[tokio::test]
-async fn every_key_state_has_its_status_and_body() {
-    each_backend!(|app| {
+async fn every_key_state_has_its_status_and_body(backend: Backend) {
+    with_app!(backend, |app| {
         let expired = key_with(
             &app,
             NewKey {
@@ -112,9 +130,8 @@ async fn every_key_state_has_its_status_and_body() {
     });
 }
 
-#[tokio::test]
-async fn a_key_outside_its_scope_is_forbidden() {
-    each_backend!(|app| {
+async fn a_key_outside_its_scope_is_forbidden(backend: Backend) {
+    with_app!(backend, |app| {
         let scoped = key_with(
             &app,
             NewKey {
@@ -145,109 +162,103 @@ async fn a_key_outside_its_scope_is_forbidden() {
     });
 }
 
-#[tokio::test]
-async fn the_throttle_trace_of_the_contract_step_by_step() {
-    for backend in common::backends() {
-        let clock = Clock::manual(1000.0);
-        let app = TestApp::build(
-            backend,
-            Settings::default(),
-            Arc::new(MemoryStore::new()),
-            clock.clone(),
-        )
-        .await;
-        let key = key_with(
-            &app,
-            NewKey {
-                rate: Some(rate("3/min")),
-                ..NewKey::named("three a minute")
-            },
-        )
-        .await;
-        for t in [1000.0, 1010.0, 1020.0] {
-            clock.set(t);
-            assert_eq!(
-                app.get_with_key("/api/v1/practices/", &key).await.status,
-                200,
-                "t={t}"
-            );
-        }
-        clock.set(1030.0);
-        let response = app.get_with_key("/api/v1/practices/", &key).await;
-        assert_eq!(response.status, 429);
-        assert_eq!(
-            response.text(),
-            r#"{"detail":"Request was throttled. Expected available in 30 seconds."}"#
-        );
-        assert_eq!(response.header("retry-after"), Some("30"));
-        assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
-        clock.set(1059.5);
-        let response = app.get_with_key("/api/v1/practices/", &key).await;
-        assert_eq!(
-            response.text(),
-            r#"{"detail":"Request was throttled. Expected available in 1 second."}"#
-        );
-        assert_eq!(response.header("retry-after"), Some("1"));
-        clock.set(1060.0);
+async fn the_throttle_trace_of_the_contract_step_by_step(backend: Backend) {
+    let clock = Clock::manual(1000.0);
+    let app = TestApp::build(
+        backend,
+        Settings::default(),
+        Arc::new(MemoryStore::new()),
+        clock.clone(),
+    )
+    .await;
+    let key = key_with(
+        &app,
+        NewKey {
+            rate: Some(rate("3/min")),
+            ..NewKey::named("three a minute")
+        },
+    )
+    .await;
+    for t in [1000.0, 1010.0, 1020.0] {
+        clock.set(t);
         assert_eq!(
             app.get_with_key("/api/v1/practices/", &key).await.status,
-            200
+            200,
+            "t={t}"
         );
-        app.finish().await;
     }
+    clock.set(1030.0);
+    let response = app.get_with_key("/api/v1/practices/", &key).await;
+    assert_eq!(response.status, 429);
+    assert_eq!(
+        response.text(),
+        r#"{"detail":"Request was throttled. Expected available in 30 seconds."}"#
+    );
+    assert_eq!(response.header("retry-after"), Some("30"));
+    assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
+    clock.set(1059.5);
+    let response = app.get_with_key("/api/v1/practices/", &key).await;
+    assert_eq!(
+        response.text(),
+        r#"{"detail":"Request was throttled. Expected available in 1 second."}"#
+    );
+    assert_eq!(response.header("retry-after"), Some("1"));
+    clock.set(1060.0);
+    assert_eq!(
+        app.get_with_key("/api/v1/practices/", &key).await.status,
+        200
+    );
+    app.finish().await;
 }
 
-#[tokio::test]
-async fn throttling_sits_where_drf_puts_it_in_the_pipeline() {
-    for backend in common::backends() {
-        let clock = Clock::manual(5000.0);
-        let app = TestApp::build(
-            backend,
-            Settings::default(),
-            Arc::new(MemoryStore::new()),
-            clock.clone(),
+async fn throttling_sits_where_drf_puts_it_in_the_pipeline(backend: Backend) {
+    let clock = Clock::manual(5000.0);
+    let app = TestApp::build(
+        backend,
+        Settings::default(),
+        Arc::new(MemoryStore::new()),
+        clock.clone(),
+    )
+    .await;
+    let key = key_with(
+        &app,
+        NewKey {
+            rate: Some(rate("2/hour")),
+            ..NewKey::named("two an hour")
+        },
+    )
+    .await;
+    // Rejected before throttling (content negotiation, bad credentials): not counted.
+    let response = app
+        .get_anonymous(
+            "/api/v1/practices/",
+            &[
+                ("authorization", format!("Bearer {key}").as_bytes()),
+                ("accept", b"text/html"),
+            ],
         )
         .await;
-        let key = key_with(
-            &app,
-            NewKey {
-                rate: Some(rate("2/hour")),
-                ..NewKey::named("two an hour")
-            },
-        )
-        .await;
-        // Rejected before throttling (content negotiation, bad credentials): not counted.
-        let response = app
-            .get_anonymous(
-                "/api/v1/practices/",
-                &[
-                    ("authorization", format!("Bearer {key}").as_bytes()),
-                    ("accept", b"text/html"),
-                ],
-            )
-            .await;
-        assert_eq!(response.status, 406);
-        // A 405 and a 404 Invalid page are counted, like DRF.
-        let request = axum::http::Request::builder()
-            .method(Method::DELETE)
-            .uri("/api/v1/practices/")
-            .header("authorization", format!("Bearer {key}"))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        assert_eq!(app.send(request).await.status, 405);
-        assert_eq!(
-            app.get_with_key("/api/v1/practices/?page=9", &key)
-                .await
-                .status,
-            404
-        );
-        let response = app.get_with_key("/api/v1/practices/", &key).await;
-        assert_eq!(response.status, 429);
-        assert_eq!(response.header("retry-after"), Some("3600"));
-        // The test key has the default rate and its own budget.
-        assert_eq!(app.get("/api/v1/practices/").await.status, 200);
-        app.finish().await;
-    }
+    assert_eq!(response.status, 406);
+    // A 405 and a 404 Invalid page are counted, like DRF.
+    let request = axum::http::Request::builder()
+        .method(Method::DELETE)
+        .uri("/api/v1/practices/")
+        .header("authorization", format!("Bearer {key}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(app.send(request).await.status, 405);
+    assert_eq!(
+        app.get_with_key("/api/v1/practices/?page=9", &key)
+            .await
+            .status,
+        404
+    );
+    let response = app.get_with_key("/api/v1/practices/", &key).await;
+    assert_eq!(response.status, 429);
+    assert_eq!(response.header("retry-after"), Some("3600"));
+    // The test key has the default rate and its own budget.
+    assert_eq!(app.get("/api/v1/practices/").await.status, 200);
+    app.finish().await;
 }
 
 /// Fires `n` concurrent requests and counts the 200s and 429s.
@@ -279,7 +290,6 @@ async fn burst(routers: &[axum::Router], key: &str, n: usize) -> (usize, usize) 
     (ok, throttled)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_admit_exactly_the_limit_in_memory() {
     let app = TestApp::new(Backend::Sqlite).await;
     let key = key_with(
@@ -318,17 +328,13 @@ fn namespace() -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_nodes_on_one_redis_share_one_budget_exactly() {
-    let Some(url) = common::redis_url() else {
-        return;
-    };
+async fn two_nodes_on_one_redis_share_one_budget_exactly(url: String) {
     let ns = namespace();
     let first = TestApp::build(
         Backend::Sqlite,
         Settings::default(),
         redis_store(&url, &ns),
-        Clock::system(),
+        Clock::manual(1000.0),
     )
     .await;
     // The second node serves the same database with its own process state.
@@ -348,7 +354,6 @@ async fn two_nodes_on_one_redis_share_one_budget_exactly() {
     first.finish().await;
 }
 
-#[tokio::test]
 async fn redis_down_keeps_serving_and_counts_it() {
     let store: Arc<dyn ThrottleStore> = Arc::new(RedisStore::new("redis://127.0.0.1:1").unwrap());
     let app = TestApp::build(Backend::Sqlite, Settings::default(), store, Clock::system()).await;
@@ -359,9 +364,8 @@ async fn redis_down_keeps_serving_and_counts_it() {
     app.finish().await;
 }
 
-#[tokio::test]
-async fn usage_is_counted_per_key_per_day() {
-    each_backend!(|app| {
+async fn usage_is_counted_per_key_per_day(backend: Backend) {
+    with_app!(backend, |app| {
         for _ in 0..3 {
             app.get("/api/v1/practices/").await;
         }
@@ -390,7 +394,6 @@ async fn usage_is_counted_per_key_per_day() {
     });
 }
 
-#[tokio::test]
 async fn anonymous_callers_of_public_endpoints_are_throttled_per_address() {
     let settings = Settings {
         anon_rate: rate("2/minute"),
@@ -426,7 +429,6 @@ async fn anonymous_callers_of_public_endpoints_are_throttled_per_address() {
     app.finish().await;
 }
 
-#[tokio::test]
 async fn health_reports_the_database_and_throttle_fail_opens() {
     let store: Arc<dyn ThrottleStore> = Arc::new(RedisStore::new("redis://127.0.0.1:1").unwrap());
     let app = TestApp::build(Backend::Sqlite, Settings::default(), store, Clock::system()).await;

@@ -1,11 +1,19 @@
 //! `/list-sizes/` over the real router: list sizes for every organisation level, derived from the
 //! registration fixtures imported through the real importer.
 
-mod common;
-
 use serde_json::{Value, json};
 
-use common::TestApp;
+use crate::common::{Backend, TestApp};
+
+crate::trials! {
+    each_backend: [
+        a_month_lists_every_level_in_order_with_full_rows,
+        months_without_their_own_map_take_names_and_parents_from_the_latest,
+        every_filter_narrows_the_rows,
+        one_core_filter_is_required,
+        pages_do_not_overlap,
+    ],
+}
 
 async fn loaded(app: &TestApp) {
     app.import("epraccur", &["api/epraccur.csv"])
@@ -46,9 +54,8 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_month_lists_every_level_in_order_with_full_rows() {
-    each_backend!(|app| {
+async fn a_month_lists_every_level_in_order_with_full_rows(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let response = app.get("/api/v1/list-sizes/?month=2025-05").await;
         assert_eq!(response.status, 200, "{}", response.text());
@@ -133,9 +140,8 @@ async fn a_month_lists_every_level_in_order_with_full_rows() {
     });
 }
 
-#[tokio::test]
-async fn months_without_their_own_map_take_names_and_parents_from_the_latest() {
-    each_backend!(|app| {
+async fn months_without_their_own_map_take_names_and_parents_from_the_latest(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let body = app
             .get("/api/v1/list-sizes/?month=2025-03-17&org=a81001")
@@ -150,9 +156,8 @@ async fn months_without_their_own_map_take_names_and_parents_from_the_latest() {
     });
 }
 
-#[tokio::test]
-async fn every_filter_narrows_the_rows() {
-    each_backend!(|app| {
+async fn every_filter_narrows_the_rows(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let cases: &[(&str, &[(&str, &str)])] = &[
             (
@@ -204,9 +209,8 @@ async fn every_filter_narrows_the_rows() {
     });
 }
 
-#[tokio::test]
-async fn one_core_filter_is_required() {
-    each_backend!(|app| {
+async fn one_core_filter_is_required(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         for query in ["", "?org_type=practice", "?month=&org=", "?practice=A81001"] {
             let response = app.get(&format!("/api/v1/list-sizes/{query}")).await;
@@ -222,9 +226,8 @@ async fn one_core_filter_is_required() {
     });
 }
 
-#[tokio::test]
-async fn pages_do_not_overlap() {
-    each_backend!(|app| {
+async fn pages_do_not_overlap(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let first = app
             .get("/api/v1/list-sizes/?month=2025-05&page_size=10")

@@ -1,12 +1,22 @@
 //! `/nwrs/snapshots/` and `/nwrs/` over the real router, with the General Practice Workforce
 //! fixtures imported through the real importer.
 
-mod common;
-
 use serde_json::{Value, json};
 
-use common::TestApp;
+use crate::common::{Backend, TestApp};
 use haresign::import::run::Outcome;
+
+crate::trials! {
+    each_backend: [
+        snapshots_list_latest_first_with_practice_counts,
+        a_snapshot_lists_practices_groups_and_roles_in_order,
+        every_filter_narrows_the_rows,
+        a_snapshot_is_required,
+        the_high_level_file_wins_whichever_is_imported_first,
+        reimporting_a_snapshot_replaces_it,
+        a_broken_file_changes_nothing_and_says_why,
+    ],
+}
 
 const ZIP: &str = "nwrs/GPWPracticeCSV.092023.zip";
 const SEPTEMBER: &str = "nwrs/1 General Practice – September 2023 Practice Level - Detailed.csv";
@@ -83,9 +93,8 @@ fn a81001_september() -> Vec<Row> {
     .collect()
 }
 
-#[tokio::test]
-async fn snapshots_list_latest_first_with_practice_counts() {
-    each_backend!(|app| {
+async fn snapshots_list_latest_first_with_practice_counts(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let response = app.get("/api/v1/nwrs/snapshots/").await;
         assert_eq!(response.status, 200, "{}", response.text());
@@ -96,9 +105,8 @@ async fn snapshots_list_latest_first_with_practice_counts() {
     });
 }
 
-#[tokio::test]
-async fn a_snapshot_lists_practices_groups_and_roles_in_order() {
-    each_backend!(|app| {
+async fn a_snapshot_lists_practices_groups_and_roles_in_order(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let response = app.get("/api/v1/nwrs/?snapshot=2023-09-30").await;
         assert_eq!(response.status, 200, "{}", response.text());
@@ -153,9 +161,8 @@ async fn a_snapshot_lists_practices_groups_and_roles_in_order() {
     });
 }
 
-#[tokio::test]
-async fn every_filter_narrows_the_rows() {
-    each_backend!(|app| {
+async fn every_filter_narrows_the_rows(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let cases: &[(&str, usize, &[&str])] = &[
             ("?snapshot=2023-09-30&practice=%20a81002%20", 9, &["A81002"]),
@@ -189,9 +196,8 @@ async fn every_filter_narrows_the_rows() {
     });
 }
 
-#[tokio::test]
-async fn a_snapshot_is_required() {
-    each_backend!(|app| {
+async fn a_snapshot_is_required(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         for query in ["", "?practice=A81001", "?snapshot=", "?pcn=U22222&icb=QHM"] {
             let response = app.get(&format!("/api/v1/nwrs/{query}")).await;
@@ -204,9 +210,8 @@ async fn a_snapshot_is_required() {
     });
 }
 
-#[tokio::test]
-async fn the_high_level_file_wins_whichever_is_imported_first() {
-    each_backend!(|app| {
+async fn the_high_level_file_wins_whichever_is_imported_first(backend: Backend) {
+    with_app!(backend, |app| {
         app.import("nwrs", &[SEPTEMBER_HIGH]).await.expect("high");
         app.import("nwrs", &[SEPTEMBER]).await.expect("detailed");
         let body = app
@@ -217,9 +222,8 @@ async fn the_high_level_file_wins_whichever_is_imported_first() {
     });
 }
 
-#[tokio::test]
-async fn reimporting_a_snapshot_replaces_it() {
-    each_backend!(|app| {
+async fn reimporting_a_snapshot_replaces_it(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let before = app.get("/api/v1/nwrs/?snapshot=2023-09-30").await.json();
         assert!(matches!(
@@ -246,9 +250,8 @@ async fn reimporting_a_snapshot_replaces_it() {
     });
 }
 
-#[tokio::test]
-async fn a_broken_file_changes_nothing_and_says_why() {
-    each_backend!(|app| {
+async fn a_broken_file_changes_nothing_and_says_why(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let name =
             "3 General Practice – September 2023 Practice Level - High level (no MEASURE).csv";

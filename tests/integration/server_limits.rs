@@ -14,6 +14,19 @@ use haresign::api::app::{AppState, Settings};
 use haresign::db::Db;
 use haresign::server::{Limits, Timeouts, serve_on};
 
+crate::trials! {
+    current_thread: [
+        a_connection_that_sends_nothing_is_closed_at_the_header_deadline,
+        an_unfinished_request_head_is_closed_at_the_header_deadline,
+        a_trickled_request_head_is_closed_although_bytes_keep_coming,
+        an_idle_keep_alive_connection_is_closed_at_the_idle_deadline,
+        a_keep_alive_connection_waiting_for_its_next_request_is_not_held_to_the_header_deadline,
+        one_peer_cannot_hold_more_than_its_share_of_connections,
+        the_server_holds_at_most_its_connection_cap,
+        shutdown_ends_connections_that_hold_an_unfinished_request_head,
+    ],
+}
+
 /// Long enough for anything the server is due to do, on any machine.
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -131,7 +144,6 @@ async fn health(stream: &mut TcpStream) -> String {
     String::from_utf8(received).expect("UTF-8 response")
 }
 
-#[tokio::test]
 async fn a_connection_that_sends_nothing_is_closed_at_the_header_deadline() {
     let server = Server::start(limits(SHORT, LONG)).await;
     let mut stream = server.connect().await;
@@ -139,7 +151,6 @@ async fn a_connection_that_sends_nothing_is_closed_at_the_header_deadline() {
     server.stop().await;
 }
 
-#[tokio::test]
 async fn an_unfinished_request_head_is_closed_at_the_header_deadline() {
     let server = Server::start(limits(SHORT, LONG)).await;
     let mut stream = server.connect().await;
@@ -151,7 +162,6 @@ async fn an_unfinished_request_head_is_closed_at_the_header_deadline() {
     server.stop().await;
 }
 
-#[tokio::test]
 async fn a_trickled_request_head_is_closed_although_bytes_keep_coming() {
     // Only the header deadline can close this connection: it is never idle.
     let server = Server::start(limits(SHORT, LONG)).await;
@@ -175,7 +185,6 @@ async fn a_trickled_request_head_is_closed_although_bytes_keep_coming() {
     server.stop().await;
 }
 
-#[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_at_the_idle_deadline() {
     let server = Server::start(limits(LONG, SHORT)).await;
     let mut stream = server.connect().await;
@@ -184,7 +193,6 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_idle_deadline() {
     server.stop().await;
 }
 
-#[tokio::test]
 async fn a_keep_alive_connection_waiting_for_its_next_request_is_not_held_to_the_header_deadline() {
     let server = Server::start(limits(SHORT, LONG)).await;
     let mut stream = server.connect().await;
@@ -194,7 +202,6 @@ async fn a_keep_alive_connection_waiting_for_its_next_request_is_not_held_to_the
     server.stop().await;
 }
 
-#[tokio::test]
 async fn one_peer_cannot_hold_more_than_its_share_of_connections() {
     let server = Server::start(Limits {
         max_connections_per_peer: 3,
@@ -236,7 +243,6 @@ async fn one_peer_cannot_hold_more_than_its_share_of_connections() {
     server.stop().await;
 }
 
-#[tokio::test]
 async fn the_server_holds_at_most_its_connection_cap() {
     let server = Server::start(Limits {
         max_connections: 2,
@@ -253,7 +259,6 @@ async fn the_server_holds_at_most_its_connection_cap() {
     server.stop().await;
 }
 
-#[tokio::test]
 async fn shutdown_ends_connections_that_hold_an_unfinished_request_head() {
     let server = Server::start(Limits {
         shutdown_timeout: SHORT,

@@ -1,16 +1,25 @@
 //! Import runs end to end: provenance, idempotence, replacement, atomicity and zipped input.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sea_query::{Alias, Order, Query};
 
-use common::{TestApp, fixture};
+use crate::common::{Backend, TestApp, fixture};
 use haresign::db::Cell;
 use haresign::import::run::Outcome;
 use haresign::schema::Kind;
+
+crate::trials! {
+    each_backend: [
+        imports_are_recorded_and_reimporting_the_same_file_changes_nothing,
+        a_new_file_for_the_same_period_replaces_it_without_duplicates,
+        a_missing_column_names_the_file_and_changes_nothing,
+        one_bad_file_aborts_the_whole_run,
+        zipped_files_import_like_bare_ones,
+        the_wrong_kind_of_file_is_refused_clearly,
+    ],
+}
 
 async fn count(app: &TestApp) -> i64 {
     app.get("/api/v1/practices/").await.json()["count"]
@@ -62,9 +71,8 @@ fn copy_without_lines(from: &Path, dir: &Path, name: &str, drop: impl Fn(&str) -
     path
 }
 
-#[tokio::test]
-async fn imports_are_recorded_and_reimporting_the_same_file_changes_nothing() {
-    each_backend!(|app| {
+async fn imports_are_recorded_and_reimporting_the_same_file_changes_nothing(backend: Backend) {
+    with_app!(backend, |app| {
         let outcome = app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         assert!(
             matches!(outcome, Outcome::Imported { rows: 8, .. }),
@@ -98,9 +106,8 @@ async fn imports_are_recorded_and_reimporting_the_same_file_changes_nothing() {
     });
 }
 
-#[tokio::test]
-async fn a_new_file_for_the_same_period_replaces_it_without_duplicates() {
-    each_backend!(|app| {
+async fn a_new_file_for_the_same_period_replaces_it_without_duplicates(backend: Backend) {
+    with_app!(backend, |app| {
         let dir = tempfile::tempdir().unwrap();
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         app.import(
@@ -136,9 +143,8 @@ async fn a_new_file_for_the_same_period_replaces_it_without_duplicates() {
     });
 }
 
-#[tokio::test]
-async fn a_missing_column_names_the_file_and_changes_nothing() {
-    each_backend!(|app| {
+async fn a_missing_column_names_the_file_and_changes_nothing(backend: Backend) {
+    with_app!(backend, |app| {
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         app.import("epcn", &["api/epcncorepartnerdetails.csv"])
             .await
@@ -175,9 +181,8 @@ async fn a_missing_column_names_the_file_and_changes_nothing() {
     });
 }
 
-#[tokio::test]
-async fn one_bad_file_aborts_the_whole_run() {
-    each_backend!(|app| {
+async fn one_bad_file_aborts_the_whole_run(backend: Backend) {
+    with_app!(backend, |app| {
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("gp-reg-pat-prac-quin-age.csv");
@@ -202,9 +207,8 @@ async fn one_bad_file_aborts_the_whole_run() {
     });
 }
 
-#[tokio::test]
-async fn zipped_files_import_like_bare_ones() {
-    each_backend!(|app| {
+async fn zipped_files_import_like_bare_ones(backend: Backend) {
+    with_app!(backend, |app| {
         let dir = tempfile::tempdir().unwrap();
         let zip_path = dir.path().join("epraccur.zip");
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
@@ -221,9 +225,8 @@ async fn zipped_files_import_like_bare_ones() {
     });
 }
 
-#[tokio::test]
-async fn the_wrong_kind_of_file_is_refused_clearly() {
-    each_backend!(|app| {
+async fn the_wrong_kind_of_file_is_refused_clearly(backend: Backend) {
+    with_app!(backend, |app| {
         let error = app
             .import("epraccur", &["api/gp-reg-pat-prac-map.csv"])
             .await

@@ -1,18 +1,34 @@
 //! DRF wire behaviour shared by every endpoint: authentication messages, routing, methods,
 //! content negotiation and default headers.
 
-mod common;
-
 use axum::body::Body;
 use axum::http::{Method, Request};
 
-use common::TestApp;
+use crate::common::{self, Backend, TestApp};
+use haresign::throttle::{Clock, MemoryStore};
+
+crate::trials! {
+    each_backend: [
+        every_authentication_failure_has_drfs_status_body_and_header,
+        revocation_and_last_use_are_recorded,
+        missing_trailing_slash_redirects_before_authentication,
+        unknown_urls_get_json_under_api_and_djangos_page_elsewhere,
+        more_than_a_thousand_query_fields_get_djangos_400_page,
+        methods_head_and_options,
+        content_negotiation_accepts_json_only,
+        every_response_carries_djangos_security_headers,
+        cached_responses_equal_fresh_ones_and_follow_imports,
+    ],
+    current_thread: [
+        responses_to_huge_host_headers_are_answered_but_not_cached,
+        the_cache_lags_an_import_by_at_most_its_check_interval,
+    ],
+}
 
 const NOT_PROVIDED: &str = r#"{"detail":"Authentication credentials were not provided."}"#;
 
-#[tokio::test]
-async fn every_authentication_failure_has_drfs_status_body_and_header() {
-    each_backend!(|app| {
+async fn every_authentication_failure_has_drfs_status_body_and_header(backend: Backend) {
+    with_app!(backend, |app| {
         let revoked = haresign::keys::create(&app.db, &haresign::keys::NewKey::named("old"))
             .await
             .unwrap();
@@ -80,9 +96,8 @@ async fn every_authentication_failure_has_drfs_status_body_and_header() {
     });
 }
 
-#[tokio::test]
-async fn revocation_and_last_use_are_recorded() {
-    each_backend!(|app| {
+async fn revocation_and_last_use_are_recorded(backend: Backend) {
+    with_app!(backend, |app| {
         assert_eq!(app.get("/api/v1/practices/").await.status, 200);
         app.state.usage.flush(&app.db).await.unwrap();
         let keys = haresign::keys::list(&app.db).await.unwrap();
@@ -116,9 +131,8 @@ async fn revocation_and_last_use_are_recorded() {
     });
 }
 
-#[tokio::test]
-async fn missing_trailing_slash_redirects_before_authentication() {
-    each_backend!(|app| {
+async fn missing_trailing_slash_redirects_before_authentication(backend: Backend) {
+    with_app!(backend, |app| {
         for method in [Method::GET, Method::POST, Method::DELETE] {
             let request = Request::builder()
                 .method(method.clone())
@@ -147,9 +161,8 @@ async fn missing_trailing_slash_redirects_before_authentication() {
     });
 }
 
-#[tokio::test]
-async fn unknown_urls_get_json_under_api_and_djangos_page_elsewhere() {
-    each_backend!(|app| {
+async fn unknown_urls_get_json_under_api_and_djangos_page_elsewhere(backend: Backend) {
+    with_app!(backend, |app| {
         for path in [
             "/api/v1/nope/",
             "/api/v1/practices/A81001/",
@@ -175,9 +188,8 @@ async fn unknown_urls_get_json_under_api_and_djangos_page_elsewhere() {
 /// Django refuses a query of more than 1,000 fields (`DATA_UPLOAD_MAX_NUMBER_FIELDS`) when a view
 /// first reads it, during content negotiation: its plain 400 page, before authentication, with
 /// the security headers but none of the view's.
-#[tokio::test]
-async fn more_than_a_thousand_query_fields_get_djangos_400_page() {
-    each_backend!(|app| {
+async fn more_than_a_thousand_query_fields_get_djangos_400_page(backend: Backend) {
+    with_app!(backend, |app| {
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         let fields = |n: usize| vec!["x=1"; n].join("&");
         for path in ["/api/v1/practices/", "/api/v1/", "/api/schema/"] {
@@ -212,9 +224,8 @@ async fn more_than_a_thousand_query_fields_get_djangos_400_page() {
     });
 }
 
-#[tokio::test]
-async fn methods_head_and_options() {
-    each_backend!(|app| {
+async fn methods_head_and_options(backend: Backend) {
+    with_app!(backend, |app| {
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         for method in ["POST", "PUT", "PATCH", "DELETE", "PURGE"] {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
@@ -268,9 +279,8 @@ async fn methods_head_and_options() {
     });
 }
 
-#[tokio::test]
-async fn content_negotiation_accepts_json_only() {
-    each_backend!(|app| {
+async fn content_negotiation_accepts_json_only(backend: Backend) {
+    with_app!(backend, |app| {
         for (path, accept, status) in [
             ("/api/v1/practices/", "application/json", 200),
             ("/api/v1/practices/", "*/*", 200),
@@ -318,9 +328,8 @@ async fn content_negotiation_accepts_json_only() {
     });
 }
 
-#[tokio::test]
-async fn every_response_carries_djangos_security_headers() {
-    each_backend!(|app| {
+async fn every_response_carries_djangos_security_headers(backend: Backend) {
+    with_app!(backend, |app| {
         for response in [
             app.get("/api/v1/practices/").await,
             app.get_anonymous("/api/v1/practices/", &[]).await,
@@ -338,9 +347,8 @@ async fn every_response_carries_djangos_security_headers() {
     });
 }
 
-#[tokio::test]
-async fn cached_responses_equal_fresh_ones_and_follow_imports() {
-    each_backend!(|app| {
+async fn cached_responses_equal_fresh_ones_and_follow_imports(backend: Backend) {
+    with_app!(backend, |app| {
         app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
         let first = app.get("/api/v1/practices/?page_size=3&search=elm").await;
         let again = app.get("/api/v1/practices/?page_size=3&search=elm").await;
@@ -401,7 +409,6 @@ async fn cached_responses_equal_fresh_ones_and_follow_imports() {
     });
 }
 
-#[tokio::test]
 async fn responses_to_huge_host_headers_are_answered_but_not_cached() {
     let app = TestApp::new(common::Backend::Sqlite).await;
     let host = format!("{}.example", "h".repeat(100_000));
@@ -423,14 +430,20 @@ async fn responses_to_huge_host_headers_are_answered_but_not_cached() {
     app.finish().await;
 }
 
-#[tokio::test]
 async fn the_cache_lags_an_import_by_at_most_its_check_interval() {
     let app = TestApp::new(common::Backend::Sqlite).await;
     let settings = haresign::api::app::Settings {
-        cache_check_interval: std::time::Duration::from_millis(300),
+        cache_check_interval: std::time::Duration::from_millis(250),
         ..Default::default()
     };
-    let state = std::sync::Arc::new(haresign::api::app::AppState::new(app.db.clone(), settings));
+    // Readings are exact binary fractions, so they fall exactly inside and on the interval.
+    let clock = Clock::manual(1000.0);
+    let state = std::sync::Arc::new(haresign::api::app::AppState::with_throttle(
+        app.db.clone(),
+        settings,
+        std::sync::Arc::new(MemoryStore::new()),
+        clock.clone(),
+    ));
     let slow = haresign::api::app::router(state);
     let get = |router: axum::Router| {
         let key = app.key.clone();
@@ -454,12 +467,13 @@ async fn the_cache_lags_an_import_by_at_most_its_check_interval() {
     };
     assert_eq!(get(slow.clone()).await, 0);
     app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+    clock.set(1000.125);
     assert_eq!(
         get(slow.clone()).await,
         0,
         "within the interval the cached page is served"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
-    assert_eq!(get(slow).await, 8);
+    clock.set(1000.25);
+    assert_eq!(get(slow).await, 8, "at the interval the import is seen");
     app.finish().await;
 }

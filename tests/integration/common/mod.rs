@@ -1,9 +1,8 @@
-//! Test harness: the real router over a fresh database per test, on SQLite always and on
-//! PostgreSQL when `HARESIGN_TEST_DATABASE_URL` is set.
-
-#![allow(dead_code)]
+//! Test harness: the real router over a fresh database per test, on SQLite, or on PostgreSQL
+//! when `HARESIGN_TEST_DATABASE_URL` is set.
 
 pub mod contract;
+pub mod harness;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,44 +26,10 @@ use haresign::throttle::{Clock, MemoryStore, ThrottleStore};
 pub const PG_ENV: &str = "HARESIGN_TEST_DATABASE_URL";
 pub const REDIS_ENV: &str = "HARESIGN_TEST_REDIS_URL";
 
-/// The Redis URL to test against, or `None` (said once on stderr) when not configured.
-pub fn redis_url() -> Option<String> {
-    match std::env::var(REDIS_ENV) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            skip_notice(&format!("Redis tests skipped: {REDIS_ENV} is not set"));
-            None
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// The backends this run tests: SQLite, plus PostgreSQL when configured.
-pub fn backends() -> Vec<Backend> {
-    let mut out = vec![Backend::Sqlite];
-    if std::env::var(PG_ENV).is_ok_and(|v| !v.is_empty()) {
-        out.push(Backend::Postgres);
-    } else {
-        skip_notice(&format!("PostgreSQL tests skipped: {PG_ENV} is not set"));
-    }
-    out
-}
-
-/// Says once per test binary, on the real stderr (not the captured test output), that part of
-/// the suite did not run.
-pub fn skip_notice(message: &str) {
-    use std::io::Write;
-    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if !said.iter().any(|m| m == message) {
-        said.push(message.to_owned());
-        let _ = writeln!(std::io::stderr().lock(), "note: {message}");
-    }
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -185,12 +150,14 @@ impl TestApp {
         Self::with_settings(backend, Settings::default()).await
     }
 
+    /// An app on a clock that stands still, so that no throttle window can pass during a test,
+    /// however slow the machine.
     pub async fn with_settings(backend: Backend, settings: Settings) -> TestApp {
         Self::build(
             backend,
             settings,
             Arc::new(MemoryStore::new()),
-            Clock::system(),
+            Clock::manual(1000.0),
         )
         .await
     }
@@ -278,13 +245,13 @@ impl TestApp {
         response
     }
 
-    /// A second API node over the same database, with its own throttle store.
+    /// A second API node over the same database and clock, with its own throttle store.
     pub fn another_node(&self, store: Arc<dyn ThrottleStore>) -> Router {
         router(Arc::new(AppState::with_throttle(
             self.db.clone(),
             self.state.settings.clone(),
             store,
-            Clock::system(),
+            self.state.clock.clone(),
         )))
     }
 
@@ -343,14 +310,12 @@ impl TestApp {
     }
 }
 
-/// Runs `test` once per configured backend, each on a fresh database.
+/// Runs `body` with a fresh app on `backend`, then drops the app's database.
 #[macro_export]
-macro_rules! each_backend {
-    (|$app:ident| $body:block) => {
-        for backend in common::backends() {
-            let $app = common::TestApp::new(backend).await;
-            $body
-            $app.finish().await;
-        }
-    };
+macro_rules! with_app {
+    ($backend:expr, |$app:ident| $body:block) => {{
+        let $app = $crate::common::TestApp::new($backend).await;
+        $body
+        $app.finish().await;
+    }};
 }

@@ -8,9 +8,14 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+crate::trials! {
+    sync: [
+        sigterm_ends_the_server_although_a_client_holds_an_unfinished_request,
+    ],
+}
+
 const PATIENCE: Duration = Duration::from_secs(20);
 
-#[test]
 fn sigterm_ends_the_server_although_a_client_holds_an_unfinished_request() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = format!("sqlite://{}", dir.path().join("test.db").display());

@@ -2,12 +2,23 @@
 //! real importer: 2023-24 as the publication's zip (old mapping layout), 2024-25 as bare CSVs
 //! (extra leading achievement columns, published mapping layout).
 
-mod common;
-
 use serde_json::{Value, json};
 
-use common::TestApp;
+use crate::common::{Backend, TestApp};
 use haresign::import::run::Outcome;
+
+crate::trials! {
+    each_backend: [
+        years_list_latest_first_with_settings_and_counts,
+        indicators_from_both_mapping_layouts_with_filters,
+        prevalence_by_practice_and_group,
+        national_prevalence_sums_the_practices,
+        achievement_pivots_measures_per_practice_and_indicator,
+        importing_a_year_twice_leaves_one_copy,
+        a_broken_regional_file_aborts_the_year,
+        a_revised_mapping_updates_points_and_descriptions,
+    ],
+}
 
 const ZIP_2324: &str = "qof/QOF2324.zip";
 const FILES_2425: [&str; 3] = [
@@ -45,9 +56,8 @@ fn keys(body: &Value, fields: &[&str]) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn years_list_latest_first_with_settings_and_counts() {
-    each_backend!(|app| {
+async fn years_list_latest_first_with_settings_and_counts(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let response = app.get("/api/v1/qof/years/").await;
         assert_eq!(response.status, 200, "{}", response.text());
@@ -83,9 +93,8 @@ async fn years_list_latest_first_with_settings_and_counts() {
     });
 }
 
-#[tokio::test]
-async fn indicators_from_both_mapping_layouts_with_filters() {
-    each_backend!(|app| {
+async fn indicators_from_both_mapping_layouts_with_filters(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let body = app.get("/api/v1/qof/indicators/").await.json();
         assert_eq!(
@@ -168,9 +177,8 @@ async fn indicators_from_both_mapping_layouts_with_filters() {
     });
 }
 
-#[tokio::test]
-async fn prevalence_by_practice_and_group() {
-    each_backend!(|app| {
+async fn prevalence_by_practice_and_group(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let body = app.get("/api/v1/qof/prevalence/?year=2023/24").await.json();
         assert_eq!(
@@ -247,9 +255,8 @@ async fn prevalence_by_practice_and_group() {
     });
 }
 
-#[tokio::test]
-async fn national_prevalence_sums_the_practices() {
-    each_backend!(|app| {
+async fn national_prevalence_sums_the_practices(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let body = app.get("/api/v1/qof/prevalence/national/").await.json();
         assert_eq!(
@@ -306,9 +313,8 @@ async fn national_prevalence_sums_the_practices() {
     });
 }
 
-#[tokio::test]
-async fn achievement_pivots_measures_per_practice_and_indicator() {
-    each_backend!(|app| {
+async fn achievement_pivots_measures_per_practice_and_indicator(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let body = app
             .get("/api/v1/qof/achievement/?year=2023-24")
@@ -439,9 +445,8 @@ async fn achievement_pivots_measures_per_practice_and_indicator() {
     });
 }
 
-#[tokio::test]
-async fn importing_a_year_twice_leaves_one_copy() {
-    each_backend!(|app| {
+async fn importing_a_year_twice_leaves_one_copy(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let before = app
             .get("/api/v1/qof/achievement/?year=2023/24")
@@ -481,9 +486,8 @@ async fn importing_a_year_twice_leaves_one_copy() {
     });
 }
 
-#[tokio::test]
-async fn a_broken_regional_file_aborts_the_year() {
-    each_backend!(|app| {
+async fn a_broken_regional_file_aborts_the_year(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let before = app
             .get("/api/v1/qof/achievement/?year=2023/24")
@@ -523,9 +527,8 @@ async fn a_broken_regional_file_aborts_the_year() {
     });
 }
 
-#[tokio::test]
-async fn a_revised_mapping_updates_points_and_descriptions() {
-    each_backend!(|app| {
+async fn a_revised_mapping_updates_points_and_descriptions(backend: Backend) {
+    with_app!(backend, |app| {
         app.import("qof", &[ZIP_2324]).await.expect("2023-24");
         app.import("qof", &["qof/revised/MAPPING_INDICATORS_2324.csv"])
             .await

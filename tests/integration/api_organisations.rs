@@ -1,11 +1,26 @@
 //! `/practices/`, `/pcns/` and `/practices/{ods_code}/population/` over the real router, with
 //! the ODS and registration fixtures imported through the real importers.
 
-mod common;
-
 use serde_json::{Value, json};
 
-use common::TestApp;
+use crate::common::{self, Backend, TestApp};
+
+crate::trials! {
+    each_backend: [
+        practices_list_every_gp_practice_in_code_order_with_full_rows,
+        practice_search_follows_drf_search_filter,
+        search_matches_every_substring_exactly,
+        practice_code_filters_trim_and_ignore_case,
+        pcns_carry_geography_member_counts_and_list_sizes,
+        population_by_financial_year_from_the_earliest_extract,
+    ],
+    current_thread: [
+        migrating_indexes_rows_that_predate_the_search_index,
+    ],
+    postgres: [
+        postgres_searches_can_use_the_trigram_index,
+    ],
+}
 
 async fn loaded(app: &TestApp) {
     app.import("epraccur", &["api/epraccur.csv"])
@@ -36,9 +51,8 @@ fn codes(body: &Value, field: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn practices_list_every_gp_practice_in_code_order_with_full_rows() {
-    each_backend!(|app| {
+async fn practices_list_every_gp_practice_in_code_order_with_full_rows(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let response = app.get("/api/v1/practices/").await;
         assert_eq!(response.status, 200);
@@ -96,9 +110,8 @@ async fn practices_list_every_gp_practice_in_code_order_with_full_rows() {
     });
 }
 
-#[tokio::test]
-async fn practice_search_follows_drf_search_filter() {
-    each_backend!(|app| {
+async fn practice_search_follows_drf_search_filter(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let cases: &[(&str, &[&str])] = &[
             ("elm", &["A81001", "A81003", "A81004", "W91001", "Y01063"]),
@@ -142,9 +155,8 @@ async fn practice_search_follows_drf_search_filter() {
 /// Every substring of the practices' searched fields, short and long (the trigram index answers
 /// terms of three characters or more, a scan the rest), matches exactly the practices whose ODS
 /// code, name or postcode contains it, ignoring case.
-#[tokio::test]
-async fn search_matches_every_substring_exactly() {
-    each_backend!(|app| {
+async fn search_matches_every_substring_exactly(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let all = app.get("/api/v1/practices/").await.json();
         let haystacks: Vec<(String, Vec<String>)> = all["results"]
@@ -207,9 +219,8 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-#[tokio::test]
-async fn practice_code_filters_trim_and_ignore_case() {
-    each_backend!(|app| {
+async fn practice_code_filters_trim_and_ignore_case(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let cases: &[(&str, &[&str])] = &[
             ("pcn=U22222", &["A81001", "A81002"]),
@@ -246,9 +257,8 @@ async fn practice_code_filters_trim_and_ignore_case() {
     });
 }
 
-#[tokio::test]
-async fn pcns_carry_geography_member_counts_and_list_sizes() {
-    each_backend!(|app| {
+async fn pcns_carry_geography_member_counts_and_list_sizes(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let body = app.get("/api/v1/pcns/").await.json();
         assert_eq!(body["count"], 3);
@@ -286,9 +296,8 @@ async fn pcns_carry_geography_member_counts_and_list_sizes() {
     });
 }
 
-#[tokio::test]
-async fn population_by_financial_year_from_the_earliest_extract() {
-    each_backend!(|app| {
+async fn population_by_financial_year_from_the_earliest_extract(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let response = app.get("/api/v1/practices/a81001/population/").await;
         assert_eq!(response.status, 200, "{}", response.text());
@@ -342,7 +351,6 @@ async fn population_by_financial_year_from_the_earliest_extract() {
 
 /// A database whose rows predate its search index (made before the index existed) has them
 /// indexed when it is next migrated, so searches keep finding them.
-#[tokio::test]
 async fn migrating_indexes_rows_that_predate_the_search_index() {
     let app = TestApp::new(common::Backend::Sqlite).await;
     loaded(&app).await;
@@ -367,11 +375,7 @@ async fn migrating_indexes_rows_that_predate_the_search_index() {
 
 /// On PostgreSQL the search column has a `pg_trgm` index that the search filter's `LIKE` can be
 /// answered from (the planner is told to avoid a scan, as the fixture is too small to need it).
-#[tokio::test]
 async fn postgres_searches_can_use_the_trigram_index() {
-    if !common::backends().contains(&common::Backend::Postgres) {
-        return;
-    }
     let app = TestApp::new(common::Backend::Postgres).await;
     loaded(&app).await;
     let haresign::db::Db::Postgres(pool) = &app.db else {

@@ -2,8 +2,6 @@
 //! body, a health check that answers within two seconds, runaway statements stopped, and
 //! recovery without a restart. The database is reached through a proxy this test controls.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +14,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
 
+use crate::common;
 use haresign::api::app::{AppState, Settings, router};
 use haresign::db::{ConnectOptions, Db};
+
+crate::trials! {
+    postgres: [
+        an_outage_gets_prompt_503s_and_the_api_recovers_without_a_restart,
+        a_statement_past_its_time_limit_is_cancelled_with_a_503,
+    ],
+}
 
 const UNAVAILABLE: &str = r#"{"detail":"Service temporarily unavailable, try again later."}"#;
 
@@ -161,17 +167,6 @@ fn postgres_address(url: &str) -> String {
     }
 }
 
-fn postgres() -> bool {
-    let configured = std::env::var(common::PG_ENV).is_ok_and(|v| !v.is_empty());
-    if !configured {
-        common::skip_notice(&format!(
-            "PostgreSQL outage tests skipped: {} is not set",
-            common::PG_ENV
-        ));
-    }
-    configured
-}
-
 /// Asks until a request succeeds; the time it took.
 async fn recovers(node: &Node, uri: &str) -> Duration {
     let started = Instant::now();
@@ -191,11 +186,7 @@ async fn recovers(node: &Node, uri: &str) -> Duration {
 /// Longest either test may take: a hang is a failure, not a stuck run.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
 
-#[tokio::test]
 async fn an_outage_gets_prompt_503s_and_the_api_recovers_without_a_restart() {
-    if !postgres() {
-        return;
-    }
     tokio::time::timeout(TEST_LIMIT, outage_and_recovery())
         .await
         .expect("the outage test hung");
@@ -239,11 +230,7 @@ async fn outage_and_recovery() {
     app.finish().await;
 }
 
-#[tokio::test]
 async fn a_statement_past_its_time_limit_is_cancelled_with_a_503() {
-    if !postgres() {
-        return;
-    }
     tokio::time::timeout(TEST_LIMIT, runaway_statement())
         .await
         .expect("the statement test hung");

@@ -1,8 +1,6 @@
 //! Requests built to hurt the server (huge searches, NUL bytes, forged `X-Forwarded-For`) get
 //! DRF's error answers and leave no lasting cost behind, on every backend.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -11,11 +9,20 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use serde_json::{Value, json};
 
-use common::{TestApp, TestResponse};
+use crate::common::{Backend, TestApp, TestResponse};
 use haresign::api::app::Settings;
 use haresign::catalogue;
 use haresign::schema::{Endpoint, FilterKind};
 use haresign::throttle::{Clock, MemoryStore};
+
+crate::trials! {
+    each_backend: [
+        search_is_bounded_in_length_and_terms,
+        null_characters_in_code_filters_and_path_parameters_are_refused,
+        forged_forwarded_for_headers_cost_one_throttle_key,
+        forged_forwarded_for_headers_neither_dodge_nor_aim_the_throttle,
+    ],
+}
 
 async fn loaded(app: &TestApp) {
     app.import("epraccur", &["api/epraccur.csv"])
@@ -35,9 +42,8 @@ fn comma_terms(term: &str, n: usize) -> String {
     vec![term; n].join("%2C")
 }
 
-#[tokio::test]
-async fn search_is_bounded_in_length_and_terms() {
-    each_backend!(|app| {
+async fn search_is_bounded_in_length_and_terms(backend: Backend) {
+    with_app!(backend, |app| {
         loaded(&app).await;
         let search = |value: String| {
             let app = &app;
@@ -129,8 +135,7 @@ fn path_with(endpoint: &Endpoint, value: &str) -> String {
     format!("/api/v1/{path}")
 }
 
-#[tokio::test]
-async fn null_characters_in_code_filters_and_path_parameters_are_refused() {
+async fn null_characters_in_code_filters_and_path_parameters_are_refused(backend: Backend) {
     let endpoints = catalogue::endpoints();
     let code_filters = endpoints
         .iter()
@@ -140,7 +145,7 @@ async fn null_characters_in_code_filters_and_path_parameters_are_refused() {
     assert!(code_filters > 0);
     assert!(endpoints.iter().any(|e| e.lookup.is_some()));
 
-    each_backend!(|app| {
+    with_app!(backend, |app| {
         for endpoint in endpoints {
             let path = path_with(endpoint, "A81001");
             for filter in endpoint.filters {
@@ -201,54 +206,53 @@ fn forged_forwarded_for(i: usize) -> String {
     value
 }
 
-#[tokio::test]
-async fn forged_forwarded_for_headers_cost_one_throttle_key() {
-    for backend in common::backends() {
-        let store = Arc::new(MemoryStore::new());
-        let app =
-            TestApp::build(backend, Settings::default(), store.clone(), Clock::system()).await;
-        let peer: SocketAddr = "198.51.100.7:50000".parse().unwrap();
-        let mut allowed = 0;
-        for i in 0..2_000 {
-            let response = app.send(anonymous(peer, &forged_forwarded_for(i))).await;
-            match response.status.as_u16() {
-                200 => allowed += 1,
-                429 => {}
-                other => panic!("request {i} answered {other} on {backend:?}"),
-            }
+async fn forged_forwarded_for_headers_cost_one_throttle_key(backend: Backend) {
+    let store = Arc::new(MemoryStore::new());
+    let app = TestApp::build(
+        backend,
+        Settings::default(),
+        store.clone(),
+        Clock::manual(1000.0),
+    )
+    .await;
+    let peer: SocketAddr = "198.51.100.7:50000".parse().unwrap();
+    let mut allowed = 0;
+    for i in 0..2_000 {
+        let response = app.send(anonymous(peer, &forged_forwarded_for(i))).await;
+        match response.status.as_u16() {
+            200 => allowed += 1,
+            429 => {}
+            other => panic!("request {i} answered {other} on {backend:?}"),
         }
-        assert_eq!(store.key_count(), 1, "{backend:?}");
-        // The default anonymous rate, 1000/hour, for the one peer.
-        assert_eq!(allowed, 1000, "{backend:?}");
-        app.finish().await;
     }
+    assert_eq!(store.key_count(), 1, "{backend:?}");
+    // The default anonymous rate, 1000/hour, for the one peer.
+    assert_eq!(allowed, 1000, "{backend:?}");
+    app.finish().await;
 }
 
-#[tokio::test]
-async fn forged_forwarded_for_headers_neither_dodge_nor_aim_the_throttle() {
-    for backend in common::backends() {
-        let settings = Settings {
-            anon_rate: "3/minute".parse().unwrap(),
-            ..Settings::default()
-        };
-        let app = TestApp::build(
-            backend,
-            settings,
-            Arc::new(MemoryStore::new()),
-            Clock::system(),
-        )
-        .await;
-        let attacker: SocketAddr = "198.51.100.7:50000".parse().unwrap();
-        let victim: SocketAddr = "203.0.113.9:40000".parse().unwrap();
-        for forwarded in ["203.0.113.9", "192.0.2.1", "192.0.2.2, 203.0.113.9"] {
-            let response = app.send(anonymous(attacker, forwarded)).await;
-            assert_eq!(response.status, 200, "{forwarded} on {backend:?}");
-        }
-        let fourth = app.send(anonymous(attacker, "192.0.2.99")).await;
-        assert_eq!(fourth.status, 429, "{backend:?}");
-        assert_eq!(fourth.header("retry-after"), Some("60"), "{backend:?}");
-        let victims = app.send(anonymous(victim, "198.51.100.7")).await;
-        assert_eq!(victims.status, 200, "{backend:?}");
-        app.finish().await;
+async fn forged_forwarded_for_headers_neither_dodge_nor_aim_the_throttle(backend: Backend) {
+    let settings = Settings {
+        anon_rate: "3/minute".parse().unwrap(),
+        ..Settings::default()
+    };
+    let app = TestApp::build(
+        backend,
+        settings,
+        Arc::new(MemoryStore::new()),
+        Clock::manual(1000.0),
+    )
+    .await;
+    let attacker: SocketAddr = "198.51.100.7:50000".parse().unwrap();
+    let victim: SocketAddr = "203.0.113.9:40000".parse().unwrap();
+    for forwarded in ["203.0.113.9", "192.0.2.1", "192.0.2.2, 203.0.113.9"] {
+        let response = app.send(anonymous(attacker, forwarded)).await;
+        assert_eq!(response.status, 200, "{forwarded} on {backend:?}");
     }
+    let fourth = app.send(anonymous(attacker, "192.0.2.99")).await;
+    assert_eq!(fourth.status, 429, "{backend:?}");
+    assert_eq!(fourth.header("retry-after"), Some("60"), "{backend:?}");
+    let victims = app.send(anonymous(victim, "198.51.100.7")).await;
+    assert_eq!(victims.status, 200, "{backend:?}");
+    app.finish().await;
 }
