@@ -3,11 +3,13 @@
 
 mod cell;
 mod ddl;
+mod load;
 mod migrate;
 mod sqlite_read;
 
 pub use cell::Cell;
 pub use ddl::search_index_name;
+pub use load::{Loader, TableRow};
 pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};
 use sqlite_read::ReadPool;
 
@@ -17,7 +19,7 @@ use std::time::Duration;
 
 use sea_query::{
     DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
-    UpdateStatement, Value,
+    UpdateStatement,
 };
 use sea_query_sqlx::SqlxBinder;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -27,7 +29,7 @@ use sqlx::sqlite::{
 // Statements are rendered by sea-query with every value bound as a parameter.
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
-use crate::schema::{Kind, Table};
+use crate::schema::Kind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -365,76 +367,5 @@ impl Tx {
                     .rows_affected())
             }
         }
-    }
-
-    /// Bulk-loads rows (each in `columns` order) into `table` in multi-row statements.
-    pub fn loader<'t>(
-        &'t mut self,
-        table: &'static Table,
-        columns: &'static [&'static str],
-    ) -> Loader<'t> {
-        let batch = (MAX_PARAMS / columns.len()).clamp(1, 1000);
-        Loader {
-            tx: self,
-            table,
-            columns,
-            batch,
-            pending: Vec::with_capacity(batch),
-            loaded: 0,
-            on_conflict: None,
-        }
-    }
-}
-
-/// Buffers rows and writes them in batches inside a transaction.
-pub struct Loader<'t> {
-    tx: &'t mut Tx,
-    table: &'static Table,
-    columns: &'static [&'static str],
-    batch: usize,
-    pending: Vec<Vec<Value>>,
-    loaded: u64,
-    on_conflict: Option<sea_query::OnConflict>,
-}
-
-impl Loader<'_> {
-    /// What to do with a row whose key is already in the table (portable `ON CONFLICT`); rows
-    /// skipped by `DO NOTHING` are not counted as loaded.
-    pub fn on_conflict(mut self, on_conflict: sea_query::OnConflict) -> Self {
-        self.on_conflict = Some(on_conflict);
-        self
-    }
-
-    pub async fn push(&mut self, row: Vec<Value>) -> Result<(), sqlx::Error> {
-        debug_assert_eq!(row.len(), self.columns.len());
-        self.pending.push(row);
-        if self.pending.len() >= self.batch {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<(), sqlx::Error> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut insert = sea_query::Query::insert();
-        insert
-            .into_table(sea_query::Alias::new(self.table.name))
-            .columns(self.columns.iter().map(|c| sea_query::Alias::new(*c)));
-        for row in self.pending.drain(..) {
-            insert.values_panic(row.into_iter().map(sea_query::SimpleExpr::from));
-        }
-        if let Some(on_conflict) = &self.on_conflict {
-            insert.on_conflict(on_conflict.clone());
-        }
-        self.loaded += self.tx.insert(&insert).await?;
-        Ok(())
-    }
-
-    /// Writes what is buffered and returns the number of rows loaded.
-    pub async fn finish(mut self) -> Result<u64, sqlx::Error> {
-        self.flush().await?;
-        Ok(self.loaded)
     }
 }

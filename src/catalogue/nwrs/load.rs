@@ -7,12 +7,13 @@
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDate;
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use super::NWRS as NWRS_TABLE;
 use super::parse::{Layout, PracticeStaff, detect, read_detailed, read_high_level, snapshot_of};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
-use crate::db::Tx;
+use crate::db::{TableRow, Tx};
 use crate::source::SourceFile;
 use crate::source::error::ImportError;
 
@@ -24,25 +25,27 @@ pub static NWRS: Source = Source {
     sample: super::sample::demo,
 };
 
-const COLUMNS: [&str; 17] = [
-    "snapshot",
-    "practice_code",
-    "practice_name",
-    "pcn_code",
-    "pcn_name",
-    "sub_icb_code",
-    "sub_icb_name",
-    "icb_code",
-    "icb_name",
-    "region_code",
-    "region_name",
-    "staff_group",
-    "staff_role",
-    "headcount",
-    "fte",
-    "source",
-    "import_id",
-];
+crate::table_row! {
+    struct NwrsRow {
+        snapshot: NaiveDate,
+        practice_code: String,
+        practice_name: Option<String>,
+        pcn_code: Option<String>,
+        pcn_name: Option<String>,
+        sub_icb_code: Option<String>,
+        sub_icb_name: Option<String>,
+        icb_code: Option<String>,
+        icb_name: Option<String>,
+        region_code: Option<String>,
+        region_name: Option<String>,
+        staff_group: String,
+        staff_role: String,
+        headcount: Option<i64>,
+        fte: Option<i64>,
+        source: &'static str,
+        import_id: i64,
+    }
+}
 
 fn is_zip_member(file: &SourceFile) -> bool {
     file.path()
@@ -73,13 +76,13 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     match layout {
         Layout::Detailed => on_conflict.do_nothing(),
         Layout::HighLevel => on_conflict.update_columns(
-            COLUMNS
+            <NwrsRow as TableRow>::COLUMNS
                 .iter()
                 .filter(|c| !NWRS_TABLE.primary_key.contains(c))
                 .map(|c| Alias::new(*c)),
         ),
     };
-    let mut loader = tx.loader(&NWRS_TABLE, &COLUMNS).on_conflict(on_conflict);
+    let mut loader = tx.loader::<NwrsRow>(&NWRS_TABLE)?.on_conflict(on_conflict);
     let mut seen = BTreeSet::new();
     for practice in practices {
         let practice = practice?;
@@ -95,25 +98,25 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
         }
         for staff in practice.staff {
             loader
-                .push(vec![
-                    snapshot.into(),
-                    place.practice_code.clone().into(),
-                    place.practice_name.clone().into(),
-                    place.pcn_code.clone().into(),
-                    place.pcn_name.clone().into(),
-                    place.sub_icb_code.clone().into(),
-                    place.sub_icb_name.clone().into(),
-                    place.icb_code.clone().into(),
-                    place.icb_name.clone().into(),
-                    place.region_code.clone().into(),
-                    place.region_name.clone().into(),
-                    staff.staff_group.as_ref().into(),
-                    staff.staff_role.as_ref().into(),
-                    staff.headcount.into(),
-                    staff.fte.into(),
-                    layout.as_str().into(),
-                    ctx.import_id.into(),
-                ])
+                .push(NwrsRow {
+                    snapshot,
+                    practice_code: place.practice_code.clone(),
+                    practice_name: place.practice_name.clone(),
+                    pcn_code: place.pcn_code.clone(),
+                    pcn_name: place.pcn_name.clone(),
+                    sub_icb_code: place.sub_icb_code.clone(),
+                    sub_icb_name: place.sub_icb_name.clone(),
+                    icb_code: place.icb_code.clone(),
+                    icb_name: place.icb_name.clone(),
+                    region_code: place.region_code.clone(),
+                    region_name: place.region_name.clone(),
+                    staff_group: staff.staff_group.to_string(),
+                    staff_role: staff.staff_role.to_string(),
+                    headcount: staff.headcount,
+                    fte: staff.fte,
+                    source: layout.as_str(),
+                    import_id: ctx.import_id,
+                })
                 .await?;
             ctx.progress.inc(1);
         }

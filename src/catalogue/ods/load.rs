@@ -1,6 +1,7 @@
 //! Loading ODS files: each import replaces the whole snapshot (ODS files are complete extracts).
 
-use sea_query::{Alias, Query, Value};
+use chrono::NaiveDate;
+use sea_query::{Alias, Query};
 
 use super::parse::{read_epcn, read_epraccur};
 use super::{ODS_PCN_MEMBERSHIPS, ODS_PCNS, ODS_PRACTICES};
@@ -25,6 +26,45 @@ pub static EPCN: Source = Source {
     sample: super::sample::epcn_demo,
 };
 
+crate::table_row! {
+    struct PracticeRow {
+        code: String,
+        name: String,
+        region_code: Option<String>,
+        icb_code: Option<String>,
+        address: String,
+        postcode: Option<String>,
+        open_date: Option<NaiveDate>,
+        close_date: Option<NaiveDate>,
+        status: &'static str,
+        sub_icb_code: Option<String>,
+        phone: Option<String>,
+        import_id: i64,
+    }
+}
+
+crate::table_row! {
+    struct PcnRow {
+        code: String,
+        name: String,
+        sub_icb_code: Option<String>,
+        sub_icb_name: Option<String>,
+        open_date: Option<NaiveDate>,
+        close_date: Option<NaiveDate>,
+        import_id: i64,
+    }
+}
+
+crate::table_row! {
+    struct MembershipRow {
+        practice_code: String,
+        pcn_code: String,
+        start_date: Option<NaiveDate>,
+        end_date: Option<NaiveDate>,
+        import_id: i64,
+    }
+}
+
 async fn clear(tx: &mut Tx, table: &str) -> Result<(), ImportError> {
     tx.delete(Query::delete().from_table(Alias::new(table)))
         .await?;
@@ -38,38 +78,24 @@ async fn load_epraccur(
 ) -> Result<Loaded, ImportError> {
     let practices = read_epraccur(file)?;
     clear(tx, ODS_PRACTICES.name).await?;
-    const COLUMNS: &[&str] = &[
-        "code",
-        "name",
-        "region_code",
-        "icb_code",
-        "address",
-        "postcode",
-        "open_date",
-        "close_date",
-        "status",
-        "sub_icb_code",
-        "phone",
-        "import_id",
-    ];
-    let mut loader = tx.loader(&ODS_PRACTICES, COLUMNS);
+    let mut loader = tx.loader::<PracticeRow>(&ODS_PRACTICES)?;
     for practice in practices {
         let p = practice?;
         loader
-            .push(vec![
-                p.code.into(),
-                p.name.into(),
-                p.region_code.into(),
-                p.icb_code.into(),
-                p.address.into(),
-                p.postcode.into(),
-                p.open_date.into(),
-                p.close_date.into(),
-                p.status.as_str().into(),
-                p.sub_icb_code.into(),
-                p.phone.into(),
-                ctx.import_id.into(),
-            ])
+            .push(PracticeRow {
+                code: p.code,
+                name: p.name,
+                region_code: p.region_code,
+                icb_code: p.icb_code,
+                address: p.address,
+                postcode: p.postcode,
+                open_date: p.open_date,
+                close_date: p.close_date,
+                status: p.status.as_str(),
+                sub_icb_code: p.sub_icb_code,
+                phone: p.phone,
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }
@@ -87,51 +113,31 @@ async fn load_epcn(
     let epcn = read_epcn(file)?;
     clear(tx, ODS_PCNS.name).await?;
     clear(tx, ODS_PCN_MEMBERSHIPS.name).await?;
-    let mut pcns = tx.loader(
-        &ODS_PCNS,
-        &[
-            "code",
-            "name",
-            "sub_icb_code",
-            "sub_icb_name",
-            "open_date",
-            "close_date",
-            "import_id",
-        ],
-    );
+    let mut pcns = tx.loader::<PcnRow>(&ODS_PCNS)?;
     for pcn in epcn.pcns {
-        let row: Vec<Value> = vec![
-            pcn.code.into(),
-            pcn.name.into(),
-            pcn.sub_icb_code.into(),
-            pcn.sub_icb_name.into(),
-            pcn.open_date.into(),
-            pcn.close_date.into(),
-            ctx.import_id.into(),
-        ];
-        pcns.push(row).await?;
+        pcns.push(PcnRow {
+            code: pcn.code,
+            name: pcn.name,
+            sub_icb_code: pcn.sub_icb_code,
+            sub_icb_name: pcn.sub_icb_name,
+            open_date: pcn.open_date,
+            close_date: pcn.close_date,
+            import_id: ctx.import_id,
+        })
+        .await?;
         ctx.progress.inc(1);
     }
     let mut rows = pcns.finish().await?;
-    let mut members = tx.loader(
-        &ODS_PCN_MEMBERSHIPS,
-        &[
-            "practice_code",
-            "pcn_code",
-            "start_date",
-            "end_date",
-            "import_id",
-        ],
-    );
+    let mut members = tx.loader::<MembershipRow>(&ODS_PCN_MEMBERSHIPS)?;
     for m in epcn.memberships {
         members
-            .push(vec![
-                m.practice_code.into(),
-                m.pcn_code.into(),
-                m.start_date.into(),
-                m.end_date.into(),
-                ctx.import_id.into(),
-            ])
+            .push(MembershipRow {
+                practice_code: m.practice_code,
+                pcn_code: m.pcn_code,
+                start_date: m.start_date,
+                end_date: m.end_date,
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeSet;
 
-use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, Value};
+use chrono::NaiveDate;
+use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use super::parse::{
     QofFile, identify, read_achievement, read_geographies, read_indicators, read_practice_points,
@@ -17,7 +18,7 @@ use super::{
     QOF_YEAR_SETTINGS,
 };
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
-use crate::db::Tx;
+use crate::db::{TableRow, Tx};
 use crate::schema::Table;
 use crate::source::SourceFile;
 use crate::source::error::ImportError;
@@ -76,20 +77,92 @@ fn duplicate(file: &SourceFile, what: String) -> ImportError {
     ImportError::unrecognised(&file.to_string(), format!("{what} appears more than once"))
 }
 
-const ACHIEVEMENT_COLUMNS: [&str; 12] = [
-    "year",
-    "practice_code",
-    "indicator_code",
-    "achieved_points",
-    "max_points",
-    "numerator",
-    "denominator",
-    "pcas",
-    "register",
-    "achievement",
-    "region",
-    "import_id",
-];
+crate::table_row! {
+    struct AchievementRow {
+        year: String,
+        practice_code: String,
+        indicator_code: String,
+        achieved_points: Option<i64>,
+        max_points: Option<i64>,
+        numerator: Option<i64>,
+        denominator: Option<i64>,
+        pcas: Option<i64>,
+        register: Option<i64>,
+        achievement: Option<f64>,
+        region: String,
+        import_id: i64,
+    }
+}
+
+crate::table_row! {
+    struct PrevalenceRow {
+        year: String,
+        practice_code: String,
+        group_code: String,
+        patient_list_type: Option<String>,
+        register: Option<i64>,
+        list_size: Option<i64>,
+        prevalence: Option<f64>,
+        import_id: i64,
+    }
+}
+
+crate::table_row! {
+    struct IndicatorRow {
+        year: String,
+        indicator_code: String,
+        description: Option<String>,
+        points: Option<i64>,
+        group_code: Option<String>,
+        group_description: Option<String>,
+        domain_code: Option<String>,
+        domain_description: Option<String>,
+        patient_list_type: Option<String>,
+        active: bool,
+        import_id: i64,
+    }
+}
+
+crate::table_row! {
+    struct PracticeRow {
+        year: String,
+        practice_code: String,
+        practice_name: Option<String>,
+        pcn_code: Option<String>,
+        sub_icb_code: Option<String>,
+        icb_code: Option<String>,
+        region_code: Option<String>,
+        import_id: i64,
+    }
+}
+
+crate::table_row! {
+    struct PracticePointsRow {
+        year: String,
+        practice_code: String,
+        revised_max_points: Option<i64>,
+        import_id: i64,
+    }
+}
+
+crate::table_row! {
+    struct SettingsRow {
+        year: String,
+        start_date: NaiveDate,
+        end_date: NaiveDate,
+        is_current: bool,
+        max_points: Option<i64>,
+        pound_per_point: Option<i64>,
+    }
+}
+
+/// The columns a newer row of the same key overwrites.
+fn updated_columns<R: TableRow>(table: &Table) -> impl Iterator<Item = Alias> + '_ {
+    R::COLUMNS
+        .iter()
+        .filter(|c| !table.primary_key.contains(c))
+        .map(|c| Alias::new(*c))
+}
 
 async fn load_achievement(
     tx: &mut Tx,
@@ -104,49 +177,33 @@ async fn load_achievement(
     // region's rows until that file is imported again; the newer file wins.
     let on_conflict =
         OnConflict::columns(QOF_ACHIEVEMENT.primary_key.iter().map(|c| Alias::new(*c)))
-            .update_columns(
-                ACHIEVEMENT_COLUMNS
-                    .iter()
-                    .filter(|c| !QOF_ACHIEVEMENT.primary_key.contains(c))
-                    .map(|c| Alias::new(*c)),
-            )
+            .update_columns(updated_columns::<AchievementRow>(&QOF_ACHIEVEMENT))
             .to_owned();
     let mut loader = tx
-        .loader(&QOF_ACHIEVEMENT, &ACHIEVEMENT_COLUMNS)
+        .loader::<AchievementRow>(&QOF_ACHIEVEMENT)?
         .on_conflict(on_conflict);
     for ((practice, indicator), row) in rows {
         loader
-            .push(vec![
-                year.into(),
-                practice.into(),
-                indicator.into(),
-                row.achieved_points.into(),
+            .push(AchievementRow {
+                year: year.to_owned(),
+                practice_code: practice,
+                indicator_code: indicator,
+                achieved_points: row.achieved_points,
                 // Filled from the year's mapping once every file is in (see `DERIVE`).
-                Value::BigInt(None),
-                row.numerator.into(),
-                row.denominator.into(),
-                row.pcas.into(),
-                row.register.into(),
-                row.percent().into(),
-                region.into(),
-                ctx.import_id.into(),
-            ])
+                max_points: None,
+                numerator: row.numerator,
+                denominator: row.denominator,
+                pcas: row.pcas,
+                register: row.register,
+                achievement: row.percent(),
+                region: region.to_owned(),
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
-
-const PREVALENCE_COLUMNS: [&str; 8] = [
-    "year",
-    "practice_code",
-    "group_code",
-    "patient_list_type",
-    "register",
-    "list_size",
-    "prevalence",
-    "import_id",
-];
 
 async fn load_prevalence(
     tx: &mut Tx,
@@ -157,7 +214,7 @@ async fn load_prevalence(
     let rows = read_prevalence(file)?;
     clear(tx, &QOF_PREVALENCE, year, None).await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader(&QOF_PREVALENCE, &PREVALENCE_COLUMNS);
+    let mut loader = tx.loader::<PrevalenceRow>(&QOF_PREVALENCE)?;
     for row in rows {
         if !seen.insert((row.practice_code.clone(), row.group_code.clone())) {
             return Err(duplicate(
@@ -167,35 +224,21 @@ async fn load_prevalence(
         }
         let percent = row.percent();
         loader
-            .push(vec![
-                year.into(),
-                row.practice_code.into(),
-                row.group_code.into(),
-                row.patient_list_type.into(),
-                row.register.into(),
-                row.list_size.into(),
-                percent.into(),
-                ctx.import_id.into(),
-            ])
+            .push(PrevalenceRow {
+                year: year.to_owned(),
+                practice_code: row.practice_code,
+                group_code: row.group_code,
+                patient_list_type: row.patient_list_type,
+                register: row.register,
+                list_size: row.list_size,
+                prevalence: percent,
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
-
-const INDICATOR_COLUMNS: [&str; 11] = [
-    "year",
-    "indicator_code",
-    "description",
-    "points",
-    "group_code",
-    "group_description",
-    "domain_code",
-    "domain_description",
-    "patient_list_type",
-    "active",
-    "import_id",
-];
 
 async fn load_indicators(
     tx: &mut Tx,
@@ -206,42 +249,31 @@ async fn load_indicators(
     let rows = read_indicators(file)?;
     clear(tx, &QOF_INDICATORS, year, None).await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader(&QOF_INDICATORS, &INDICATOR_COLUMNS);
+    let mut loader = tx.loader::<IndicatorRow>(&QOF_INDICATORS)?;
     for row in rows {
         if !seen.insert(row.indicator_code.clone()) {
             return Err(duplicate(file, format!("indicator {}", row.indicator_code)));
         }
         loader
-            .push(vec![
-                year.into(),
-                row.indicator_code.into(),
-                row.description.into(),
-                row.points.into(),
-                row.group_code.into(),
-                row.group_description.into(),
-                row.domain_code.into(),
-                row.domain_description.into(),
-                row.patient_list_type.into(),
+            .push(IndicatorRow {
+                year: year.to_owned(),
+                indicator_code: row.indicator_code,
+                description: row.description,
+                points: row.points,
+                group_code: row.group_code,
+                group_description: row.group_description,
+                domain_code: row.domain_code,
+                domain_description: row.domain_description,
+                patient_list_type: row.patient_list_type,
                 // Set for every year once the import's files are in (see `DERIVE`).
-                false.into(),
-                ctx.import_id.into(),
-            ])
+                active: false,
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
-
-const PRACTICE_COLUMNS: [&str; 8] = [
-    "year",
-    "practice_code",
-    "practice_name",
-    "pcn_code",
-    "sub_icb_code",
-    "icb_code",
-    "region_code",
-    "import_id",
-];
 
 async fn load_geographies(
     tx: &mut Tx,
@@ -252,22 +284,22 @@ async fn load_geographies(
     let rows = read_geographies(file)?;
     clear(tx, &QOF_PRACTICES, year, None).await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader(&QOF_PRACTICES, &PRACTICE_COLUMNS);
+    let mut loader = tx.loader::<PracticeRow>(&QOF_PRACTICES)?;
     for row in rows {
         if !seen.insert(row.practice_code.clone()) {
             return Err(duplicate(file, format!("practice {}", row.practice_code)));
         }
         loader
-            .push(vec![
-                year.into(),
-                row.practice_code.into(),
-                row.practice_name.into(),
-                row.pcn_code.into(),
-                row.sub_icb_code.into(),
-                row.icb_code.into(),
-                row.region_code.into(),
-                ctx.import_id.into(),
-            ])
+            .push(PracticeRow {
+                year: year.to_owned(),
+                practice_code: row.practice_code,
+                practice_name: row.practice_name,
+                pcn_code: row.pcn_code,
+                sub_icb_code: row.sub_icb_code,
+                icb_code: row.icb_code,
+                region_code: row.region_code,
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }
@@ -283,35 +315,23 @@ async fn load_practice_points(
     let rows = read_practice_points(file)?;
     clear(tx, &QOF_PRACTICE_POINTS, year, None).await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader(
-        &QOF_PRACTICE_POINTS,
-        &["year", "practice_code", "revised_max_points", "import_id"],
-    );
+    let mut loader = tx.loader::<PracticePointsRow>(&QOF_PRACTICE_POINTS)?;
     for (practice, points) in rows {
         if !seen.insert(practice.clone()) {
             return Err(duplicate(file, format!("practice {practice}")));
         }
         loader
-            .push(vec![
-                year.into(),
-                practice.into(),
-                points.into(),
-                ctx.import_id.into(),
-            ])
+            .push(PracticePointsRow {
+                year: year.to_owned(),
+                practice_code: practice,
+                revised_max_points: points,
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
-
-const SETTINGS_COLUMNS: [&str; 6] = [
-    "year",
-    "start_date",
-    "end_date",
-    "is_current",
-    "max_points",
-    "pound_per_point",
-];
 
 /// Writes every year of the settings in force, and the imported year with its financial-year
 /// dates if the settings do not list it; `DERIVE` builds the year list from these.
@@ -327,21 +347,21 @@ async fn upsert_year(tx: &mut Tx, year: &str) -> Result<(), ImportError> {
         let on_conflict = if name == year && !listed {
             key.do_nothing().to_owned()
         } else {
-            key.update_columns(SETTINGS_COLUMNS[1..].iter().map(|c| Alias::new(*c)))
+            key.update_columns(updated_columns::<SettingsRow>(&QOF_YEAR_SETTINGS))
                 .to_owned()
         };
         let mut loader = tx
-            .loader(&QOF_YEAR_SETTINGS, &SETTINGS_COLUMNS)
+            .loader::<SettingsRow>(&QOF_YEAR_SETTINGS)?
             .on_conflict(on_conflict);
         loader
-            .push(vec![
-                name.into(),
-                settings.start_date.into(),
-                settings.end_date.into(),
-                settings.is_current.into(),
-                settings.max_points.into(),
-                settings.pound_per_point.into(),
-            ])
+            .push(SettingsRow {
+                year: name,
+                start_date: settings.start_date,
+                end_date: settings.end_date,
+                is_current: settings.is_current,
+                max_points: settings.max_points,
+                pound_per_point: settings.pound_per_point,
+            })
             .await?;
         loader.finish().await?;
     }

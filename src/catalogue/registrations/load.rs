@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use sea_query::{Alias, Expr, ExprTrait, Query, Value};
+use sea_query::{Alias, Expr, ExprTrait, Query};
 
 use super::parse::{
     OrgPopulation, RegistrationFile, detect_registration_file, read_practice_map,
     read_practice_totals, read_quinary_age,
 };
-use super::{AGE_BAND_COLUMNS, REG_POPULATIONS, REG_PRACTICE_MAP};
+use super::{REG_POPULATIONS, REG_PRACTICE_MAP};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
 use crate::db::Tx;
 use crate::source::SourceFile;
@@ -52,49 +52,28 @@ async fn load_map(
         .from_table(Alias::new(REG_PRACTICE_MAP.name))
         .and_where(Expr::col(Alias::new("extract_date")).is_in(dates.iter().copied()));
     tx.delete(&delete).await?;
-    let mut loader = tx.loader(
-        &REG_PRACTICE_MAP,
-        &[
-            "extract_date",
-            "practice_code",
-            "practice_name",
-            "practice_postcode",
-            "pcn_code",
-            "pcn_name",
-            "sub_icb_code",
-            "sub_icb_ons_code",
-            "sub_icb_name",
-            "icb_code",
-            "icb_ons_code",
-            "icb_name",
-            "region_code",
-            "region_ons_code",
-            "region_name",
-            "supplier",
-            "import_id",
-        ],
-    );
+    let mut loader = tx.loader::<MapRow>(&REG_PRACTICE_MAP)?;
     for r in rows {
         loader
-            .push(vec![
-                r.extract_date.into(),
-                r.practice_code.into(),
-                r.practice_name.into(),
-                r.practice_postcode.into(),
-                r.pcn_code.into(),
-                r.pcn_name.into(),
-                r.sub_icb_code.into(),
-                r.sub_icb_ons_code.into(),
-                r.sub_icb_name.into(),
-                r.icb_code.into(),
-                r.icb_ons_code.into(),
-                r.icb_name.into(),
-                r.region_code.into(),
-                r.region_ons_code.into(),
-                r.region_name.into(),
-                r.supplier.into(),
-                ctx.import_id.into(),
-            ])
+            .push(MapRow {
+                extract_date: r.extract_date,
+                practice_code: r.practice_code,
+                practice_name: r.practice_name,
+                practice_postcode: r.practice_postcode,
+                pcn_code: r.pcn_code,
+                pcn_name: r.pcn_name,
+                sub_icb_code: r.sub_icb_code,
+                sub_icb_ons_code: r.sub_icb_ons_code,
+                sub_icb_name: r.sub_icb_name,
+                icb_code: r.icb_code,
+                icb_ons_code: r.icb_ons_code,
+                icb_name: r.icb_name,
+                region_code: r.region_code,
+                region_ons_code: r.region_ons_code,
+                region_name: r.region_name,
+                supplier: r.supplier,
+                import_id: ctx.import_id,
+            })
             .await?;
         ctx.progress.inc(1);
     }
@@ -104,33 +83,63 @@ async fn load_map(
     })
 }
 
-const POPULATION_COLUMNS: [&str; 31] = {
-    let head = [
-        "extract_date",
-        "financial_year",
-        "org_type",
-        "org_code",
-        "source",
-        "ons_code",
-        "postcode",
-        "total",
-        "male",
-        "female",
-    ];
-    let mut out = [""; 31];
-    let mut i = 0;
-    while i < head.len() {
-        out[i] = head[i];
-        i += 1;
+crate::table_row! {
+    struct MapRow {
+        extract_date: NaiveDate,
+        practice_code: String,
+        practice_name: String,
+        practice_postcode: Option<String>,
+        pcn_code: Option<String>,
+        pcn_name: Option<String>,
+        sub_icb_code: String,
+        sub_icb_ons_code: Option<String>,
+        sub_icb_name: String,
+        icb_code: String,
+        icb_ons_code: Option<String>,
+        icb_name: String,
+        region_code: String,
+        region_ons_code: Option<String>,
+        region_name: String,
+        supplier: Option<String>,
+        import_id: i64,
     }
-    let mut b = 0;
-    while b < AGE_BAND_COLUMNS.len() {
-        out[head.len() + b] = AGE_BAND_COLUMNS[b];
-        b += 1;
+}
+
+crate::table_row! {
+    struct PopulationRow {
+        extract_date: NaiveDate,
+        financial_year: String,
+        org_type: &'static str,
+        org_code: String,
+        source: &'static str,
+        ons_code: Option<String>,
+        postcode: Option<String>,
+        total: Option<i64>,
+        male: Option<i64>,
+        female: Option<i64>,
+        age_0_4: Option<i64>,
+        age_5_9: Option<i64>,
+        age_10_14: Option<i64>,
+        age_15_19: Option<i64>,
+        age_20_24: Option<i64>,
+        age_25_29: Option<i64>,
+        age_30_34: Option<i64>,
+        age_35_39: Option<i64>,
+        age_40_44: Option<i64>,
+        age_45_49: Option<i64>,
+        age_50_54: Option<i64>,
+        age_55_59: Option<i64>,
+        age_60_64: Option<i64>,
+        age_65_69: Option<i64>,
+        age_70_74: Option<i64>,
+        age_75_79: Option<i64>,
+        age_80_84: Option<i64>,
+        age_85_89: Option<i64>,
+        age_90_94: Option<i64>,
+        age_95_plus: Option<i64>,
+        import_id: i64,
     }
-    out[30] = "import_id";
-    out
-};
+}
 
 async fn load_populations(
     tx: &mut Tx,
@@ -145,24 +154,66 @@ async fn load_populations(
         .and_where(Expr::col(Alias::new("source")).eq(source))
         .and_where(Expr::col(Alias::new("extract_date")).is_in(dates.iter().copied()));
     tx.delete(&delete).await?;
-    let mut loader = tx.loader(&REG_POPULATIONS, &POPULATION_COLUMNS);
+    let mut loader = tx.loader::<PopulationRow>(&REG_POPULATIONS)?;
     for r in rows {
-        let mut row: Vec<Value> = Vec::with_capacity(POPULATION_COLUMNS.len());
-        row.extend([
-            r.extract_date.into(),
-            FinancialYear::containing(r.extract_date).to_string().into(),
-            r.org_type.as_str().into(),
-            r.org_code.into(),
-            source.into(),
-            r.ons_code.into(),
-            r.postcode.into(),
-            r.total.into(),
-            r.male.into(),
-            r.female.into(),
-        ]);
-        row.extend(r.bands.iter().map(|b| Value::from(*b)));
-        row.push(ctx.import_id.into());
-        loader.push(row).await?;
+        // In the order of `parse::AGE_BANDS`.
+        let [
+            age_0_4,
+            age_5_9,
+            age_10_14,
+            age_15_19,
+            age_20_24,
+            age_25_29,
+            age_30_34,
+            age_35_39,
+            age_40_44,
+            age_45_49,
+            age_50_54,
+            age_55_59,
+            age_60_64,
+            age_65_69,
+            age_70_74,
+            age_75_79,
+            age_80_84,
+            age_85_89,
+            age_90_94,
+            age_95_plus,
+        ] = r.bands;
+        loader
+            .push(PopulationRow {
+                extract_date: r.extract_date,
+                financial_year: FinancialYear::containing(r.extract_date).to_string(),
+                org_type: r.org_type.as_str(),
+                org_code: r.org_code,
+                source,
+                ons_code: r.ons_code,
+                postcode: r.postcode,
+                total: r.total,
+                male: r.male,
+                female: r.female,
+                age_0_4,
+                age_5_9,
+                age_10_14,
+                age_15_19,
+                age_20_24,
+                age_25_29,
+                age_30_34,
+                age_35_39,
+                age_40_44,
+                age_45_49,
+                age_50_54,
+                age_55_59,
+                age_60_64,
+                age_65_69,
+                age_70_74,
+                age_75_79,
+                age_80_84,
+                age_85_89,
+                age_90_94,
+                age_95_plus,
+                import_id: ctx.import_id,
+            })
+            .await?;
         ctx.progress.inc(1);
     }
     Ok(Loaded {

@@ -39,30 +39,6 @@ macro_rules! with_age_bands {
     };
 }
 
-/// Age band column names, in the order of `parse::AGE_BANDS`.
-pub const AGE_BAND_COLUMNS: [&str; 20] = [
-    "age_0_4",
-    "age_5_9",
-    "age_10_14",
-    "age_15_19",
-    "age_20_24",
-    "age_25_29",
-    "age_30_34",
-    "age_35_39",
-    "age_40_44",
-    "age_45_49",
-    "age_50_54",
-    "age_55_59",
-    "age_60_64",
-    "age_65_69",
-    "age_70_74",
-    "age_75_79",
-    "age_80_84",
-    "age_85_89",
-    "age_90_94",
-    "age_95_plus",
-];
-
 pub static REG_PRACTICE_MAP: Table = Table {
     name: "reg_practice_map",
     columns: &[
