@@ -83,6 +83,21 @@ pub enum FilterKind {
     Boolean(&'static str),
 }
 
+impl FilterKind {
+    /// The column the filter constrains (for a search, the column of its folded fields).
+    pub fn column(&self) -> &'static str {
+        match *self {
+            FilterKind::Search { column, .. }
+            | FilterKind::Code(column)
+            | FilterKind::LowerCode(column)
+            | FilterKind::Date(column)
+            | FilterKind::Month(column)
+            | FilterKind::FinancialYear(column)
+            | FilterKind::Boolean(column) => column,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Filter {
     pub name: &'static str,

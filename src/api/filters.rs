@@ -1,13 +1,14 @@
-//! Query parameters → SQL conditions, driven by an endpoint's filter declarations, with
-//! django-filter's validation messages and DRF `SearchFilter` semantics.
+//! Everything a kind of filter means, in one place: the values it accepts (with django-filter's
+//! validation messages and DRF `SearchFilter` semantics), the SQL condition it becomes, and how
+//! the schema document and the index describe it.
 
 use sea_query::{Alias, Condition, Expr, ExprTrait, LikeExpr};
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::query::{
-    NullCharacters, QueryParams, drf_bool, financial_year, like_pattern, parse_django_date,
-    parse_month, search_terms,
+    MAX_SEARCH_CHARS, NullCharacters, QueryParams, drf_bool, financial_year, like_pattern,
+    parse_django_date, parse_month, search_terms,
 };
 use crate::db::{Backend, search_index_name};
 use crate::schema::{Endpoint, FilterKind};
@@ -108,5 +109,63 @@ pub fn require_core(endpoint: &Endpoint, params: &QueryParams) -> Result<(), Api
         Ok(())
     } else {
         Err(ApiError::CoreFilterRequired(endpoint.core))
+    }
+}
+
+/// The filter's type as the index and the schema name it.
+pub fn type_name(kind: &FilterKind) -> &'static str {
+    match kind {
+        FilterKind::Code(_) | FilterKind::LowerCode(_) => "code",
+        FilterKind::Search { .. } => "search",
+        FilterKind::Date(_) => "date",
+        FilterKind::Month(_) => "month",
+        FilterKind::FinancialYear(_) => "financial_year",
+        FilterKind::Boolean(_) => "boolean",
+    }
+}
+
+/// What every filter of a kind does beyond its own description, so that each parameter
+/// explains its matching rule.
+pub fn rule(kind: &FilterKind) -> &'static str {
+    match kind {
+        FilterKind::Code(_) | FilterKind::LowerCode(_) => {
+            "Exact match after trimming, case-insensitive."
+        }
+        FilterKind::Search { .. } => "Quoted phrases stay one term; matching is case-insensitive.",
+        FilterKind::Date(_) => {
+            "ISO date (2026-01-31); Django's other date input formats are accepted too."
+        }
+        FilterKind::Month(_) => {
+            "A month, as 2026-01 or as any date in it (2026-01-01, 2026-01-15): selects the month \
+             starting on its first day."
+        }
+        FilterKind::FinancialYear(_) => {
+            "Financial year as published, 2025/26; 2025-26, 202526 and 2025/2026 mean the same."
+        }
+        FilterKind::Boolean(_) => {
+            "true/false or 1/0, any case; any other value is ignored (no filtering)."
+        }
+    }
+}
+
+/// The schema of the filter's query parameter.
+pub fn schema(kind: &FilterKind) -> Value {
+    match kind {
+        // Django's CharField refuses a null character with a 400.
+        FilterKind::Code(_) | FilterKind::LowerCode(_) => {
+            json!({"type": "string", "pattern": "^[^\\x00]*$"})
+        }
+        // DRF's SearchFilter refuses a null character with a 400, and so does this service a
+        // value past its length bound.
+        FilterKind::Search { .. } => json!({
+            "type": "string",
+            "pattern": "^[^\\x00]*$",
+            "maxLength": MAX_SEARCH_CHARS,
+        }),
+        FilterKind::Date(_) | FilterKind::Month(_) => {
+            json!({"type": "string", "format": "date"})
+        }
+        FilterKind::FinancialYear(_) => json!({"type": "string", "example": "2025/26"}),
+        FilterKind::Boolean(_) => json!({"type": "boolean"}),
     }
 }

@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use super::docs::{DOCS_PATH, REDOC_PATH};
-use super::openapi::{SCHEMA_PATH, core_rule, filter_rule, filter_type, operation_id};
+use super::filters;
+use super::openapi::{SCHEMA_PATH, core_rule, operation_id};
 use super::routes::API_V1;
 use crate::api::app::Settings;
 use crate::catalogue;
@@ -17,8 +18,8 @@ fn endpoint(origin: &str, endpoint: &Endpoint) -> Value {
         .map(|f| {
             json!({
                 "name": f.name,
-                "type": filter_type(&f.kind),
-                "description": format!("{} {}", f.description, filter_rule(&f.kind)),
+                "type": filters::type_name(&f.kind),
+                "description": format!("{} {}", f.description, filters::rule(&f.kind)),
             })
         })
         .collect();

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::filters;
 use super::json::to_drf_json_indented;
-use super::query::{MAX_SEARCH_CHARS, QueryParams};
+use super::query::QueryParams;
 use super::routes::API_V1;
 use crate::api::app::Settings;
 use crate::catalogue;
@@ -75,42 +75,6 @@ pub fn core_rule(endpoint: &Endpoint) -> Option<String> {
     ApiError::CoreFilterRequired(endpoint.core).body()["detail"]
         .as_str()
         .map(str::to_owned)
-}
-
-/// The filter's type as the index and the schema name it.
-pub fn filter_type(kind: &FilterKind) -> &'static str {
-    match kind {
-        FilterKind::Code(_) | FilterKind::LowerCode(_) => "code",
-        FilterKind::Search { .. } => "search",
-        FilterKind::Date(_) => "date",
-        FilterKind::Month(_) => "month",
-        FilterKind::FinancialYear(_) => "financial_year",
-        FilterKind::Boolean(_) => "boolean",
-    }
-}
-
-/// What every filter of a kind does beyond its own description, so that each parameter
-/// explains its matching rule.
-pub fn filter_rule(kind: &FilterKind) -> &'static str {
-    match kind {
-        FilterKind::Code(_) | FilterKind::LowerCode(_) => {
-            "Exact match after trimming, case-insensitive."
-        }
-        FilterKind::Search { .. } => "Quoted phrases stay one term; matching is case-insensitive.",
-        FilterKind::Date(_) => {
-            "ISO date (2026-01-31); Django's other date input formats are accepted too."
-        }
-        FilterKind::Month(_) => {
-            "A month, as 2026-01 or as any date in it (2026-01-01, 2026-01-15): selects the month \
-             starting on its first day."
-        }
-        FilterKind::FinancialYear(_) => {
-            "Financial year as published, 2025/26; 2025-26, 202526 and 2025/2026 mean the same."
-        }
-        FilterKind::Boolean(_) => {
-            "true/false or 1/0, any case; any other value is ignored (no filtering)."
-        }
-    }
 }
 
 fn schema_ref(name: &str) -> Value {
@@ -222,25 +186,8 @@ fn parameters(endpoint: &Endpoint, settings: &Settings) -> Vec<Value> {
         }));
     }
     for filter in endpoint.filters {
-        let schema = match filter.kind {
-            // Django's CharField refuses a null character with a 400.
-            FilterKind::Code(_) | FilterKind::LowerCode(_) => {
-                json!({"type": "string", "pattern": "^[^\\x00]*$"})
-            }
-            // DRF's SearchFilter refuses a null character with a 400, and so does this service a
-            // value past its length bound.
-            FilterKind::Search { .. } => json!({
-                "type": "string",
-                "pattern": "^[^\\x00]*$",
-                "maxLength": MAX_SEARCH_CHARS,
-            }),
-            FilterKind::Date(_) | FilterKind::Month(_) => {
-                json!({"type": "string", "format": "date"})
-            }
-            FilterKind::FinancialYear(_) => json!({"type": "string", "example": "2025/26"}),
-            FilterKind::Boolean(_) => json!({"type": "boolean"}),
-        };
-        let mut description = format!("{} {}", filter.description, filter_rule(&filter.kind));
+        let schema = filters::schema(&filter.kind);
+        let mut description = format!("{} {}", filter.description, filters::rule(&filter.kind));
         if let Some(rule) = core
             .as_ref()
             .filter(|_| endpoint.core.contains(&filter.name))
