@@ -1,21 +1,22 @@
 //! The one generic view: every catalogue endpoint is served by `serve`, in DRF's pipeline order
-//! (negotiation → authentication → permission → method → lookup → filters → pagination).
+//! (negotiate → authenticate → permit → throttle → method, see `pipeline`, then filter → resolve
+//! the path → page → render).
 
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use sea_query::{Alias, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::json;
 
-use super::auth::{Presented, parse_authorization};
 use super::cache::Ticket;
 use super::error::ApiError;
 use super::filters;
 use super::negotiate::{Rendering, negotiate};
+use super::pipeline::{self, Read};
 use super::query::{
     PageRequest, QueryParams, page_request, page_size, remove_query_param, replace_query_param,
     resolve_page,
@@ -24,9 +25,7 @@ use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, rende
 use super::routes::Resolved;
 use crate::api::app::AppState;
 use crate::db::Cell;
-use crate::keys::ApiKey;
 use crate::schema::{Direction, Endpoint, Kind, Shape};
-use crate::throttle::{ThrottleOutcome, client_ident};
 
 /// The display prefix of the key a response was served to, for the access log.
 #[derive(Debug, Clone)]
@@ -74,53 +73,87 @@ async fn respond(
         format,
         request.headers.get(header::ACCEPT).map(|v| v.as_bytes()),
     )?;
-    let key = authenticate(state, request.headers).await?;
-    let key = key.ok_or(ApiError::NotAuthenticated)?;
+    let key = pipeline::authenticate(state, request.headers)
+        .await?
+        .ok_or(ApiError::NotAuthenticated)?;
     *caller = Some(key.prefix.clone());
     state.usage.record(key.id, chrono::Utc::now());
-    permit(&key, endpoint)?;
-    throttle(state, Some(&key), request).await?;
-    match *request.method {
-        Method::GET | Method::HEAD => {}
-        Method::OPTIONS => return Ok(options(endpoint, rendering)),
-        ref other => return Err(ApiError::MethodNotAllowed(other.clone())),
+    pipeline::permit(&key, endpoint)?;
+    pipeline::throttle(state, Some(&key), request).await?;
+    if pipeline::method(request.method)? == Read::Options {
+        return Ok(options(endpoint, rendering));
     }
     let url = absolute_uri(state, request);
     let (cached, ticket) = state.cache.get(&state.db, &url, rendering.indent).await?;
     if let Some(body) = cached {
         return Ok(json_bytes_response(StatusCode::OK, body));
     }
-    let mut condition = filters::condition(endpoint, params, state.db.backend())?;
-    if let Some(lookup) = &endpoint.lookup {
-        let value = route
-            .params
-            .iter()
-            .find(|(name, _)| *name == lookup.param)
-            .map(|(_, v)| v.trim().to_uppercase())
-            .unwrap_or_default();
-        let not_found = || {
-            ApiError::NotFound(format!(
-                "No {} matches the given query.",
-                lookup.parent_model
-            ))
-        };
-        // No stored code holds a NUL, and PostgreSQL refuses one in a text parameter.
-        if value.contains('\0') {
-            return Err(not_found());
-        }
-        let mut exists = Query::select();
-        exists
-            .expr(Expr::val(1i64))
-            .from(Alias::new(lookup.parent_table.name))
-            .and_where(Expr::col(Alias::new(lookup.parent_column)).eq(value.as_str()))
-            .limit(1);
-        if state.db.fetch_i64(&exists).await?.is_none() {
-            return Err(not_found());
-        }
-        condition = condition.add(Expr::col(Alias::new(lookup.column)).eq(value));
-    }
+    let condition = filters::condition(endpoint, params, state.db.backend())?;
+    let condition = resolve(state, route, condition).await?;
     filters::require_core(endpoint, params)?;
+    let select = rows_of(endpoint, &condition);
+    let kinds: Vec<Kind> = endpoint.field_columns().map(|c| c.kind).collect();
+    let names = endpoint.fields;
+    match endpoint.shape {
+        Shape::Array => {
+            let rows = state.db.fetch_cells(&select, &kinds).await?;
+            let body = Rows { names, rows: &rows };
+            Ok(cached_response(state, ticket, url, rendering, &body))
+        }
+        Shape::Paginated => {
+            let (page, rows) =
+                page(state, endpoint, params, select, condition, &kinds, &url).await?;
+            let body = Page {
+                count: page.count,
+                next: page.next,
+                previous: page.previous,
+                results: Rows { names, rows: &rows },
+            };
+            Ok(cached_response(state, ticket, url, rendering, &body))
+        }
+    }
+}
 
+/// The rows a path parameter selects (`practices/{ods_code}/population/`), with Django's 404
+/// when its parent object does not exist.
+async fn resolve(
+    state: &AppState,
+    route: &Resolved,
+    condition: Condition,
+) -> Result<Condition, ApiError> {
+    let Some(lookup) = &route.endpoint.lookup else {
+        return Ok(condition);
+    };
+    let value = route
+        .params
+        .iter()
+        .find(|(name, _)| *name == lookup.param)
+        .map(|(_, v)| v.trim().to_uppercase())
+        .unwrap_or_default();
+    let not_found = || {
+        ApiError::NotFound(format!(
+            "No {} matches the given query.",
+            lookup.parent_model
+        ))
+    };
+    // No stored code holds a NUL, and PostgreSQL refuses one in a text parameter.
+    if value.contains('\0') {
+        return Err(not_found());
+    }
+    let mut exists = Query::select();
+    exists
+        .expr(Expr::val(1i64))
+        .from(Alias::new(lookup.parent_table.name))
+        .and_where(Expr::col(Alias::new(lookup.parent_column)).eq(value.as_str()))
+        .limit(1);
+    if state.db.fetch_i64(&exists).await?.is_none() {
+        return Err(not_found());
+    }
+    Ok(condition.add(Expr::col(Alias::new(lookup.column)).eq(value)))
+}
+
+/// The endpoint's fields of the rows `condition` selects, in the endpoint's order.
+fn rows_of(endpoint: &Endpoint, condition: &Condition) -> SelectStatement {
     let mut select = Query::select();
     select
         .columns(endpoint.fields.iter().map(|f| Alias::new(*f)))
@@ -133,77 +166,81 @@ async fn respond(
         };
         select.order_by(Alias::new(*column), order);
     }
-    let kinds: Vec<Kind> = endpoint.field_columns().map(|c| c.kind).collect();
+    select
+}
 
-    match endpoint.shape {
-        Shape::Array => {
-            let rows = state.db.fetch_cells(&select, &kinds).await?;
-            let body = Rows {
-                names: endpoint.fields,
-                rows: &rows,
-            };
-            Ok(cached_response(state, ticket, url, rendering, &body))
+/// DRF `PageNumberPagination`'s envelope, less the rows.
+struct PageLinks {
+    count: u64,
+    next: Option<String>,
+    previous: Option<String>,
+}
+
+/// The requested page of `select`, with the count and links of DRF `PageNumberPagination`.
+async fn page(
+    state: &AppState,
+    endpoint: &Endpoint,
+    params: &QueryParams,
+    mut select: SelectStatement,
+    condition: Condition,
+    kinds: &[Kind],
+    url: &str,
+) -> Result<(PageLinks, Vec<Vec<Cell>>), ApiError> {
+    let size = page_size(
+        params.last("page_size"),
+        state.settings.page_size,
+        state.settings.max_page_size,
+    );
+    let requested = page_request(params.last("page")).map_err(|_| ApiError::InvalidPage)?;
+    // Most queries fit on their first page (one practice's rows, a code search): a first page
+    // that is not full holds the whole result, so its length is the count.
+    let first_page = if requested == PageRequest::Number(1) {
+        page_rows(&mut select, 1, size);
+        Some(state.db.fetch_cells(&select, kinds).await?)
+    } else {
+        None
+    };
+    let count = match &first_page {
+        Some(rows) if rows.len() < size as usize => rows.len() as u64,
+        _ => {
+            let mut count_query = Query::select();
+            count_query
+                .expr(Func::count(Expr::cust("*")))
+                .from(Alias::new(endpoint.table.name))
+                .cond_where(condition);
+            state
+                .db
+                .fetch_i64(&count_query)
+                .await?
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0))
         }
-        Shape::Paginated => {
-            let size = page_size(
-                params.last("page_size"),
-                state.settings.page_size,
-                state.settings.max_page_size,
-            );
-            let requested = page_request(params.last("page")).map_err(|_| ApiError::InvalidPage)?;
-            // Most queries fit on their first page (one practice's rows, a code search): a first
-            // page that is not full holds the whole result, so its length is the count.
-            let first_page = if requested == PageRequest::Number(1) {
-                page_rows(&mut select, 1, size);
-                Some(state.db.fetch_cells(&select, &kinds).await?)
-            } else {
-                None
-            };
-            let count = match &first_page {
-                Some(rows) if rows.len() < size as usize => rows.len() as u64,
-                _ => {
-                    let mut count_query = Query::select();
-                    count_query
-                        .expr(Func::count(Expr::cust("*")))
-                        .from(Alias::new(endpoint.table.name))
-                        .cond_where(condition);
-                    state
-                        .db
-                        .fetch_i64(&count_query)
-                        .await?
-                        .map_or(0, |n| u64::try_from(n).unwrap_or(0))
-                }
-            };
-            let (page, num_pages) =
-                resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
-            let rows = match first_page {
-                Some(rows) => rows,
-                None => {
-                    page_rows(&mut select, page, size);
-                    state.db.fetch_cells(&select, &kinds).await?
-                }
-            };
-            let next = (page < num_pages)
-                .then(|| replace_query_param(&url, "page", &(page + 1).to_string()));
-            let previous = (page > 1).then(|| {
-                if page == 2 {
-                    remove_query_param(&url, "page")
-                } else {
-                    replace_query_param(&url, "page", &(page - 1).to_string())
-                }
-            });
-            let body = Page {
-                count,
-                next,
-                previous,
-                results: Rows {
-                    names: endpoint.fields,
-                    rows: &rows,
-                },
-            };
-            Ok(cached_response(state, ticket, url, rendering, &body))
+    };
+    let (page, num_pages) =
+        resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
+    let rows = match first_page {
+        Some(rows) => rows,
+        None => {
+            page_rows(&mut select, page, size);
+            state.db.fetch_cells(&select, kinds).await?
         }
-    }
+    };
+    let next =
+        (page < num_pages).then(|| replace_query_param(url, "page", &(page + 1).to_string()));
+    let previous = (page > 1).then(|| {
+        if page == 2 {
+            remove_query_param(url, "page")
+        } else {
+            replace_query_param(url, "page", &(page - 1).to_string())
+        }
+    });
+    Ok((
+        PageLinks {
+            count,
+            next,
+            previous,
+        },
+        rows,
+    ))
 }
 
 /// Renders a 200 body and keeps it for the next request for the same URL.
@@ -225,62 +262,6 @@ fn page_rows(select: &mut SelectStatement, page: u64, size: u32) {
     select
         .limit(u64::from(size))
         .offset((page - 1) * u64::from(size));
-}
-
-pub(crate) async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<ApiKey>, ApiError> {
-    match parse_authorization(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))? {
-        Presented::None => Ok(None),
-        Presented::Token(token) => state.keys.authenticate(&state.db, token).await.map(Some),
-    }
-}
-
-/// DRF's `UserRateThrottle` and `AnonRateThrottle`: a key has one budget at its own rate or
-/// the default; an anonymous caller (public endpoints only) one per client address.
-pub(crate) async fn throttle(
-    state: &AppState,
-    key: Option<&ApiKey>,
-    request: &RequestInfo<'_>,
-) -> Result<(), ApiError> {
-    let (scope, ident, rate) = match key {
-        Some(key) => (
-            "user",
-            key.id.to_string(),
-            key.rate.unwrap_or(state.settings.key_rate),
-        ),
-        None => {
-            let remote = request
-                .remote
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default();
-            let forwarded = request
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok());
-            let ident = client_ident(forwarded, &remote, state.settings.num_proxies);
-            ("anon", ident, state.settings.anon_rate)
-        }
-    };
-    match state
-        .throttle
-        .check(scope, &ident, rate, state.clock.now())
-        .await
-    {
-        ThrottleOutcome::Allowed => Ok(()),
-        ThrottleOutcome::Throttled(throttled) => Err(ApiError::Throttled(throttled)),
-    }
-}
-
-/// A key limited to dataset groups may read only endpoints of those groups.
-fn permit(key: &ApiKey, endpoint: &Endpoint) -> Result<(), ApiError> {
-    let scope = crate::catalogue::scope_of(endpoint);
-    if key.scopes.is_empty() || key.scopes.iter().any(|s| s == scope) {
-        Ok(())
-    } else {
-        Err(ApiError::PermissionDenied)
-    }
 }
 
 fn options(endpoint: &Endpoint, rendering: Rendering) -> Response {

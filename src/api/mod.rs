@@ -12,6 +12,7 @@ pub mod json;
 pub mod list;
 pub mod negotiate;
 pub mod openapi;
+pub mod pipeline;
 pub mod public;
 pub mod query;
 pub mod response;

@@ -12,11 +12,12 @@ use super::docs::{self, Asset, DOCS_PATH, Page, REDOC_PAGE, REDOC_PATH, SWAGGER_
 use super::error::ApiError;
 use super::index;
 use super::json::to_drf_json_indented;
-use super::list::{RequestInfo, authenticate, origin, throttle};
+use super::list::{RequestInfo, origin};
 use super::negotiate::{Renderer, Rendering, Selected, negotiate, select};
 use super::openapi::{
     RENDERED, SCHEMA_MEDIA_TYPES, SCHEMA_PATH, SCHEMA_VIEW_DESCRIPTION, TITLE, to_yaml,
 };
+use super::pipeline::{self, Read, authenticate, throttle};
 use super::query::QueryParams;
 use super::response::{ALLOW_READ_ONLY, json_response};
 use super::routes::API_V1;
@@ -94,18 +95,15 @@ async fn index_view(state: &AppState, request: &RequestInfo<'_>) -> Response {
         let rendering = negotiate(format.as_deref(), accept(request))?;
         let key = authenticate(state, request.headers).await?;
         throttle(state, key.as_ref(), request).await?;
-        let body = match *request.method {
-            Method::GET | Method::HEAD => {
-                index::index(&origin(state, request), &state.settings)
-            }
-            Method::OPTIONS => metadata(
+        let body = match pipeline::method(request.method)? {
+            Read::Get => index::index(&origin(state, request), &state.settings),
+            Read::Options => metadata(
                 "Api Root",
                 "Every endpoint with its filters, how to authenticate, and where the schema and docs are.",
                 &["application/json"],
             ),
-            ref other => return Err(ApiError::MethodNotAllowed(other.clone())),
         };
-        Ok(json_response(StatusCode::OK, &body, rendering.indent))
+        Ok::<_, ApiError>(json_response(StatusCode::OK, &body, rendering.indent))
     }
     .await;
     allow_read_only(result.unwrap_or_else(IntoResponse::into_response))
@@ -211,16 +209,12 @@ async fn schema_response(
     let key = authenticate(state, request.headers).await?;
     throttle(state, key.as_ref(), request).await?;
     let renderer = &SCHEMA_RENDERERS[selected.index];
-    match *request.method {
-        Method::GET | Method::HEAD => {}
-        Method::OPTIONS => {
-            let renders: Vec<&str> = SCHEMA_RENDERERS.iter().map(|r| r.media_type).collect();
-            return Ok(render_schema_value(
-                &metadata("Spectacular Api", SCHEMA_VIEW_DESCRIPTION, &renders),
-                selected,
-            ));
-        }
-        ref other => return Err(ApiError::MethodNotAllowed(other.clone())),
+    if pipeline::method(request.method)? == Read::Options {
+        let renders: Vec<&str> = SCHEMA_RENDERERS.iter().map(|r| r.media_type).collect();
+        return Ok(render_schema_value(
+            &metadata("Spectacular Api", SCHEMA_VIEW_DESCRIPTION, &renders),
+            selected,
+        ));
     }
     let body = if is_yaml(renderer) {
         RENDERED.yaml.clone()
@@ -257,11 +251,8 @@ async fn page_view(
         select(&[HTML], format.as_deref(), accept(request))?;
         let key = authenticate(state, request.headers).await?;
         throttle(state, key.as_ref(), request).await?;
-        match *request.method {
-            // OPTIONS renders the view's template too, as TemplateHTMLRenderer does.
-            Method::GET | Method::HEAD | Method::OPTIONS => Ok(()),
-            ref other => Err(ApiError::MethodNotAllowed(other.clone())),
-        }
+        // OPTIONS renders the view's template too, as TemplateHTMLRenderer does.
+        pipeline::method(request.method).map(|_| ())
     }
     .await;
     let mut response = match result {
