@@ -14,12 +14,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::auth::KeyCache;
 use crate::api::cache::ResponseCache;
+use crate::api::compat::querydict::too_many_fields;
 use crate::api::error::ApiError;
 use crate::api::health;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::openapi;
 use crate::api::public;
-use crate::api::query::too_many_fields;
 use crate::api::response::{
     add_security_headers, append_slash_redirect, django_bad_request, django_not_found,
     json_response,

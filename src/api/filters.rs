@@ -5,11 +5,11 @@
 use sea_query::{Alias, Condition, Expr, ExprTrait, LikeExpr};
 use serde_json::{Map, Value, json};
 
+use super::compat::dates::{parse_django_date, parse_month};
+use super::compat::forms::{drf_bool, financial_year};
+use super::compat::querydict::QueryParams;
+use super::compat::search::{MAX_SEARCH_CHARS, NullCharacters, like_pattern, search_terms};
 use super::error::ApiError;
-use super::query::{
-    MAX_SEARCH_CHARS, NullCharacters, QueryParams, drf_bool, financial_year, like_pattern,
-    parse_django_date, parse_month, search_terms,
-};
 use crate::db::{Backend, search_index_name};
 use crate::schema::{Endpoint, FilterKind};
 

@@ -11,7 +11,7 @@ use std::io;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter, Serializer};
 
-use crate::api::query::{PyInt, parse_py_int};
+use crate::api::compat::python::{PyInt, parse_py_int};
 use crate::db::Cell;
 
 /// Largest indent DRF accepts from `Accept: application/json; indent=N`.

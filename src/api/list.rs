@@ -13,14 +13,13 @@ use serde::{Serialize, Serializer};
 use serde_json::json;
 
 use super::cache::Ticket;
+use super::compat::pagination::{PageRequest, page_request, page_size, resolve_page};
+use super::compat::querydict::QueryParams;
+use super::compat::urls::{remove_query_param, replace_query_param};
 use super::error::ApiError;
 use super::filters;
 use super::negotiate::{Rendering, negotiate};
 use super::pipeline::{self, Read};
-use super::query::{
-    PageRequest, QueryParams, page_request, page_size, remove_query_param, replace_query_param,
-    resolve_page,
-};
 use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::Resolved;
 use crate::api::app::AppState;

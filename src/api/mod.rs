@@ -3,6 +3,7 @@
 pub mod app;
 pub mod auth;
 pub mod cache;
+pub mod compat;
 pub mod docs;
 pub mod error;
 pub mod filters;
@@ -14,6 +15,5 @@ pub mod negotiate;
 pub mod openapi;
 pub mod pipeline;
 pub mod public;
-pub mod query;
 pub mod response;
 pub mod routes;

@@ -8,10 +8,10 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
+use super::compat::querydict::QueryParams;
 use super::error::ApiError;
 use super::filters;
 use super::json::to_drf_json_indented;
-use super::query::QueryParams;
 use super::routes::API_V1;
 use crate::api::app::Settings;
 use crate::catalogue;

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::compat::querydict::QueryParams;
 use super::docs::{self, Asset, DOCS_PATH, Page, REDOC_PAGE, REDOC_PATH, SWAGGER_PAGE};
 use super::error::ApiError;
 use super::index;
@@ -18,7 +19,6 @@ use super::openapi::{
     RENDERED, SCHEMA_MEDIA_TYPES, SCHEMA_PATH, SCHEMA_VIEW_DESCRIPTION, TITLE, to_yaml,
 };
 use super::pipeline::{self, Read, authenticate, throttle};
-use super::query::QueryParams;
 use super::response::{ALLOW_READ_ONLY, json_response};
 use super::routes::API_V1;
 use crate::api::app::AppState;
