@@ -23,7 +23,7 @@ FINANCIAL_YEAR_ERROR = ["Enter a valid financial year, such as 2025/26."]
 
 
 def is_financial_year(value):
-    """The server's rule (src/api/query.rs `financial_year`), for the values it accepts."""
+    """The server's rule (src/source/financial_year.rs `FinancialYear::parse_given`), for the values it accepts."""
     match = re.fullmatch(r"(\d{4})(?:[/-]?(\d{2})|/(\d{4}))", str(value).strip(), re.ASCII)
     if not match:
         return False
