@@ -1,8 +1,10 @@
 //! The `haresign` command line.
 
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,19 +105,19 @@ struct ServeArgs {
     num_proxies: usize,
     /// Longest a request may take (e.g. 10s, 500ms); past it the client gets a 503. Also the
     /// longest a single database query may run.
-    #[arg(long, env = "HARESIGN_REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    request_timeout: Duration,
+    #[arg(long, env = "HARESIGN_REQUEST_TIMEOUT", default_value_t = DurationArg(haresign::api::app::DEFAULT_REQUEST_TIMEOUT))]
+    request_timeout: DurationArg,
     /// How long a request waits for a database connection before it gets a 503.
-    #[arg(long, env = "HARESIGN_DB_ACQUIRE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
-    db_acquire_timeout: Duration,
+    #[arg(long, env = "HARESIGN_DB_ACQUIRE_TIMEOUT", default_value_t = DurationArg(DB_ACQUIRE_TIMEOUT))]
+    db_acquire_timeout: DurationArg,
     /// How long a client may take to send a request head, counted from its first byte (or from
     /// connecting); slower connections are closed.
-    #[arg(long, env = "HARESIGN_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
-    header_timeout: Duration,
+    #[arg(long, env = "HARESIGN_HEADER_TIMEOUT", default_value_t = DurationArg(server::DEFAULT_HEADER_TIMEOUT))]
+    header_timeout: DurationArg,
     /// How long a keep-alive connection may wait, with no request in flight, for its next
     /// request. Keep it above the idle timeout of a load balancer in front.
-    #[arg(long, env = "HARESIGN_IDLE_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
-    idle_timeout: Duration,
+    #[arg(long, env = "HARESIGN_IDLE_TIMEOUT", default_value_t = DurationArg(server::DEFAULT_IDLE_TIMEOUT))]
+    idle_timeout: DurationArg,
     /// Connections open at once; further ones are closed as soon as they are accepted.
     #[arg(long, env = "HARESIGN_MAX_CONNECTIONS", default_value_t = server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
@@ -125,27 +127,51 @@ struct ServeArgs {
     max_connections_per_peer: usize,
     /// On SIGTERM or Ctrl-C, how long requests in flight may finish before the remaining
     /// connections are closed and the process exits.
-    #[arg(long, env = "HARESIGN_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
-    shutdown_timeout: Duration,
+    #[arg(long, env = "HARESIGN_SHUTDOWN_TIMEOUT", default_value_t = DurationArg(server::DEFAULT_SHUTDOWN_TIMEOUT))]
+    shutdown_timeout: DurationArg,
 }
 
-/// A duration as `500ms`, `10s`, `2m`, or a bare number of seconds.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 10s or 2m"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        other => return Err(format!("unknown unit {other:?}: use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
+/// How long a request waits for a database connection before it gets a 503: far shorter than
+/// an import's wait, so that an outage is answered promptly.
+const DB_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A duration on the command line: `500ms`, `10s`, `2m`, or a bare number of seconds.
+#[derive(Debug, Clone, Copy)]
+struct DurationArg(Duration);
+
+impl FromStr for DurationArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("{text:?} is not a duration such as 500ms, 10s or 2m"))?;
+        let seconds = match unit.trim() {
+            "ms" => value / 1000.0,
+            "" | "s" => value,
+            "m" => value * 60.0,
+            other => return Err(format!("unknown unit {other:?}: use ms, s or m")),
+        };
+        Duration::try_from_secs_f64(seconds)
+            .map(DurationArg)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The form `--help` shows defaults in: whole seconds, else milliseconds.
+impl fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.subsec_nanos() == 0 {
+            write!(f, "{}s", self.0.as_secs())
+        } else {
+            write!(f, "{}ms", self.0.as_millis())
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -448,8 +474,8 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
 async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
     connect(url).await?.close().await;
     let options = ConnectOptions {
-        acquire_timeout: args.db_acquire_timeout,
-        query_timeout: Some(args.request_timeout),
+        acquire_timeout: args.db_acquire_timeout.0,
+        query_timeout: Some(args.request_timeout.0),
         ..ConnectOptions::default()
     };
     let db = Db::connect_with(url, &options)
@@ -460,7 +486,7 @@ async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
         key_rate: args.key_rate,
         anon_rate: args.anon_rate,
         num_proxies: args.num_proxies,
-        request_timeout: args.request_timeout,
+        request_timeout: args.request_timeout.0,
         ..Settings::default()
     };
     let store: Arc<dyn ThrottleStore> = match &args.redis_url {
@@ -478,12 +504,12 @@ async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
     let state = AppState::with_throttle(db, settings, store, Clock::system());
     let limits = Limits {
         timeouts: Timeouts {
-            header: args.header_timeout,
-            idle: args.idle_timeout,
+            header: args.header_timeout.0,
+            idle: args.idle_timeout.0,
         },
         max_connections: args.max_connections,
         max_connections_per_peer: args.max_connections_per_peer,
-        shutdown_timeout: args.shutdown_timeout,
+        shutdown_timeout: args.shutdown_timeout.0,
     };
     server::serve(state, args.bind, limits)
         .await

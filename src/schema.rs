@@ -52,6 +52,11 @@ pub struct Table {
 }
 
 impl Table {
+    /// A primary key that is a single `id` column is numbered by the database.
+    pub fn numbers_its_rows(&self) -> bool {
+        self.primary_key == ["id"]
+    }
+
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }

@@ -92,22 +92,16 @@ async fn respond(
     filters::require_core(endpoint, params)?;
     let select = rows_of(endpoint, &condition);
     let kinds: Vec<Kind> = endpoint.field_columns().map(|c| c.kind).collect();
-    let names = endpoint.fields;
     match endpoint.shape {
         Shape::Array => {
-            let rows = state.db.fetch_cells(&select, &kinds).await?;
-            let body = Rows { names, rows: &rows };
+            let body = Rows {
+                names: endpoint.fields,
+                rows: state.db.fetch_cells(&select, &kinds).await?,
+            };
             Ok(cached_response(state, ticket, url, rendering, &body))
         }
         Shape::Paginated => {
-            let (page, rows) =
-                page(state, endpoint, params, select, condition, &kinds, &url).await?;
-            let body = Page {
-                count: page.count,
-                next: page.next,
-                previous: page.previous,
-                results: Rows { names, rows: &rows },
-            };
+            let body = page(state, endpoint, params, select, condition, &kinds, &url).await?;
             Ok(cached_response(state, ticket, url, rendering, &body))
         }
     }
@@ -168,13 +162,6 @@ fn rows_of(endpoint: &Endpoint, condition: &Condition) -> SelectStatement {
     select
 }
 
-/// DRF `PageNumberPagination`'s envelope, less the rows.
-struct PageLinks {
-    count: u64,
-    next: Option<String>,
-    previous: Option<String>,
-}
-
 /// The requested page of `select`, with the count and links of DRF `PageNumberPagination`.
 async fn page(
     state: &AppState,
@@ -184,7 +171,7 @@ async fn page(
     condition: Condition,
     kinds: &[Kind],
     url: &str,
-) -> Result<(PageLinks, Vec<Vec<Cell>>), ApiError> {
+) -> Result<Page, ApiError> {
     let size = page_size(
         params.last("page_size"),
         state.settings.page_size,
@@ -232,14 +219,15 @@ async fn page(
             replace_query_param(url, "page", &(page - 1).to_string())
         }
     });
-    Ok((
-        PageLinks {
-            count,
-            next,
-            previous,
+    Ok(Page {
+        count,
+        next,
+        previous,
+        results: Rows {
+            names: endpoint.fields,
+            rows,
         },
-        rows,
-    ))
+    })
 }
 
 /// Renders a 200 body and keeps it for the next request for the same URL.
@@ -302,9 +290,9 @@ pub(crate) fn origin(state: &AppState, request: &RequestInfo<'_>) -> String {
 }
 
 /// Rows serialised as objects keyed by field name, in declaration order.
-struct Rows<'a> {
-    names: &'a [&'static str],
-    rows: &'a [Vec<Cell>],
+struct Rows {
+    names: &'static [&'static str],
+    rows: Vec<Vec<Cell>>,
 }
 
 struct Row<'a> {
@@ -312,10 +300,10 @@ struct Row<'a> {
     cells: &'a [Cell],
 }
 
-impl Serialize for Rows<'_> {
+impl Serialize for Rows {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.rows.len()))?;
-        for cells in self.rows {
+        for cells in &self.rows {
             seq.serialize_element(&Row {
                 names: self.names,
                 cells,
@@ -335,10 +323,11 @@ impl Serialize for Row<'_> {
     }
 }
 
+/// DRF `PageNumberPagination`'s envelope.
 #[derive(Serialize)]
-struct Page<'a> {
+struct Page {
     count: u64,
     next: Option<String>,
     previous: Option<String>,
-    results: Rows<'a>,
+    results: Rows,
 }

@@ -22,7 +22,7 @@ pub fn column_type(backend: Backend, kind: Kind) -> &'static str {
 /// `CREATE TABLE IF NOT EXISTS` for `table`, without its indexes. A table whose primary key is a
 /// single `id` integer gets an auto-assigned key.
 pub fn create_table(backend: Backend, table: &Table) -> String {
-    let serial = table.primary_key == ["id"];
+    let serial = table.numbers_its_rows();
     let mut defs: Vec<String> = table
         .columns
         .iter()

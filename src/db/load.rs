@@ -59,8 +59,7 @@ impl Tx {
                 table.name
             )));
         }
-        // A serial `id` is numbered by the database.
-        let serial = table.primary_key == ["id"];
+        let serial = table.numbers_its_rows();
         let filled = |name: &str| R::COLUMNS.contains(&name) || serial && name == "id";
         if let Some(missing) = table
             .columns
