@@ -329,6 +329,7 @@ async fn run(cli: Cli) -> Result<()> {
                 Outcome::Imported {
                     rows,
                     periods,
+                    notes,
                     elapsed,
                 } => {
                     let periods = if periods.is_empty() {
@@ -342,6 +343,9 @@ async fn run(cli: Cli) -> Result<()> {
                         files.len(),
                         elapsed.as_secs_f64()
                     );
+                    for note in notes {
+                        println!("  note: {note}");
+                    }
                 }
             }
             Ok(())

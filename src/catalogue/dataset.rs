@@ -6,9 +6,14 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
-use indicatif::ProgressBar;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, Mutex};
 
-use crate::db::Tx;
+use indicatif::ProgressBar;
+use sea_query::Value;
+
+use crate::db::{Loader, TableRow, Tx};
 use crate::schema::{Endpoint, Table};
 use crate::source::SourceFile;
 use crate::source::error::ImportError;
@@ -35,9 +40,138 @@ pub struct Loaded {
     pub periods: BTreeSet<String>,
 }
 
+/// What a loader knows of the import run it is part of.
 pub struct LoadContext {
+    /// The `imports` row of the file being loaded; every loaded row carries it.
     pub import_id: i64,
     pub progress: ProgressBar,
+    /// The slices this run has emptied, with the file that loaded each part of them.
+    replaced: Arc<Mutex<HashMap<String, HashMap<String, i64>>>>,
+    notes: Arc<Mutex<Vec<String>>>,
+}
+
+/// The rows a file replaces: those of `table` whose columns have these values (a period, and
+/// where a publication is split into files by kind or region, the kind or region too). Empty
+/// means the whole table (a snapshot).
+pub type Slice<'s> = &'s [(&'static str, Value)];
+
+/// How a file's slice stood when the file claimed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    /// First met in this run: what earlier imports loaded of it is gone.
+    New,
+    /// Another part of a slice this run has already begun (a month published in two regional
+    /// files): the file adds to it.
+    Added,
+    /// An earlier file of this run loaded the same part of the slice; its rows are gone and
+    /// this file's take their place, so nothing is loaded twice and the later file wins.
+    Again,
+}
+
+impl LoadContext {
+    /// A context for one run; `for_file` makes each file's.
+    pub fn new(progress: ProgressBar) -> Self {
+        LoadContext {
+            import_id: 0,
+            progress,
+            replaced: Arc::default(),
+            notes: Arc::default(),
+        }
+    }
+
+    /// The context of the run's file whose `imports` row is `import_id`.
+    pub fn for_file(&self, import_id: i64) -> Self {
+        LoadContext {
+            import_id,
+            progress: self.progress.clone(),
+            replaced: Arc::clone(&self.replaced),
+            notes: Arc::clone(&self.notes),
+        }
+    }
+
+    /// Tells the user something about the run in the import summary (a disagreement between
+    /// file kinds, a period met twice), one sentence.
+    pub fn note(&self, note: String) {
+        self.notes
+            .lock()
+            .expect("no loader panics holding it")
+            .push(note);
+    }
+
+    /// What the run's loaders asked to tell the user.
+    pub fn notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .expect("no loader panics holding it")
+            .clone()
+    }
+
+    /// A loader into `table` that advances the run's progress.
+    pub fn loader<'t, R: TableRow>(
+        &self,
+        tx: &'t mut Tx,
+        table: &'static Table,
+    ) -> Result<Loader<'t, R>, sqlx::Error> {
+        Ok(tx.loader::<R>(table)?.counting(self.progress.clone()))
+    }
+
+    /// Makes room for the file being loaded: the first file of the run that meets `slice` of
+    /// `table` empties it; a file holding another `part` of it ("" for all of it) adds to it;
+    /// a file holding a part an earlier file of the run loaded replaces that file's rows.
+    pub async fn replace(
+        &self,
+        tx: &mut Tx,
+        table: &'static Table,
+        slice: Slice<'_>,
+        part: &str,
+    ) -> Result<Claimed, sqlx::Error> {
+        let key = std::iter::once(table.name.to_owned())
+            .chain(slice.iter().map(|(c, v)| format!("{c}={v:?}")))
+            .collect::<Vec<_>>()
+            .join("\u{1f}");
+        let (claimed, earlier) = {
+            let mut replaced = self.replaced.lock().expect("no loader panics holding it");
+            match replaced.entry(key) {
+                Entry::Vacant(entry) => {
+                    entry.insert(HashMap::from([(part.to_owned(), self.import_id)]));
+                    (Claimed::New, None)
+                }
+                Entry::Occupied(mut entry) => {
+                    match entry.get_mut().insert(part.to_owned(), self.import_id) {
+                        None => (Claimed::Added, None),
+                        Some(earlier) => (Claimed::Again, Some(earlier)),
+                    }
+                }
+            }
+        };
+        let by_file: Vec<(&'static str, Value)>;
+        let rows = match earlier {
+            None if claimed == Claimed::Added => return Ok(claimed),
+            None => slice,
+            Some(earlier) => {
+                let described: Vec<String> =
+                    slice.iter().map(|(c, v)| format!("{c} {v}")).collect();
+                self.note(format!(
+                    "{} {}{}: held by more than one file; the later file's rows were kept",
+                    table.name,
+                    described.join(", "),
+                    if part.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({part})")
+                    },
+                ));
+                by_file = slice
+                    .iter()
+                    .cloned()
+                    .chain([("import_id", Value::from(earlier))])
+                    .collect();
+                &by_file
+            }
+        };
+        tx.delete_where(table, rows).await?;
+        Ok(claimed)
+    }
 }
 
 pub type LoadFuture<'a> = Pin<Box<dyn Future<Output = Result<Loaded, ImportError>> + Send + 'a>>;

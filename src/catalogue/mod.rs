@@ -12,7 +12,7 @@ pub mod registrations;
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-pub use dataset::{Dataset, Derivation, LoadContext, LoadFuture, Loaded, Source};
+pub use dataset::{Claimed, Dataset, Derivation, LoadContext, LoadFuture, Loaded, Slice, Source};
 
 use crate::schema::{Endpoint, FilterKind, Table};
 

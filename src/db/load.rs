@@ -4,6 +4,7 @@
 
 use std::marker::PhantomData;
 
+use indicatif::ProgressBar;
 use sea_query::{Alias, OnConflict, Query, SimpleExpr, Value};
 
 use super::{MAX_PARAMS, Tx};
@@ -43,6 +44,7 @@ pub struct Loader<'t, R: TableRow> {
     pending: Vec<Vec<Value>>,
     loaded: u64,
     on_conflict: Option<OnConflict>,
+    progress: Option<ProgressBar>,
     rows: PhantomData<R>,
 }
 
@@ -79,6 +81,7 @@ impl Tx {
             pending: Vec::with_capacity(batch),
             loaded: 0,
             on_conflict: None,
+            progress: None,
             rows: PhantomData,
         })
     }
@@ -89,6 +92,12 @@ impl<R: TableRow> Loader<'_, R> {
     /// skipped by `DO NOTHING` are not counted as loaded.
     pub fn on_conflict(mut self, on_conflict: OnConflict) -> Self {
         self.on_conflict = Some(on_conflict);
+        self
+    }
+
+    /// Advances `progress` by the rows written.
+    pub fn counting(mut self, progress: ProgressBar) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -103,6 +112,9 @@ impl<R: TableRow> Loader<'_, R> {
     async fn flush(&mut self) -> Result<(), sqlx::Error> {
         if self.pending.is_empty() {
             return Ok(());
+        }
+        if let Some(progress) = &self.progress {
+            progress.inc(self.pending.len() as u64);
         }
         let mut insert = Query::insert();
         insert

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_query::{
-    DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
-    UpdateStatement,
+    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, PostgresQueryBuilder, Query,
+    SelectStatement, SqliteQueryBuilder, UpdateStatement, Value,
 };
 use sea_query_sqlx::SqlxBinder;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -29,7 +29,7 @@ use sqlx::sqlite::{
 // Statements are rendered by sea-query with every value bound as a parameter.
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
 
-use crate::schema::Kind;
+use crate::schema::{Kind, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -348,6 +348,20 @@ impl Tx {
                     .rows_affected())
             }
         }
+    }
+
+    /// Deletes `table`'s rows whose columns have the values given (all rows when none are).
+    pub async fn delete_where(
+        &mut self,
+        table: &Table,
+        columns: &[(&str, Value)],
+    ) -> Result<u64, sqlx::Error> {
+        let mut delete = Query::delete();
+        delete.from_table(Alias::new(table.name));
+        for (column, value) in columns {
+            delete.and_where(Expr::col(Alias::new(*column)).eq(value.clone()));
+        }
+        self.delete(&delete).await
     }
 
     async fn insert(&mut self, insert: &InsertStatement) -> Result<u64, sqlx::Error> {

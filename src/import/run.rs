@@ -20,6 +20,8 @@ pub enum Outcome {
     Imported {
         rows: u64,
         periods: Vec<String>,
+        /// What the loaders found worth telling the user, one sentence each.
+        notes: Vec<String>,
         elapsed: Duration,
     },
 }
@@ -68,7 +70,7 @@ pub async fn import(
         ProgressBar::hidden()
     };
     match load_all(db, source, &files, &ids, &progress).await {
-        Ok(per_file) => {
+        Ok((per_file, notes)) => {
             progress.finish_and_clear();
             let mut rows = 0;
             let mut periods = std::collections::BTreeSet::new();
@@ -81,6 +83,7 @@ pub async fn import(
             Ok(Outcome::Imported {
                 rows,
                 periods: periods.into_iter().collect(),
+                notes,
                 elapsed: started.elapsed(),
             })
         }
@@ -101,14 +104,12 @@ async fn load_all(
     files: &[PendingFile],
     ids: &[i64],
     progress: &ProgressBar,
-) -> Result<Vec<Loaded>, ImportError> {
+) -> Result<(Vec<Loaded>, Vec<String>), ImportError> {
     let mut tx = db.begin().await?;
     let mut per_file = Vec::new();
+    let run = LoadContext::new(progress.clone());
     for (file, id) in files.iter().zip(ids) {
-        let context = LoadContext {
-            import_id: *id,
-            progress: progress.clone(),
-        };
+        let context = run.for_file(*id);
         let mut loaded = Loaded::default();
         for member in &file.sources {
             progress.set_message(format!("{} {}", source.name, member.name()));
@@ -124,7 +125,7 @@ async fn load_all(
         }
     }
     tx.commit().await?;
-    Ok(per_file)
+    Ok((per_file, run.notes()))
 }
 
 fn display_name(path: &Path) -> String {

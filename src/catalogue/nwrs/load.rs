@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_query::{Alias, OnConflict};
 
 use super::NWRS as NWRS_TABLE;
 use super::parse::{Layout, PracticeStaff, detect, read_detailed, read_high_level, snapshot_of};
@@ -60,12 +60,11 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     }
     let snapshot = snapshot_of(file)?;
     let layout = detect(file)?;
-    let mut delete = Query::delete();
-    delete
-        .from_table(Alias::new(NWRS_TABLE.name))
-        .and_where(Expr::col(Alias::new("snapshot")).eq(snapshot))
-        .and_where(Expr::col(Alias::new("source")).eq(layout.as_str()));
-    tx.delete(&delete).await?;
+    let slice = [
+        ("snapshot", snapshot.into()),
+        ("source", layout.as_str().into()),
+    ];
+    ctx.replace(tx, &NWRS_TABLE, &slice, "").await?;
     let practices: Box<dyn Iterator<Item = Result<PracticeStaff, ImportError>> + Send> =
         match layout {
             Layout::Detailed => Box::new(read_detailed(file)?),
@@ -82,7 +81,9 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
                 .map(|c| Alias::new(*c)),
         ),
     };
-    let mut loader = tx.loader::<NwrsRow>(&NWRS_TABLE)?.on_conflict(on_conflict);
+    let mut loader = ctx
+        .loader::<NwrsRow>(tx, &NWRS_TABLE)?
+        .on_conflict(on_conflict);
     let mut seen = BTreeSet::new();
     for practice in practices {
         let practice = practice?;
@@ -118,7 +119,6 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
                     import_id: ctx.import_id,
                 })
                 .await?;
-            ctx.progress.inc(1);
         }
     }
     Ok(Loaded {

@@ -1,7 +1,6 @@
 //! Loading ODS files: each import replaces the whole snapshot (ODS files are complete extracts).
 
 use chrono::NaiveDate;
-use sea_query::{Alias, Query};
 
 use super::parse::{read_epcn, read_epraccur};
 use super::{ODS_PCN_MEMBERSHIPS, ODS_PCNS, ODS_PRACTICES};
@@ -65,20 +64,14 @@ crate::table_row! {
     }
 }
 
-async fn clear(tx: &mut Tx, table: &str) -> Result<(), ImportError> {
-    tx.delete(Query::delete().from_table(Alias::new(table)))
-        .await?;
-    Ok(())
-}
-
 async fn load_epraccur(
     tx: &mut Tx,
     file: &SourceFile,
     ctx: &LoadContext,
 ) -> Result<Loaded, ImportError> {
     let practices = read_epraccur(file)?;
-    clear(tx, ODS_PRACTICES.name).await?;
-    let mut loader = tx.loader::<PracticeRow>(&ODS_PRACTICES)?;
+    ctx.replace(tx, &ODS_PRACTICES, &[], "").await?;
+    let mut loader = ctx.loader::<PracticeRow>(tx, &ODS_PRACTICES)?;
     for practice in practices {
         let p = practice?;
         loader
@@ -97,11 +90,10 @@ async fn load_epraccur(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(Loaded {
         rows: loader.finish().await?,
-        periods: Default::default(),
+        ..Loaded::default()
     })
 }
 
@@ -111,9 +103,9 @@ async fn load_epcn(
     ctx: &LoadContext,
 ) -> Result<Loaded, ImportError> {
     let epcn = read_epcn(file)?;
-    clear(tx, ODS_PCNS.name).await?;
-    clear(tx, ODS_PCN_MEMBERSHIPS.name).await?;
-    let mut pcns = tx.loader::<PcnRow>(&ODS_PCNS)?;
+    ctx.replace(tx, &ODS_PCNS, &[], "").await?;
+    ctx.replace(tx, &ODS_PCN_MEMBERSHIPS, &[], "").await?;
+    let mut pcns = ctx.loader::<PcnRow>(tx, &ODS_PCNS)?;
     for pcn in epcn.pcns {
         pcns.push(PcnRow {
             code: pcn.code,
@@ -125,10 +117,9 @@ async fn load_epcn(
             import_id: ctx.import_id,
         })
         .await?;
-        ctx.progress.inc(1);
     }
     let mut rows = pcns.finish().await?;
-    let mut members = tx.loader::<MembershipRow>(&ODS_PCN_MEMBERSHIPS)?;
+    let mut members = ctx.loader::<MembershipRow>(tx, &ODS_PCN_MEMBERSHIPS)?;
     for m in epcn.memberships {
         members
             .push(MembershipRow {
@@ -139,11 +130,10 @@ async fn load_epcn(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     rows += members.finish().await?;
     Ok(Loaded {
         rows,
-        periods: Default::default(),
+        ..Loaded::default()
     })
 }

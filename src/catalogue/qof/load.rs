@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_query::{Alias, OnConflict};
 
 use super::parse::{
     QofFile, identify, read_achievement, read_geographies, read_indicators, read_practice_points,
@@ -53,24 +53,6 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
         rows,
         periods: BTreeSet::from([year]),
     })
-}
-
-/// Deletes `table`'s rows of `year`, and of `region` where given.
-async fn clear(
-    tx: &mut Tx,
-    table: &Table,
-    year: &str,
-    region: Option<&str>,
-) -> Result<(), ImportError> {
-    let mut delete = Query::delete();
-    delete
-        .from_table(Alias::new(table.name))
-        .and_where(Expr::col(Alias::new("year")).eq(year));
-    if let Some(region) = region {
-        delete.and_where(Expr::col(Alias::new("region")).eq(region));
-    }
-    tx.delete(&delete).await?;
-    Ok(())
 }
 
 fn duplicate(file: &SourceFile, what: String) -> ImportError {
@@ -172,7 +154,13 @@ async fn load_achievement(
     region: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_achievement(file)?;
-    clear(tx, &QOF_ACHIEVEMENT, year, Some(region)).await?;
+    ctx.replace(
+        tx,
+        &QOF_ACHIEVEMENT,
+        &[("year", year.into()), ("region", region.into())],
+        "",
+    )
+    .await?;
     // A practice that moved region since the year was last imported is still in its old
     // region's rows until that file is imported again; the newer file wins.
     let on_conflict =
@@ -200,7 +188,6 @@ async fn load_achievement(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
@@ -212,9 +199,10 @@ async fn load_prevalence(
     year: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_prevalence(file)?;
-    clear(tx, &QOF_PREVALENCE, year, None).await?;
+    ctx.replace(tx, &QOF_PREVALENCE, &[("year", year.into())], "")
+        .await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader::<PrevalenceRow>(&QOF_PREVALENCE)?;
+    let mut loader = ctx.loader::<PrevalenceRow>(tx, &QOF_PREVALENCE)?;
     for row in rows {
         if !seen.insert((row.practice_code.clone(), row.group_code.clone())) {
             return Err(duplicate(
@@ -235,7 +223,6 @@ async fn load_prevalence(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
@@ -247,9 +234,10 @@ async fn load_indicators(
     year: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_indicators(file)?;
-    clear(tx, &QOF_INDICATORS, year, None).await?;
+    ctx.replace(tx, &QOF_INDICATORS, &[("year", year.into())], "")
+        .await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader::<IndicatorRow>(&QOF_INDICATORS)?;
+    let mut loader = ctx.loader::<IndicatorRow>(tx, &QOF_INDICATORS)?;
     for row in rows {
         if !seen.insert(row.indicator_code.clone()) {
             return Err(duplicate(file, format!("indicator {}", row.indicator_code)));
@@ -270,7 +258,6 @@ async fn load_indicators(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
@@ -282,9 +269,10 @@ async fn load_geographies(
     year: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_geographies(file)?;
-    clear(tx, &QOF_PRACTICES, year, None).await?;
+    ctx.replace(tx, &QOF_PRACTICES, &[("year", year.into())], "")
+        .await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader::<PracticeRow>(&QOF_PRACTICES)?;
+    let mut loader = ctx.loader::<PracticeRow>(tx, &QOF_PRACTICES)?;
     for row in rows {
         if !seen.insert(row.practice_code.clone()) {
             return Err(duplicate(file, format!("practice {}", row.practice_code)));
@@ -301,7 +289,6 @@ async fn load_geographies(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }
@@ -313,9 +300,10 @@ async fn load_practice_points(
     year: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_practice_points(file)?;
-    clear(tx, &QOF_PRACTICE_POINTS, year, None).await?;
+    ctx.replace(tx, &QOF_PRACTICE_POINTS, &[("year", year.into())], "")
+        .await?;
     let mut seen = BTreeSet::new();
-    let mut loader = tx.loader::<PracticePointsRow>(&QOF_PRACTICE_POINTS)?;
+    let mut loader = ctx.loader::<PracticePointsRow>(tx, &QOF_PRACTICE_POINTS)?;
     for (practice, points) in rows {
         if !seen.insert(practice.clone()) {
             return Err(duplicate(file, format!("practice {practice}")));
@@ -328,7 +316,6 @@ async fn load_practice_points(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(loader.finish().await?)
 }

@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
-use sea_query::{Alias, Expr, ExprTrait, Query};
 
 use super::parse::{
     OrgPopulation, RegistrationFile, detect_registration_file, read_practice_map,
@@ -47,12 +46,16 @@ async fn load_map(
 ) -> Result<Loaded, ImportError> {
     let rows = read_practice_map(file)?.collect::<Result<Vec<_>, _>>()?;
     let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.extract_date).collect();
-    let mut delete = Query::delete();
-    delete
-        .from_table(Alias::new(REG_PRACTICE_MAP.name))
-        .and_where(Expr::col(Alias::new("extract_date")).is_in(dates.iter().copied()));
-    tx.delete(&delete).await?;
-    let mut loader = tx.loader::<MapRow>(&REG_PRACTICE_MAP)?;
+    for date in &dates {
+        ctx.replace(
+            tx,
+            &REG_PRACTICE_MAP,
+            &[("extract_date", (*date).into())],
+            "",
+        )
+        .await?;
+    }
+    let mut loader = ctx.loader::<MapRow>(tx, &REG_PRACTICE_MAP)?;
     for r in rows {
         loader
             .push(MapRow {
@@ -75,7 +78,6 @@ async fn load_map(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(Loaded {
         rows: loader.finish().await?,
@@ -148,13 +150,11 @@ async fn load_populations(
     ctx: &LoadContext,
 ) -> Result<Loaded, ImportError> {
     let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.extract_date).collect();
-    let mut delete = Query::delete();
-    delete
-        .from_table(Alias::new(REG_POPULATIONS.name))
-        .and_where(Expr::col(Alias::new("source")).eq(source))
-        .and_where(Expr::col(Alias::new("extract_date")).is_in(dates.iter().copied()));
-    tx.delete(&delete).await?;
-    let mut loader = tx.loader::<PopulationRow>(&REG_POPULATIONS)?;
+    for date in &dates {
+        let slice = [("extract_date", (*date).into()), ("source", source.into())];
+        ctx.replace(tx, &REG_POPULATIONS, &slice, "").await?;
+    }
+    let mut loader = ctx.loader::<PopulationRow>(tx, &REG_POPULATIONS)?;
     for r in rows {
         // In the order of `parse::AGE_BANDS`.
         let [
@@ -214,7 +214,6 @@ async fn load_populations(
                 import_id: ctx.import_id,
             })
             .await?;
-        ctx.progress.inc(1);
     }
     Ok(Loaded {
         rows: loader.finish().await?,
