@@ -159,6 +159,16 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Whether `ordering` sorts the table's rows into one order only (it names every column of
+    /// the primary key), so reading it backwards meets the same rows.
+    pub fn orders_totally(&self) -> bool {
+        let key = self.table.primary_key;
+        !key.is_empty()
+            && key
+                .iter()
+                .all(|k| self.ordering.iter().any(|(column, _)| column == k))
+    }
+
     pub fn field_columns(&self) -> impl Iterator<Item = &'static Column> + '_ {
         self.fields.iter().map(|f| {
             self.table

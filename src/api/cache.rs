@@ -2,6 +2,9 @@
 //! so a 200 body is a pure function of its URL (scheme, host, path, query) and rendering until
 //! then. Authentication, permissions and throttling still run for every request; only the
 //! count, page query and serialisation are skipped.
+//!
+//! Row counts are kept the same way, by the statement that counts them: every page of one
+//! filter shares its count, and counting a million matching rows once per import is enough.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -22,6 +25,10 @@ const MAX_BYTES: usize = 16 * 1024 * 1024;
 /// API needs one, and a flood of them would fill the cache with keys.
 const MAX_URL_BYTES: usize = 2048;
 
+/// Counts kept before the count store is emptied, and the longest count statement kept.
+const MAX_COUNTS: usize = 50_000;
+const MAX_COUNT_KEY_BYTES: usize = 4096;
+
 /// The data generation a response was computed under.
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket(Option<i64>);
@@ -39,6 +46,7 @@ struct State {
     checked: Option<f64>,
     entries: HashMap<(String, Option<usize>), Bytes>,
     bytes: usize,
+    counts: HashMap<String, u64>,
 }
 
 impl ResponseCache {
@@ -51,6 +59,7 @@ impl ResponseCache {
                 checked: None,
                 entries: HashMap::new(),
                 bytes: 0,
+                counts: HashMap::new(),
             }),
         }
     }
@@ -77,6 +86,7 @@ impl ResponseCache {
         let mut state = self.state.lock().expect("cache lock poisoned");
         if state.generation != generation {
             state.entries.clear();
+            state.counts.clear();
             state.bytes = 0;
             state.generation = generation;
         }
@@ -116,6 +126,26 @@ impl ResponseCache {
         if let Some(old) = state.entries.insert((url, indent), body) {
             state.bytes -= key_size + old.len();
         }
+    }
+
+    /// The row count `statement` (a rendered count query) gave under `ticket`'s generation.
+    pub fn count(&self, ticket: Ticket, statement: &str) -> Option<u64> {
+        let state = self.state.lock().expect("cache lock poisoned");
+        (state.generation == ticket.0)
+            .then(|| state.counts.get(statement).copied())
+            .flatten()
+    }
+
+    /// Keeps a row count, unless an import succeeded since its ticket was issued.
+    pub fn put_count(&self, ticket: Ticket, statement: String, count: u64) {
+        let mut state = self.state.lock().expect("cache lock poisoned");
+        if state.generation != ticket.0 || statement.len() > MAX_COUNT_KEY_BYTES {
+            return;
+        }
+        if state.counts.len() >= MAX_COUNTS {
+            state.counts.clear();
+        }
+        state.counts.insert(statement, count);
     }
 
     /// Bytes held: every kept URL and body.
@@ -158,6 +188,22 @@ mod tests {
             );
             assert!(cache.held_bytes() <= MAX_BYTES);
         }
+    }
+
+    #[test]
+    fn counts_are_kept_for_their_generation_only() {
+        let cache = cache();
+        cache.put_count(Ticket(Some(3)), "SELECT COUNT(*) FROM t".to_owned(), 7);
+        assert_eq!(cache.count(Ticket(None), "SELECT COUNT(*) FROM t"), None);
+        cache.put_count(Ticket(None), "SELECT COUNT(*) FROM t".to_owned(), 7);
+        assert_eq!(cache.count(Ticket(None), "SELECT COUNT(*) FROM t"), Some(7));
+        assert_eq!(cache.count(Ticket(Some(3)), "SELECT COUNT(*) FROM t"), None);
+        assert_eq!(cache.count(Ticket(None), "SELECT COUNT(*) FROM u"), None);
+        cache.put_count(Ticket(None), "x".repeat(MAX_COUNT_KEY_BYTES + 1), 1);
+        assert_eq!(
+            cache.count(Ticket(None), &"x".repeat(MAX_COUNT_KEY_BYTES + 1)),
+            None
+        );
     }
 
     #[test]

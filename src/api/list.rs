@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement};
+use sea_query::{
+    Alias, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement, SqliteQueryBuilder,
+};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::json;
@@ -90,10 +92,10 @@ async fn respond(
     let condition = filters::condition(endpoint, params, state.db.backend())?;
     let condition = resolve(state, route, condition).await?;
     filters::require_core(endpoint, params)?;
-    let select = rows_of(endpoint, &condition);
     let kinds: Vec<Kind> = endpoint.field_columns().map(|c| c.kind).collect();
     match endpoint.shape {
         Shape::Array => {
+            let select = rows_of(endpoint, &condition, Order::Asc);
             let body = Rows {
                 names: endpoint.fields,
                 rows: state.db.fetch_cells(&select, &kinds).await?,
@@ -101,7 +103,13 @@ async fn respond(
             Ok(cached_response(state, ticket, url, rendering, &body))
         }
         Shape::Paginated => {
-            let body = page(state, endpoint, params, select, condition, &kinds, &url).await?;
+            let request = PageQuery {
+                endpoint,
+                condition,
+                kinds: &kinds,
+                ticket,
+            };
+            let body = page(state, params, request, &url).await?;
             Ok(cached_response(state, ticket, url, rendering, &body))
         }
     }
@@ -145,31 +153,87 @@ async fn resolve(
     Ok(condition.add(Expr::col(Alias::new(lookup.column)).eq(value)))
 }
 
-/// The endpoint's fields of the rows `condition` selects, in the endpoint's order.
-fn rows_of(endpoint: &Endpoint, condition: &Condition) -> SelectStatement {
+/// The endpoint's fields of the rows `condition` selects, in the endpoint's order, or in its
+/// reverse when `order` is `Desc`.
+fn rows_of(endpoint: &Endpoint, condition: &Condition, order: Order) -> SelectStatement {
     let mut select = Query::select();
     select
         .columns(endpoint.fields.iter().map(|f| Alias::new(*f)))
         .from(Alias::new(endpoint.table.name))
         .cond_where(condition.clone());
     for (column, direction) in endpoint.ordering {
-        let order = match direction {
-            Direction::Asc => Order::Asc,
-            Direction::Desc => Order::Desc,
-        };
-        select.order_by(Alias::new(*column), order);
+        let ascending = (*direction == Direction::Asc) == matches!(order, Order::Asc);
+        select.order_by(
+            Alias::new(*column),
+            if ascending { Order::Asc } else { Order::Desc },
+        );
     }
     select
 }
 
-/// The requested page of `select`, with the count and links of DRF `PageNumberPagination`.
+/// What a page is cut from.
+struct PageQuery<'a> {
+    endpoint: &'static Endpoint,
+    condition: Condition,
+    kinds: &'a [Kind],
+    ticket: Ticket,
+}
+
+impl PageQuery<'_> {
+    /// How many rows the filters select: counted once per data generation.
+    async fn count(&self, state: &AppState) -> Result<u64, ApiError> {
+        let mut count_query = Query::select();
+        count_query
+            .expr(Func::count(Expr::cust("*")))
+            .from(Alias::new(self.endpoint.table.name))
+            .cond_where(self.condition.clone());
+        let key = count_query.to_string(SqliteQueryBuilder);
+        if let Some(count) = state.cache.count(self.ticket, &key) {
+            return Ok(count);
+        }
+        let count = state
+            .db
+            .fetch_i64(&count_query)
+            .await?
+            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        state.cache.put_count(self.ticket, key, count);
+        Ok(count)
+    }
+
+    /// Rows `offset..offset + len` of the endpoint's order. Past the middle of `count` rows
+    /// they are read in reverse order from the end, so the last page of a million rows costs
+    /// what the first does; the endpoint's order must then be total, or the two directions
+    /// could cut ties differently.
+    async fn rows(
+        &self,
+        state: &AppState,
+        offset: u64,
+        len: u64,
+        count: u64,
+    ) -> Result<Vec<Vec<Cell>>, ApiError> {
+        let take = std::cmp::min(len, count.saturating_sub(offset));
+        let from_end = count.saturating_sub(offset) - take;
+        let reverse = from_end < offset && self.endpoint.orders_totally();
+        let (order, skip) = if reverse {
+            (Order::Desc, from_end)
+        } else {
+            (Order::Asc, offset)
+        };
+        let mut select = rows_of(self.endpoint, &self.condition, order);
+        select.limit(take).offset(skip);
+        let mut rows = state.db.fetch_cells(&select, self.kinds).await?;
+        if reverse {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+}
+
+/// The requested page, with the count and links of DRF `PageNumberPagination`.
 async fn page(
     state: &AppState,
-    endpoint: &Endpoint,
     params: &QueryParams,
-    mut select: SelectStatement,
-    condition: Condition,
-    kinds: &[Kind],
+    request: PageQuery<'_>,
     url: &str,
 ) -> Result<Page, ApiError> {
     let size = page_size(
@@ -181,33 +245,23 @@ async fn page(
     // Most queries fit on their first page (one practice's rows, a code search): a first page
     // that is not full holds the whole result, so its length is the count.
     let first_page = if requested == PageRequest::Number(1) {
-        page_rows(&mut select, 1, size);
-        Some(state.db.fetch_cells(&select, kinds).await?)
+        let mut select = rows_of(request.endpoint, &request.condition, Order::Asc);
+        select.limit(u64::from(size));
+        Some(state.db.fetch_cells(&select, request.kinds).await?)
     } else {
         None
     };
     let count = match &first_page {
         Some(rows) if rows.len() < size as usize => rows.len() as u64,
-        _ => {
-            let mut count_query = Query::select();
-            count_query
-                .expr(Func::count(Expr::cust("*")))
-                .from(Alias::new(endpoint.table.name))
-                .cond_where(condition);
-            state
-                .db
-                .fetch_i64(&count_query)
-                .await?
-                .map_or(0, |n| u64::try_from(n).unwrap_or(0))
-        }
+        _ => request.count(state).await?,
     };
     let (page, num_pages) =
         resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
     let rows = match first_page {
         Some(rows) => rows,
         None => {
-            page_rows(&mut select, page, size);
-            state.db.fetch_cells(&select, kinds).await?
+            let offset = (page - 1) * u64::from(size);
+            request.rows(state, offset, u64::from(size), count).await?
         }
     };
     let next =
@@ -224,7 +278,7 @@ async fn page(
         next,
         previous,
         results: Rows {
-            names: endpoint.fields,
+            names: request.endpoint.fields,
             rows,
         },
     })
@@ -243,12 +297,6 @@ fn cached_response<T: Serialize>(
         .cache
         .put(ticket, url, rendering.indent, bytes.clone());
     json_bytes_response(StatusCode::OK, bytes)
-}
-
-fn page_rows(select: &mut SelectStatement, page: u64, size: u32) {
-    select
-        .limit(u64::from(size))
-        .offset((page - 1) * u64::from(size));
 }
 
 fn options(endpoint: &Endpoint, rendering: Rendering) -> Response {

@@ -196,3 +196,112 @@ pub struct Derivation {
     pub writes: &'static [&'static Table],
     pub statements: &'static [&'static str],
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_query::{Alias, Expr, ExprTrait, Func, Query};
+
+    use super::*;
+    use crate::db::Db;
+    use crate::schema::{Kind, col};
+
+    static VISITS: Table = Table {
+        name: "visits",
+        columns: &[
+            col("month", Kind::Text, "Month"),
+            col("practice", Kind::Text, "Practice"),
+            col("import_id", Kind::Integer, "Import"),
+        ],
+        primary_key: &[],
+        indexes: &[],
+    };
+
+    crate::table_row! {
+        struct Visit {
+            month: &'static str,
+            practice: &'static str,
+            import_id: i64,
+        }
+    }
+
+    /// Loads one file: claims `month` for `part`, then pushes a row per practice.
+    async fn file(
+        tx: &mut Tx,
+        ctx: &LoadContext,
+        month: &'static str,
+        part: &str,
+        practices: &[&'static str],
+    ) -> Claimed {
+        let claimed = ctx
+            .replace(tx, &VISITS, &[("month", month.into())], part)
+            .await
+            .unwrap();
+        let mut loader = ctx.loader::<Visit>(tx, &VISITS).unwrap();
+        for practice in practices {
+            let import_id = ctx.import_id;
+            loader
+                .push(Visit {
+                    month,
+                    practice,
+                    import_id,
+                })
+                .await
+                .unwrap();
+        }
+        loader.finish().await.unwrap();
+        claimed
+    }
+
+    async fn visits(db: &Db, month: &str) -> i64 {
+        let mut count = Query::select();
+        count
+            .expr(Func::count(Expr::cust("*")))
+            .from(Alias::new("visits"))
+            .and_where(Expr::col(Alias::new("month")).eq(month));
+        db.fetch_i64(&count).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_run_replaces_a_slice_once_and_keeps_the_later_copy_of_a_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("replace.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate(&[&VISITS], &[], 1).await.unwrap();
+
+        let earlier = LoadContext::new(ProgressBar::hidden());
+        let mut tx = db.begin().await.unwrap();
+        let first = earlier.for_file(1);
+        assert_eq!(
+            file(&mut tx, &first, "2025-10", "", &["A", "B", "C"]).await,
+            Claimed::New
+        );
+        tx.commit().await.unwrap();
+
+        let run = LoadContext::new(ProgressBar::hidden());
+        let mut tx = db.begin().await.unwrap();
+        let north = run.for_file(2);
+        let south = run.for_file(3);
+        let reissue = run.for_file(4);
+        assert_eq!(
+            file(&mut tx, &north, "2025-10", "north", &["A"]).await,
+            Claimed::New
+        );
+        assert_eq!(
+            file(&mut tx, &south, "2025-10", "south", &["D", "E"]).await,
+            Claimed::Added
+        );
+        assert_eq!(
+            file(&mut tx, &reissue, "2025-10", "south", &["D"]).await,
+            Claimed::Again
+        );
+        tx.commit().await.unwrap();
+
+        assert_eq!(
+            visits(&db, "2025-10").await,
+            2,
+            "A from north, D from the reissue"
+        );
+        assert_eq!(run.notes().len(), 1, "{:?}", run.notes());
+        assert!(run.notes()[0].contains("visits month"), "{:?}", run.notes());
+    }
+}

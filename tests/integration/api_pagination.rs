@@ -14,6 +14,8 @@ crate::trials! {
         empty_results_have_one_page,
         page_size_is_clamped_to_the_maximum,
         first_page_count_is_exact_for_every_page_size,
+        every_page_size_cuts_the_same_order,
+        a_new_import_recounts,
     ],
 }
 
@@ -279,6 +281,60 @@ async fn first_page_count_is_exact_for_every_page_size(backend: Backend) {
         assert_eq!(
             (body["count"].as_u64(), body["next"].is_null()),
             (Some(1), true)
+        );
+    });
+}
+
+/// Pages past the middle are read backwards from the end: whatever the page size, the pages
+/// laid end to end are the one full listing.
+async fn every_page_size_cuts_the_same_order(backend: Backend) {
+    with_app!(backend, |app| {
+        loaded(&app).await;
+        let codes = |body: &Value| -> Vec<String> {
+            body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["ods_code"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let all = codes(&app.get("/api/v1/practices/?page_size=100").await.json());
+        assert_eq!(all.len(), 8);
+        for size in 1..=8 {
+            let mut laid = Vec::new();
+            for page in 1..=all.len().div_ceil(size) {
+                let url = format!("/api/v1/practices/?page={page}&page_size={size}");
+                laid.extend(codes(&app.get(&url).await.json()));
+            }
+            assert_eq!(laid, all, "page_size={size}");
+        }
+    });
+}
+
+/// Counts are kept per data generation: a new import is counted afresh.
+async fn a_new_import_recounts(backend: Backend) {
+    with_app!(backend, |app| {
+        loaded(&app).await;
+        let body = app
+            .get("/api/v1/practices/?page=2&page_size=3")
+            .await
+            .json();
+        assert_eq!(body["count"], 8);
+        let fewer = tempfile::tempdir().unwrap();
+        let csv = std::fs::read_to_string(crate::common::fixture("api/epraccur.csv")).unwrap();
+        let kept: Vec<&str> = csv.lines().take(6).collect();
+        let path = fewer.path().join("epraccur.csv");
+        std::fs::write(&path, kept.join("\n") + "\n").unwrap();
+        app.import("epraccur", &[path.to_str().unwrap()])
+            .await
+            .expect("epraccur");
+        let body = app
+            .get("/api/v1/practices/?page=2&page_size=3")
+            .await
+            .json();
+        assert_eq!(
+            body["count"], 5,
+            "the first six rows hold five practices the endpoint serves"
         );
     });
 }
