@@ -129,7 +129,8 @@ pub enum Shape {
 #[derive(Debug)]
 pub struct PathLookup {
     pub param: &'static str,
-    pub parent_table: &'static Table,
+    /// By name: the parent is often served by a dataset that reads this one.
+    pub parent_table: &'static str,
     pub parent_column: &'static str,
     /// The column of this endpoint's table that holds the parent's key.
     pub column: &'static str,

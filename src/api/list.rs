@@ -144,7 +144,7 @@ async fn resolve(
     let mut exists = Query::select();
     exists
         .expr(Expr::val(1i64))
-        .from(Alias::new(lookup.parent_table.name))
+        .from(Alias::new(lookup.parent_table))
         .and_where(Expr::col(Alias::new(lookup.parent_column)).eq(value.as_str()))
         .limit(1);
     if state.db.fetch_i64(&exists).await?.is_none() {

@@ -167,7 +167,8 @@ fn parameters(endpoint: &Endpoint, settings: &Settings) -> Vec<Value> {
         };
         let mut description = String::new();
         if let Some(lookup) = endpoint.lookup.as_ref().filter(|l| l.param == name) {
-            if let Some(column) = lookup.parent_table.column(lookup.parent_column) {
+            let parent = catalogue::tables().find(|t| t.name == lookup.parent_table);
+            if let Some(column) = parent.and_then(|t| t.column(lookup.parent_column)) {
                 description.push_str(column.description);
                 description.push_str(", case-insensitive. ");
             }

@@ -1,7 +1,7 @@
 //! Registered list sizes for every organisation level and every month, derived from the
 //! registration extracts already imported (no source of its own). Serves `/list-sizes/`.
 
-use crate::catalogue::registrations::{REG_POPULATIONS, REG_PRACTICE_MAP};
+use crate::catalogue::registrations::{self, REG_POPULATIONS, REG_PRACTICE_MAP};
 use crate::catalogue::{Dataset, Derivation, ods};
 use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
 
@@ -229,7 +229,7 @@ pub static DERIVE: Derivation = Derivation {
 /// List sizes at every level, derived from the registration extracts: no publication of its own.
 pub static DATASET: Dataset = Dataset {
     name: "list-sizes",
-    scope: ods::SCOPE,
+    scope: registrations::SCOPE,
     tables: &[&LIST_SIZES],
     endpoints: &[&LIST_SIZES_ENDPOINT],
     sources: &[],

@@ -173,6 +173,14 @@ mod tests {
                     lookup.column
                 );
                 assert!(endpoint.path.contains(&format!("{{{}}}", lookup.param)));
+                let parent = tables().find(|t| t.name == lookup.parent_table);
+                assert!(
+                    parent.is_some_and(|t| t.column(lookup.parent_column).is_some()),
+                    "{}: {}.{}",
+                    endpoint.path,
+                    lookup.parent_table,
+                    lookup.parent_column
+                );
             }
         }
     }

@@ -7,10 +7,8 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Dataset, registrations};
 use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
-
-pub const SCOPE: &str = "organisations";
 
 pub static ODS_PRACTICES: Table = Table {
     name: "ods_practices",
@@ -230,7 +228,7 @@ pub static PCNS_ENDPOINT: Endpoint = Endpoint {
 /// GP practices, from epraccur.
 pub static PRACTICES_DATASET: Dataset = Dataset {
     name: "practices",
-    scope: SCOPE,
+    scope: registrations::SCOPE,
     tables: &[&ODS_PRACTICES, &PRACTICES],
     endpoints: &[&PRACTICES_ENDPOINT],
     sources: &[&load::EPRACCUR],
@@ -240,7 +238,7 @@ pub static PRACTICES_DATASET: Dataset = Dataset {
 /// Primary care networks and their member practices, from ePCN.
 pub static PCNS_DATASET: Dataset = Dataset {
     name: "pcns",
-    scope: SCOPE,
+    scope: registrations::SCOPE,
     tables: &[&ODS_PCNS, &ODS_PCN_MEMBERSHIPS, &PCNS],
     endpoints: &[&PCNS_ENDPOINT],
     sources: &[&load::EPCN],

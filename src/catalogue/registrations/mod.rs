@@ -6,8 +6,12 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::{Dataset, Derivation, ods};
+use crate::catalogue::{Dataset, Derivation};
 use crate::schema::{Direction, Endpoint, Kind, PathLookup, Shape, Table, col, opt};
+
+/// The key scope of the organisation endpoints: practices, PCNs, their registrations and list
+/// sizes, which are built from one another.
+pub const SCOPE: &str = "organisations";
 
 /// A column list with the twenty five-year age band columns between `head` and `tail`.
 macro_rules! with_age_bands {
@@ -165,7 +169,7 @@ pub static POPULATION_ENDPOINT: Endpoint = Endpoint {
     shape: Shape::Array,
     lookup: Some(PathLookup {
         param: "ods_code",
-        parent_table: &ods::PRACTICES,
+        parent_table: "practices",
         parent_column: "ods_code",
         column: "practice_code",
         parent_model: "Practice",
@@ -194,7 +198,7 @@ pub static DERIVE: Derivation = Derivation {
 /// financial year.
 pub static DATASET: Dataset = Dataset {
     name: "registrations",
-    scope: ods::SCOPE,
+    scope: SCOPE,
     tables: &[&REG_PRACTICE_MAP, &REG_POPULATIONS, &PRACTICE_POPULATIONS],
     endpoints: &[&POPULATION_ENDPOINT],
     sources: &[&load::REGISTRATIONS],
