@@ -43,6 +43,7 @@ pub async fn migrate(db: &db::Db) -> Result<Vec<db::Step>, db::MigrateError> {
         SCHEMA_VERSION,
     )
     .await
+    .map_err(|error| error.naming_sources(catalogue::sources_refilling))
 }
 
 #[cfg(test)]

@@ -50,6 +50,19 @@ pub fn source(name: &str) -> Option<&'static Source> {
     sources().find(|s| s.name == name)
 }
 
+/// The sources whose imports refill `table`: those that write it, or a table it is derived from.
+pub fn sources_refilling(table: &str) -> Vec<&'static str> {
+    sources()
+        .filter(|source| {
+            source.writes.iter().any(|t| t.name == table)
+                || derivations_after(source)
+                    .iter()
+                    .any(|d| d.writes.iter().any(|t| t.name == table))
+        })
+        .map(|source| source.name)
+        .collect()
+}
+
 /// Every derivation, each after those whose tables it reads.
 fn derivations() -> impl Iterator<Item = &'static Derivation> {
     DATASETS.iter().flat_map(|d| d.derivations.iter().copied())

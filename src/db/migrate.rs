@@ -156,13 +156,48 @@ pub enum MigrateError {
          knows versions up to {known}. Run the newer haresign against it (migrate changed nothing)"
     )]
     Newer { recorded: i64, known: i64 },
-    #[error("{}", differs(.0))]
-    Differs(Vec<Mismatch>),
+    #[error("{}", differs(.mismatches, .sources))]
+    Differs {
+        mismatches: Vec<Mismatch>,
+        /// The import sources whose files refill the tables to rebuild, when the caller knows
+        /// them (see `naming_sources`).
+        sources: Vec<&'static str>,
+    },
+}
+
+impl MigrateError {
+    /// Names the import sources that refill each table the message tells the user to rebuild.
+    pub fn naming_sources(self, sources_of: impl Fn(&str) -> Vec<&'static str>) -> Self {
+        match self {
+            MigrateError::Differs { mismatches, .. } => {
+                let mut sources: Vec<&'static str> = mismatches
+                    .iter()
+                    .filter(|m| rebuilds(&mismatches, m))
+                    .flat_map(|m| sources_of(m.table))
+                    .collect();
+                sources.sort_unstable();
+                sources.dedup();
+                MigrateError::Differs {
+                    mismatches,
+                    sources,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Whether the table of `mismatch` must be rebuilt rather than lose one column.
+fn rebuilds(mismatches: &[Mismatch], mismatch: &Mismatch) -> bool {
+    mismatch.column.is_none()
+        || mismatches
+            .iter()
+            .any(|m| m.table == mismatch.table && m.difference != Difference::Undeclared)
 }
 
 /// The differences, then what to run: a column no declaration names can be dropped on its own;
 /// any other difference needs its table rebuilt.
-fn differs(mismatches: &[Mismatch]) -> String {
+fn differs(mismatches: &[Mismatch], sources: &[&str]) -> String {
     let mut out = String::from(
         "the database differs from the tables this haresign declares, in ways migrate does not \
          change by itself (it only adds tables, nullable columns and indexes), so it changed \
@@ -174,10 +209,7 @@ fn differs(mismatches: &[Mismatch]) -> String {
     out.push_str("To bring the database to the declarations, run with sqlite3 or psql on it:\n");
     let mut rebuilt: Vec<&str> = Vec::new();
     for mismatch in mismatches {
-        let rebuild = mismatches
-            .iter()
-            .any(|m| m.table == mismatch.table && m.difference != Difference::Undeclared);
-        match (&mismatch.column, rebuild) {
+        match (&mismatch.column, rebuilds(mismatches, mismatch)) {
             (Some(column), false) => out.push_str(&format!(
                 "  ALTER TABLE {} DROP COLUMN {column};\n",
                 mismatch.table
@@ -190,12 +222,27 @@ fn differs(mismatches: &[Mismatch]) -> String {
         }
     }
     out.push_str("and then `haresign migrate`, which creates a dropped table as declared.");
-    if !rebuilt.is_empty() {
+    if rebuilt.is_empty() {
+        return out;
+    }
+    out.push_str(" A dropped table's rows are lost: import again the files they came from");
+    if sources.is_empty() {
         out.push_str(
-            " A dropped table's rows are lost: import again the files they came from \
-             (`haresign import <source> <files>`). Import skips a file it has imported before, \
+            " (`haresign import <source> <files>`). Import skips a file it has imported before, \
              so first forget those imports: DELETE FROM imports WHERE source = '<source>';",
         );
+    } else {
+        let commands: Vec<String> = sources
+            .iter()
+            .map(|s| format!("`haresign import {s} <files>`"))
+            .collect();
+        let quoted: Vec<String> = sources.iter().map(|s| format!("'{s}'")).collect();
+        out.push_str(&format!(
+            " ({}). Import skips a file it has imported before, so first forget those imports: \
+             DELETE FROM imports WHERE source IN ({});",
+            commands.join(", "),
+            quoted.join(", ")
+        ));
     }
     out
 }
@@ -222,7 +269,10 @@ pub fn plan(
         }
     }
     if !mismatches.is_empty() {
-        return Err(MigrateError::Differs(mismatches));
+        return Err(MigrateError::Differs {
+            mismatches,
+            sources: Vec::new(),
+        });
     }
     if found.version.is_none_or(|recorded| recorded < version) {
         steps.push(Step::RecordVersion(version));
@@ -623,7 +673,7 @@ mod tests {
 
     fn mismatches(found: &Found) -> Vec<Mismatch> {
         match plan(Backend::Postgres, &[&PEOPLE, &VISITS], 2, found) {
-            Err(MigrateError::Differs(mismatches)) => mismatches,
+            Err(MigrateError::Differs { mismatches, .. }) => mismatches,
             other => panic!("expected differences, got {other:?}"),
         }
     }

@@ -24,6 +24,7 @@ crate::trials! {
     ],
     current_thread: [
         serve_refuses_a_database_that_differs,
+        a_refusal_names_the_imports_that_refill_a_rebuilt_table,
     ],
 }
 
@@ -265,7 +266,7 @@ async fn a_database_without_a_version_gets_one(backend: Backend) {
 async fn a_not_null_addition_is_refused(backend: Backend) {
     let test = older(backend).await;
     let error = refusal(&test.db, &[&PEOPLE_NOT_NULL, &VISITS], 2).await;
-    let MigrateError::Differs(mismatches) = &error else {
+    let MigrateError::Differs { mismatches, .. } = &error else {
         panic!("{backend:?}: {error:?}");
     };
     assert_eq!(mismatches.len(), 1, "{backend:?}: {mismatches:?}");
@@ -376,6 +377,32 @@ async fn serve_refuses_a_database_that_differs() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+    test.finish().await;
+}
+
+/// A table to rebuild is refilled by importing its sources again: the message names them.
+async fn a_refusal_names_the_imports_that_refill_a_rebuilt_table() {
+    let test = TestDb::new(Backend::Sqlite).await;
+    haresign::migrate(&test.db).await.expect("migrate");
+    let mut tx = test.db.begin().await.expect("begin");
+    tx.execute_raw(
+        "DROP TABLE nwrs_snapshots; \
+         CREATE TABLE nwrs_snapshots (snapshot TEXT NOT NULL, practice_count BIGINT NOT NULL)",
+    )
+    .await
+    .expect("recreate without its key");
+    tx.commit().await.expect("commit");
+    let message = haresign::migrate(&test.db)
+        .await
+        .expect_err("refused")
+        .to_string();
+    for expected in [
+        "DROP TABLE nwrs_snapshots;",
+        "(`haresign import nwrs <files>`)",
+        "DELETE FROM imports WHERE source IN ('nwrs');",
+    ] {
+        assert!(message.contains(expected), "{expected:?} in:\n{message}");
+    }
     test.finish().await;
 }
 
