@@ -20,6 +20,8 @@ pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
     pub nullable: bool,
+    /// Whether endpoints serve it by default (provenance and search helpers are not served).
+    pub served: bool,
     pub description: &'static str,
 }
 
@@ -29,6 +31,7 @@ pub const fn col(name: &'static str, kind: Kind, description: &'static str) -> C
         name,
         kind,
         nullable: false,
+        served: true,
         description,
     }
 }
@@ -38,6 +41,18 @@ pub const fn opt(name: &'static str, kind: Kind, description: &'static str) -> C
         name,
         kind,
         nullable: true,
+        served: true,
+        description,
+    }
+}
+
+/// A column that is kept but not served unless an endpoint names it: provenance, search text.
+pub const fn internal(name: &'static str, kind: Kind, description: &'static str) -> Column {
+    Column {
+        name,
+        kind,
+        nullable: false,
+        served: false,
         description,
     }
 }
@@ -138,6 +153,9 @@ pub struct PathLookup {
     pub parent_model: &'static str,
 }
 
+/// `Endpoint::fields` for an endpoint that serves its table's served columns, in their order.
+pub const SERVED_COLUMNS: &[&str] = &[];
+
 /// One served endpoint under `/api/v1/`.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -149,7 +167,8 @@ pub struct Endpoint {
     pub component: &'static str,
     pub description: &'static str,
     pub table: &'static Table,
-    /// Response fields, in wire order; each names a column of `table`.
+    /// Response fields, in wire order; each names a column of `table`. `SERVED_COLUMNS` (empty):
+    /// the table's served columns, in the table's order.
     pub fields: &'static [&'static str],
     pub filters: &'static [Filter],
     /// Filters of which at least one must be given (non-empty).
@@ -170,11 +189,19 @@ impl Endpoint {
                 .all(|k| self.ordering.iter().any(|(column, _)| column == k))
     }
 
-    pub fn field_columns(&self) -> impl Iterator<Item = &'static Column> + '_ {
-        self.fields.iter().map(|f| {
+    /// The response fields' names, in wire order.
+    pub fn field_names(&self) -> Vec<&'static str> {
+        self.field_columns().map(|c| c.name).collect()
+    }
+
+    pub fn field_columns(&self) -> Box<dyn Iterator<Item = &'static Column> + '_> {
+        if self.fields.is_empty() {
+            return Box::new(self.table.columns.iter().filter(|c| c.served));
+        }
+        Box::new(self.fields.iter().map(|f| {
             self.table
                 .column(f)
                 .unwrap_or_else(|| panic!("{}: field {f} is not a column", self.path))
-        })
+        }))
     }
 }

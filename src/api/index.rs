@@ -51,7 +51,7 @@ fn endpoint(origin: &str, endpoint: &Endpoint) -> Value {
         "core_filters": endpoint.core,
         "core_rule": core_rule(endpoint),
         "ordering": ordering,
-        "fields": endpoint.fields,
+        "fields": endpoint.field_names(),
     })
 }
 

@@ -97,7 +97,7 @@ async fn respond(
         Shape::Array => {
             let select = rows_of(endpoint, &condition, Order::Asc);
             let body = Rows {
-                names: endpoint.fields,
+                names: endpoint.field_names(),
                 rows: state.db.fetch_cells(&select, &kinds).await?,
             };
             Ok(cached_response(state, ticket, url, rendering, &body))
@@ -158,7 +158,7 @@ async fn resolve(
 fn rows_of(endpoint: &Endpoint, condition: &Condition, order: Order) -> SelectStatement {
     let mut select = Query::select();
     select
-        .columns(endpoint.fields.iter().map(|f| Alias::new(*f)))
+        .columns(endpoint.field_columns().map(|c| Alias::new(c.name)))
         .from(Alias::new(endpoint.table.name))
         .cond_where(condition.clone());
     for (column, direction) in endpoint.ordering {
@@ -278,7 +278,7 @@ async fn page(
         next,
         previous,
         results: Rows {
-            names: request.endpoint.fields,
+            names: request.endpoint.field_names(),
             rows,
         },
     })
@@ -339,7 +339,7 @@ pub(crate) fn origin(state: &AppState, request: &RequestInfo<'_>) -> String {
 
 /// Rows serialised as objects keyed by field name, in declaration order.
 struct Rows {
-    names: &'static [&'static str],
+    names: Vec<&'static str>,
     rows: Vec<Vec<Cell>>,
 }
 
@@ -353,7 +353,7 @@ impl Serialize for Rows {
         let mut seq = s.serialize_seq(Some(self.rows.len()))?;
         for cells in &self.rows {
             seq.serialize_element(&Row {
-                names: self.names,
+                names: &self.names,
                 cells,
             })?;
         }

@@ -120,7 +120,7 @@ fn component(endpoint: &Endpoint) -> Value {
     json!({
         "type": "object",
         "properties": properties,
-        "required": endpoint.fields,
+        "required": endpoint.field_names(),
     })
 }
 
@@ -753,7 +753,7 @@ mod tests {
         assert_eq!(p["flag"]["type"], "boolean");
         assert_eq!(p["loaded"]["format"], "date-time");
         assert_eq!(p["n"]["type"], "integer");
-        assert_eq!(schema["required"], json!(ENDPOINT.fields));
+        assert_eq!(schema["required"], json!(ENDPOINT.field_names()));
     }
 
     #[test]

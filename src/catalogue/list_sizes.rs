@@ -3,7 +3,9 @@
 
 use crate::catalogue::registrations::{self, REG_POPULATIONS, REG_PRACTICE_MAP};
 use crate::catalogue::{Dataset, Derivation, ods};
-use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
+use crate::schema::{
+    Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, opt,
+};
 
 pub static LIST_SIZES: Table = Table {
     name: "list_sizes",
@@ -57,19 +59,7 @@ pub static LIST_SIZES_ENDPOINT: Endpoint = Endpoint {
     component: "ListSize",
     description: "Registered patients by month for every practice, PCN, sub-ICB location, ICB, commissioning region and England (the sum of the regions). Each row carries the codes of the levels above it and its own level's code, so a geography filter returns that organisation and everything in it.",
     table: &LIST_SIZES,
-    fields: &[
-        "month",
-        "org_type",
-        "org_code",
-        "org_name",
-        "pcn_code",
-        "sub_icb_code",
-        "icb_code",
-        "region_code",
-        "total",
-        "male",
-        "female",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         Filter {
             name: "month",

@@ -7,7 +7,9 @@ pub mod parse;
 pub mod sample;
 
 use crate::catalogue::{Dataset, Derivation};
-use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
+use crate::schema::{
+    Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
+};
 
 pub const SCOPE: &str = "workforce";
 
@@ -48,12 +50,12 @@ macro_rules! staff_columns {
 pub static NWRS: Table = Table {
     name: "nwrs",
     columns: staff_columns!([
-        col(
+        internal(
             "source",
             Kind::Text,
             "high_level or detailed: the file the row came from",
         ),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ]),
     primary_key: &["snapshot", "practice_code", "staff_group", "staff_role"],
     // A snapshot is always given, so each geography index narrows to one snapshot too.
@@ -89,7 +91,7 @@ pub static SNAPSHOTS_ENDPOINT: Endpoint = Endpoint {
     component: "NwrsSnapshot",
     description: "General Practice Workforce snapshot dates with data, latest first, with the number of practices in each.",
     table: &NWRS_SNAPSHOTS,
-    fields: &["snapshot", "practice_count"],
+    fields: SERVED_COLUMNS,
     filters: &[],
     core: &[],
     ordering: &[("snapshot", Direction::Desc)],
@@ -103,23 +105,7 @@ pub static NWRS_ENDPOINT: Endpoint = Endpoint {
     component: "Nwrs",
     description: "General Practice Workforce (NWRS): headcount and FTE by practice, staff group and staff role at a snapshot. The high-level practice file is preferred over the detailed one for the roles it publishes.",
     table: &NWRS,
-    fields: &[
-        "snapshot",
-        "practice_code",
-        "practice_name",
-        "pcn_code",
-        "pcn_name",
-        "sub_icb_code",
-        "sub_icb_name",
-        "icb_code",
-        "icb_name",
-        "region_code",
-        "region_name",
-        "staff_group",
-        "staff_role",
-        "headcount",
-        "fte",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         Filter {
             name: "snapshot",

@@ -8,7 +8,9 @@ pub mod parse;
 pub mod sample;
 
 use crate::catalogue::{Dataset, registrations};
-use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
+use crate::schema::{
+    Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
+};
 
 pub static ODS_PRACTICES: Table = Table {
     name: "ods_practices",
@@ -28,7 +30,7 @@ pub static ODS_PRACTICES: Table = Table {
         col("status", Kind::Text, "active, closed, dormant or proposed"),
         opt("sub_icb_code", Kind::Text, "Commissioner (column 15)"),
         opt("phone", Kind::Text, "Contact telephone number"),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["code"],
     indexes: &[],
@@ -43,7 +45,7 @@ pub static ODS_PCNS: Table = Table {
         opt("sub_icb_name", Kind::Text, "Sub-ICB location name"),
         opt("open_date", Kind::Date, "Open date"),
         opt("close_date", Kind::Date, "Close date"),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["code"],
     indexes: &[],
@@ -60,7 +62,7 @@ pub static ODS_PCN_MEMBERSHIPS: Table = Table {
             Kind::Date,
             "Relationship end date; empty while current",
         ),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &[],
     indexes: &[&["practice_code"], &["pcn_code"]],
@@ -94,7 +96,7 @@ pub static PRACTICES: Table = Table {
             "Registered patients in the latest registration extract",
         ),
         opt("list_size_month", Kind::Date, "Extract date of list_size"),
-        col(
+        internal(
             "search_text",
             Kind::Text,
             "ods_code, name and postcode, lower-cased, for search",
@@ -125,7 +127,7 @@ pub static PCNS: Table = Table {
             Kind::Integer,
             "Sum of the current member practices' list sizes",
         ),
-        col(
+        internal(
             "search_text",
             Kind::Text,
             "pcn_code and name, lower-cased, for search",
@@ -141,25 +143,7 @@ pub static PRACTICES_ENDPOINT: Endpoint = Endpoint {
     component: "Practice",
     description: "GP practices (ODS prescribing setting 4), open and closed, with their current PCN, geography and latest list size.",
     table: &PRACTICES,
-    fields: &[
-        "ods_code",
-        "name",
-        "address",
-        "postcode",
-        "status",
-        "open_date",
-        "close_date",
-        "pcn_code",
-        "pcn_name",
-        "sub_icb_code",
-        "sub_icb_name",
-        "icb_code",
-        "icb_name",
-        "region_code",
-        "region_name",
-        "list_size",
-        "list_size_month",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         Filter {
             name: "search",
@@ -192,18 +176,7 @@ pub static PCNS_ENDPOINT: Endpoint = Endpoint {
     component: "Pcn",
     description: "Primary care networks with their geography, member practice count and list size.",
     table: &PCNS,
-    fields: &[
-        "pcn_code",
-        "name",
-        "sub_icb_code",
-        "icb_code",
-        "icb_name",
-        "region_code",
-        "open_date",
-        "close_date",
-        "practice_count",
-        "list_size",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         Filter {
             name: "search",

@@ -8,7 +8,9 @@ pub mod sample;
 pub mod settings;
 
 use crate::catalogue::{Dataset, Derivation};
-use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
+use crate::schema::{
+    Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
+};
 
 pub const SCOPE: &str = "qof";
 
@@ -85,7 +87,7 @@ pub static QOF_INDICATORS: Table = Table {
             Kind::Boolean,
             "The indicator is in the mapping of the latest year imported",
         ),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["year", "indicator_code"],
     // (year, group_code): the import's derivations look up a register group's indicators for
@@ -125,7 +127,7 @@ pub static QOF_PREVALENCE: Table = Table {
             Kind::Float,
             "register / list_size, as a percentage",
         ),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["year", "practice_code", "group_code"],
     indexes: &[&["practice_code", "year"], &["group_code"]],
@@ -200,12 +202,12 @@ pub static QOF_ACHIEVEMENT: Table = Table {
             Kind::Float,
             "numerator / denominator as a percentage; null when the denominator is 0 or missing",
         ),
-        col(
+        internal(
             "region",
             Kind::Text,
             "Regional file the row came from (LONDON)",
         ),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["year", "practice_code", "indicator_code"],
     indexes: &[&["practice_code", "year"], &["indicator_code"]],
@@ -227,7 +229,7 @@ pub static QOF_PRACTICES: Table = Table {
         ),
         opt("icb_code", Kind::Text, "ICB code (STP_ODS_CODE)"),
         opt("region_code", Kind::Text, "Commissioning region code"),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["year", "practice_code"],
     indexes: &[],
@@ -243,7 +245,7 @@ pub static QOF_PRACTICE_POINTS: Table = Table {
             Kind::Decimal(2),
             "Maximum points after revision",
         ),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["year", "practice_code"],
     indexes: &[],
@@ -284,15 +286,7 @@ pub static YEARS_ENDPOINT: Endpoint = Endpoint {
     component: "QofYear",
     description: "Quality and Outcomes Framework years with data, latest first, with their dates, points available and the value of a point where configured.",
     table: &QOF_YEARS,
-    fields: &[
-        "year",
-        "start_date",
-        "end_date",
-        "is_current",
-        "indicator_count",
-        "max_points",
-        "pound_per_point",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[],
     core: &[],
     ordering: &[("year", Direction::Desc)],
@@ -306,18 +300,7 @@ pub static INDICATORS_ENDPOINT: Endpoint = Endpoint {
     component: "QofIndicator",
     description: "Quality and Outcomes Framework indicators of each year, from the year's indicator mapping.",
     table: &QOF_INDICATORS,
-    fields: &[
-        "year",
-        "indicator_code",
-        "description",
-        "points",
-        "group_code",
-        "group_description",
-        "domain_code",
-        "domain_description",
-        "patient_list_type",
-        "active",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         YEAR_FILTER,
         Filter {
@@ -351,16 +334,7 @@ pub static PREVALENCE_ENDPOINT: Endpoint = Endpoint {
     component: "QofPrevalence",
     description: "Quality and Outcomes Framework disease registers and prevalence by practice and register group.",
     table: &QOF_PREVALENCE,
-    fields: &[
-        "year",
-        "practice_code",
-        "group_code",
-        "group_description",
-        "patient_list_type",
-        "register",
-        "list_size",
-        "prevalence",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         YEAR_FILTER,
         PRACTICE_FILTER,
@@ -386,16 +360,7 @@ pub static PREVALENCE_NATIONAL_ENDPOINT: Endpoint = Endpoint {
     component: "QofNationalPrevalence",
     description: "Quality and Outcomes Framework prevalence for England by register group: registers and list sizes summed over the practices publishing each register.",
     table: &QOF_PREVALENCE_NATIONAL,
-    fields: &[
-        "year",
-        "group_code",
-        "group_description",
-        "patient_list_type",
-        "register",
-        "list_size",
-        "prevalence",
-        "practice_count",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         YEAR_FILTER,
         Filter {
@@ -416,18 +381,7 @@ pub static ACHIEVEMENT_ENDPOINT: Endpoint = Endpoint {
     component: "QofAchievement",
     description: "Quality and Outcomes Framework achievement by practice and indicator: points, numerator, denominator, personalised care adjustments and register.",
     table: &QOF_ACHIEVEMENT,
-    fields: &[
-        "year",
-        "practice_code",
-        "indicator_code",
-        "achieved_points",
-        "max_points",
-        "numerator",
-        "denominator",
-        "pcas",
-        "register",
-        "achievement",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         YEAR_FILTER,
         PRACTICE_FILTER,

@@ -7,7 +7,7 @@ pub mod parse;
 pub mod sample;
 
 use crate::catalogue::{Dataset, Derivation};
-use crate::schema::{Direction, Endpoint, Kind, PathLookup, Shape, Table, col, opt};
+use crate::schema::{Direction, Endpoint, Kind, PathLookup, Shape, Table, col, internal, opt};
 
 /// The key scope of the organisation endpoints: practices, PCNs, their registrations and list
 /// sizes, which are built from one another.
@@ -66,7 +66,7 @@ pub static REG_PRACTICE_MAP: Table = Table {
         ),
         col("region_name", Kind::Text, "Commissioning region name"),
         opt("supplier", Kind::Text, "Clinical system supplier"),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     primary_key: &["extract_date", "practice_code"],
     indexes: &[&["practice_code"]],
@@ -99,7 +99,7 @@ pub static REG_POPULATIONS: Table = Table {
             opt("male", Kind::Integer, "Male registered patients"),
             opt("female", Kind::Integer, "Female registered patients"),
         ],
-        [col(
+        [internal(
             "import_id",
             Kind::Integer,
             "Import that loaded the row"
