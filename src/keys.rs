@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rand::RngExt;
-use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -228,33 +228,45 @@ pub async fn list(db: &Db) -> Result<Vec<KeyRecord>, sqlx::Error> {
     Ok(rows.iter().map(|r| record(r)).collect())
 }
 
-pub async fn show(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+/// The key a user named: by its display prefix (as `keys list` shows it), or by the whole key
+/// they were given, which is matched by its digest.
+fn named(key: &str) -> SimpleExpr {
+    if key.len() > DISPLAY_PREFIX_LEN {
+        Expr::col(Alias::new("digest")).eq(hex::encode(digest(key)))
+    } else {
+        Expr::col(Alias::new("prefix")).eq(key)
+    }
+}
+
+pub async fn show(db: &Db, key: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
     let mut select = select_records();
-    select.and_where(Expr::col(Alias::new("prefix")).eq(prefix));
+    select.and_where(named(key));
     let rows = db.fetch_cells(&select, &RECORD_KINDS).await?;
     Ok(rows.first().map(|r| record(r)))
 }
 
-/// Sets `is_active` on the key with this display prefix; returns whether one matched.
-pub async fn set_active(db: &Db, prefix: &str, active: bool) -> Result<bool, sqlx::Error> {
+/// Sets `is_active` on the key named by its display prefix or in full; returns whether one
+/// matched.
+pub async fn set_active(db: &Db, key: &str, active: bool) -> Result<bool, sqlx::Error> {
     let mut update = Query::update();
     update
         .table(Alias::new(API_KEYS.name))
         .value(Alias::new("is_active"), active)
-        .and_where(Expr::col(Alias::new("prefix")).eq(prefix));
+        .and_where(named(key));
     Ok(db.update(&update).await? > 0)
 }
 
-/// Gives the key with this prefix a new secret, keeping its record (name, rate, scopes, usage);
-/// the old secret stops working. Returns the new key, or `None` when no key matched.
-pub async fn rotate(db: &Db, prefix: &str) -> Result<Option<String>, sqlx::Error> {
+/// Gives the key named by its prefix or in full a new secret, keeping its record (name, rate,
+/// scopes, usage); the old secret stops working. Returns the new key, or `None` when no key
+/// matched.
+pub async fn rotate(db: &Db, old: &str) -> Result<Option<String>, sqlx::Error> {
     let key = generate_secret();
     let mut update = Query::update();
     update
         .table(Alias::new(API_KEYS.name))
         .value(Alias::new("prefix"), &key[..DISPLAY_PREFIX_LEN])
         .value(Alias::new("digest"), hex::encode(digest(&key)))
-        .and_where(Expr::col(Alias::new("prefix")).eq(prefix));
+        .and_where(named(old));
     Ok((db.update(&update).await? > 0).then_some(key))
 }
 
@@ -343,6 +355,42 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric())
         );
+    }
+
+    #[tokio::test]
+    async fn a_key_is_named_by_its_prefix_or_in_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate(&[&API_KEYS], &[], 1).await.unwrap();
+        let key = create(&db, &NewKey::named("analyst")).await.unwrap();
+        let other = create(&db, &NewKey::named("other")).await.unwrap();
+        let active = |key: String| {
+            let db = db.clone();
+            async move {
+                find_by_digest(&db, &digest(&key))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .is_active
+            }
+        };
+
+        assert!(set_active(&db, &key, false).await.unwrap(), "the whole key");
+        assert!(!active(key.clone()).await);
+        assert!(active(other.clone()).await, "only that key");
+        assert!(
+            set_active(&db, &key[..DISPLAY_PREFIX_LEN], true)
+                .await
+                .unwrap()
+        );
+        assert!(active(key.clone()).await);
+        let wrong = format!("{}x", &key[..key.len() - 1]);
+        assert!(
+            !set_active(&db, &wrong, false).await.unwrap(),
+            "a whole key must match exactly"
+        );
+        assert_eq!(show(&db, &key).await.unwrap().unwrap().name, "analyst");
     }
 
     #[test]

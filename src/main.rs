@@ -200,14 +200,14 @@ enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one key's record.
-    Show { prefix: String },
-    /// Revoke a key by its prefix (as `keys list` shows it); it is refused from then on.
-    Revoke { prefix: String },
-    /// Make a revoked key work again.
-    Reactivate { prefix: String },
+    /// Show one key's record. KEY: its prefix as `keys list` shows it, or the whole key.
+    Show { key: String },
+    /// Revoke a key (its prefix or the whole key); it is refused from then on.
+    Revoke { key: String },
+    /// Make a revoked key work again (its prefix or the whole key).
+    Reactivate { key: String },
     /// Give a key a new secret, keeping its record; the old secret stops working.
-    Rotate { prefix: String },
+    Rotate { key: String },
     /// Requests per key per day (all keys, or the key with PREFIX).
     Usage {
         prefix: Option<String>,
@@ -370,6 +370,13 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// A key as the CLI repeats it: never more than its display prefix, so a whole key given on
+/// the command line does not end up in a terminal log.
+fn shown(key: &str) -> String {
+    let prefix: String = key.chars().take(keys::DISPLAY_PREFIX_LEN).collect();
+    format!("with prefix {prefix}")
+}
+
 async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
     match command {
         KeysCommand::Create {
@@ -427,30 +434,33 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
                 }
             }
         }
-        KeysCommand::Show { prefix } => match keys::show(db, &prefix).await? {
+        KeysCommand::Show { key } => match keys::show(db, &key).await? {
             Some(record) => println!("{}", serde_json::to_string_pretty(&record)?),
-            None => bail!("no key with prefix {prefix}"),
+            None => bail!("no key {}", shown(&key)),
         },
-        KeysCommand::Revoke { prefix } => {
-            if !keys::set_active(db, &prefix, false).await? {
-                bail!("no key with prefix {prefix}");
+        KeysCommand::Revoke { key } => {
+            if !keys::set_active(db, &key, false).await? {
+                bail!("no key {}", shown(&key));
             }
-            println!("revoked {prefix}; servers refuse it within 5 seconds");
+            println!(
+                "revoked {}; servers refuse it within 5 seconds",
+                shown(&key)
+            );
         }
-        KeysCommand::Reactivate { prefix } => {
-            if !keys::set_active(db, &prefix, true).await? {
-                bail!("no key with prefix {prefix}");
+        KeysCommand::Reactivate { key } => {
+            if !keys::set_active(db, &key, true).await? {
+                bail!("no key {}", shown(&key));
             }
-            println!("reactivated {prefix}");
+            println!("reactivated {}", shown(&key));
         }
-        KeysCommand::Rotate { prefix } => match keys::rotate(db, &prefix).await? {
+        KeysCommand::Rotate { key } => match keys::rotate(db, &key).await? {
             Some(key) => {
                 println!("{key}");
                 eprintln!(
                     "Store this key now: it is not shown again. The old secret is refused within 5 seconds."
                 );
             }
-            None => bail!("no key with prefix {prefix}"),
+            None => bail!("no key {}", shown(&key)),
         },
         KeysCommand::Usage { prefix, json } => {
             let rows = haresign::usage::usage(db, prefix.as_deref()).await?;

@@ -7,7 +7,7 @@ use axum::Router;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -27,6 +27,7 @@ use crate::api::response::{
 use crate::api::routes::resolve;
 use crate::catalogue;
 use crate::db::Db;
+use crate::keys;
 use crate::throttle::{Clock, MemoryStore, Rate, Throttle, ThrottleStore};
 use crate::usage::UsageRecorder;
 
@@ -122,10 +123,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn finish(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let target = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |p| p.as_str().to_owned(),
-    );
+    let target = logged_target(request.uri());
     let limit = state.settings.request_timeout;
     let mut response = match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
@@ -150,6 +148,44 @@ async fn finish(State(state): State<Arc<AppState>>, request: Request, next: Next
         key = key.unwrap_or("-"),
     );
     response
+}
+
+/// The longest request target the access log writes; a longer one is cut and marked.
+const MAX_LOGGED_TARGET: usize = 512;
+
+/// The path and query as the access log writes them: values of parameters that could carry a
+/// credential (a key pasted into a URL) are replaced, and the line is capped.
+fn logged_target(uri: &Uri) -> String {
+    let mut target = uri.path().to_owned();
+    if let Some(query) = uri.query() {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let lower = name.to_ascii_lowercase();
+                let secret = ["key", "token", "secret", "password", "auth"]
+                    .iter()
+                    .any(|word| lower.contains(word))
+                    || value.starts_with(keys::KEY_PREFIX);
+                if secret && !value.is_empty() {
+                    format!("{name}=[redacted]")
+                } else {
+                    pair.to_owned()
+                }
+            })
+            .collect();
+        target.push('?');
+        target.push_str(&pairs.join("&"));
+    }
+    if target.len() > MAX_LOGGED_TARGET {
+        let mut cut = MAX_LOGGED_TARGET;
+        while !target.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        target.truncate(cut);
+        target.push_str("…[cut]");
+    }
+    target
 }
 
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
@@ -182,7 +218,7 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
         .map(|ConnectInfo(addr)| *addr);
     let path = parts.uri.path();
     if path == health::PATH {
-        return health::health(state).await;
+        return health::serve(state, &parts.method).await;
     }
     let endpoints = catalogue::endpoints();
     let route = resolve(endpoints, path);
@@ -218,4 +254,36 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
         return json_response(StatusCode::NOT_FOUND, &ApiError::not_found().body(), None);
     }
     django_not_found()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logged(target: &str) -> String {
+        logged_target(&target.parse::<Uri>().unwrap())
+    }
+
+    #[test]
+    fn the_access_log_hides_credentials_and_caps_targets() {
+        assert_eq!(
+            logged("/api/v1/pcns/?icb=QHM&page=2"),
+            "/api/v1/pcns/?icb=QHM&page=2"
+        );
+        assert_eq!(
+            logged("/api/v1/pcns/?api_key=abc&Token=x&icb=QHM"),
+            "/api/v1/pcns/?api_key=[redacted]&Token=[redacted]&icb=QHM"
+        );
+        assert_eq!(
+            logged("/api/v1/pcns/?search=hs_abcdefgh12345"),
+            "/api/v1/pcns/?search=[redacted]"
+        );
+        let long = logged(&format!("/api/v1/pcns/?search={}", "a".repeat(4000)));
+        assert!(
+            long.len() <= MAX_LOGGED_TARGET + "…[cut]".len(),
+            "{}",
+            long.len()
+        );
+        assert!(long.ends_with("…[cut]"));
+    }
 }

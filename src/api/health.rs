@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use sea_query::{Alias, Expr, Func, Query};
 use serde_json::json;
 
+use super::error::ApiError;
 use super::response::json_response;
 use crate::api::app::AppState;
 use crate::import::record::IMPORTS;
@@ -18,7 +19,19 @@ pub const PATH: &str = "/healthz";
 /// whatever the database does.
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
-pub async fn health(state: &AppState) -> Response {
+/// GET (and HEAD, answered as GET) only: a probe has no other business here.
+pub async fn serve(state: &AppState, method: &Method) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = ApiError::MethodNotAllowed(method.clone()).into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    health(state).await
+}
+
+async fn health(state: &AppState) -> Response {
     let mut probe = Query::select();
     probe
         .expr(Func::count(Expr::col(Alias::new("id"))))

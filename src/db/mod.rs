@@ -90,7 +90,10 @@ impl Db {
 
     pub async fn connect_with(url: &str, how: &ConnectOptions) -> Result<Db, sqlx::Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let mut options = PgConnectOptions::from_str(url)?;
+            // `CREATE … IF NOT EXISTS` on an up-to-date database would otherwise print a notice
+            // per table on every command.
+            let mut options =
+                PgConnectOptions::from_str(url)?.options([("client_min_messages", "warning")]);
             if let Some(schema) = &how.schema {
                 options = options.options([("search_path", schema.as_str())]);
             }

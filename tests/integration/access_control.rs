@@ -443,5 +443,14 @@ async fn health_reports_the_database_and_throttle_fail_opens() {
         app.get_anonymous("/healthz", &[]).await.json()["throttle_fail_open_total"],
         1
     );
+    let head = app.request(Method::HEAD, "/healthz", &[]).await;
+    assert_eq!(head.status, 200);
+    let post = app.request(Method::POST, "/healthz", &[]).await;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.headers["allow"], "GET, HEAD");
+    assert_eq!(
+        post.json(),
+        serde_json::json!({"detail": "Method \"POST\" not allowed."})
+    );
     app.finish().await;
 }
