@@ -1,9 +1,9 @@
 //! The `imports` table: one row per file per import run, kept whatever the outcome.
 
 use chrono::Utc;
-use sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_query::{Alias, Expr, ExprTrait, Order, Query};
 
-use crate::db::Db;
+use crate::db::{Cell, Db};
 use crate::schema::{Kind, Table, col, opt};
 
 pub static IMPORTS: Table = Table {
@@ -83,15 +83,46 @@ pub async fn finish(
     db.update(&update).await.map(|_| ())
 }
 
-/// Whether a file with this digest was already imported successfully into `source`.
-pub async fn already_imported(db: &Db, source: &str, sha256: &str) -> Result<bool, sqlx::Error> {
-    let mut select = Query::select();
-    select
-        .expr(Expr::val(1i64))
-        .from(Alias::new(IMPORTS.name))
-        .and_where(Expr::col(Alias::new("source")).eq(source))
+/// Whether a file with this digest is what `source` serves now: it was imported successfully,
+/// and no later successful import of `source` loaded any period it holds (for a snapshot, no
+/// later import at all). A file that was replaced and is given again is not unchanged.
+pub async fn still_served(db: &Db, source: &str, sha256: &str) -> Result<bool, sqlx::Error> {
+    let succeeded = || {
+        let mut select = Query::select();
+        select
+            .columns([Alias::new("id"), Alias::new("periods")])
+            .from(Alias::new(IMPORTS.name))
+            .and_where(Expr::col(Alias::new("source")).eq(source))
+            .and_where(Expr::col(Alias::new("status")).eq("succeeded"));
+        select
+    };
+    let mut latest = succeeded();
+    latest
         .and_where(Expr::col(Alias::new("sha256")).eq(sha256))
-        .and_where(Expr::col(Alias::new("status")).eq("succeeded"))
+        .order_by(Alias::new("id"), Order::Desc)
         .limit(1);
-    Ok(db.fetch_i64(&select).await?.is_some())
+    let kinds = [Kind::Integer, Kind::Text];
+    let Some(row) = db.fetch_cells(&latest, &kinds).await?.into_iter().next() else {
+        return Ok(false);
+    };
+    let (Cell::Int(id), periods) = (&row[0], periods_of(&row[1])) else {
+        return Ok(false);
+    };
+    let mut later = succeeded();
+    later.and_where(Expr::col(Alias::new("id")).gt(*id));
+    let later = db.fetch_cells(&later, &kinds).await?;
+    Ok(later
+        .iter()
+        .all(|row| !periods.is_empty() && periods_of(&row[1]).iter().all(|p| !periods.contains(p))))
+}
+
+fn periods_of(cell: &Cell) -> Vec<String> {
+    match cell {
+        Cell::Text(list) => list
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
 }

@@ -15,7 +15,8 @@ use crate::source::{SourceFile, open_sources, sha256_file};
 
 #[derive(Debug)]
 pub enum Outcome {
-    /// Every file had been imported before with the same content: nothing changed.
+    /// Every file had been imported before with the same content and still holds its
+    /// periods: nothing changed.
     Unchanged,
     Imported {
         rows: u64,
@@ -44,7 +45,7 @@ pub async fn import(
     let mut unchanged = true;
     for path in paths {
         let sha256 = sha256_file(path)?;
-        unchanged &= record::already_imported(db, source.name, &sha256).await?;
+        unchanged &= record::still_served(db, source.name, &sha256).await?;
         files.push(PendingFile {
             display: display_name(path),
             sha256,

@@ -18,6 +18,7 @@ crate::trials! {
         one_bad_file_aborts_the_whole_run,
         zipped_files_import_like_bare_ones,
         the_wrong_kind_of_file_is_refused_clearly,
+        a_replaced_file_given_again_is_loaded_again,
     ],
 }
 
@@ -240,5 +241,35 @@ async fn the_wrong_kind_of_file_is_refused_clearly(backend: Backend) {
             .to_string();
         assert!(error.contains("epraccur.csv"), "{error}");
         assert_eq!(count(&app).await, 0);
+    });
+}
+
+/// A → B → A: the first file was replaced by the second, so giving it again is a change, and
+/// its data is served again; given a fourth time, it is unchanged.
+async fn a_replaced_file_given_again_is_loaded_again(backend: Backend) {
+    with_app!(backend, |app| {
+        let dir = tempfile::tempdir().unwrap();
+        let a = fixture("api/epraccur.csv");
+        let b = copy_without_lines(&a, dir.path(), "epraccur.csv", |l| {
+            l.starts_with("\"Y01063\"")
+        });
+        app.import_paths("epraccur", &[a.clone()]).await.unwrap();
+        app.import_paths("epraccur", &[b]).await.unwrap();
+        assert_eq!(count(&app).await, 7);
+        let again = app.import_paths("epraccur", &[a.clone()]).await.unwrap();
+        assert!(matches!(again, Outcome::Imported { .. }), "{again:?}");
+        assert_eq!(count(&app).await, 8);
+        let fourth = app.import_paths("epraccur", &[a]).await.unwrap();
+        assert!(matches!(fourth, Outcome::Unchanged), "{fourth:?}");
+
+        let months = |month: &str| format!("api/gp-reg-pat-prac-quin-age-2025-{month}.csv");
+        let (april, may) = (months("04"), months("05"));
+        app.import("registrations", &[&april]).await.unwrap();
+        app.import("registrations", &[&may]).await.unwrap();
+        let april_again = app.import("registrations", &[&april]).await.unwrap();
+        assert!(
+            matches!(april_again, Outcome::Unchanged),
+            "another month's import does not replace April: {april_again:?}"
+        );
     });
 }
