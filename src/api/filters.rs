@@ -2,7 +2,7 @@
 //! validation messages and DRF `SearchFilter` semantics), the SQL condition it becomes, and how
 //! the schema document and the index describe it.
 
-use sea_query::{Alias, Condition, Expr, ExprTrait, LikeExpr};
+use sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr};
 use serde_json::{Map, Value, json};
 
 use super::compat::dates::{parse_django_date, parse_month};
@@ -105,21 +105,31 @@ fn search_term(table: &str, col: &'static str, term: &str, backend: Backend) -> 
     column(col).like(LikeExpr::new(like_pattern(term)).escape('\\'))
 }
 
-/// Rows whose `col` is `code` or lists it: the stored list, upper-cased, with its items
-/// separated by bare commas and commas at both ends, holds `,CODE,`.
-fn listed(col: &'static str, code: &str) -> Expr {
-    let mut pattern = String::from("%,");
-    for c in code.to_uppercase().chars() {
+/// Rows whose `col` is `code` or lists it: with the stored list upper-cased and its items
+/// separated by bare commas, `CODE` is the whole of it, its first item, its last or one between.
+fn listed(col: &'static str, code: &str) -> Condition {
+    let code = code.to_uppercase();
+    let mut escaped = String::with_capacity(code.len());
+    for c in code.chars() {
         if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
+            escaped.push('\\');
         }
-        pattern.push(c);
+        escaped.push(c);
     }
-    pattern.push_str(",%");
-    Expr::cust_with_values(
-        format!("(',' || REPLACE(UPPER(\"{col}\"), ', ', ',') || ',') LIKE ? ESCAPE '\\'"),
-        [pattern],
-    )
+    let folded = || {
+        Expr::expr(
+            Func::cust("REPLACE")
+                .arg(Func::upper(column(col)))
+                .arg(", ")
+                .arg(","),
+        )
+    };
+    let like = |pattern: String| folded().like(LikeExpr::new(pattern).escape('\\'));
+    Condition::any()
+        .add(folded().eq(code))
+        .add(like(format!("{escaped},%")))
+        .add(like(format!("%,{escaped}")))
+        .add(like(format!("%,{escaped},%")))
 }
 
 /// The core-filter guard: at least one of the endpoint's core filters must be non-empty.

@@ -3,11 +3,10 @@
 //! check every row and learn its months, so that the months are emptied before any row goes
 //! in, then to load the rows in one stream.
 //!
-//! The north and south halves of a month are two parts of it: a file's part of a month is the
-//! set of areas (region codes, else ICB or sub-ICB codes) its rows of that month cover. Halves
-//! cover different regions and add up; the same half given twice in one import (two editions,
-//! or a zip and a CSV from it) covers the same regions, so the later file's rows replace the
-//! earlier file's and the month is loaded once.
+//! A file replaces a month region by region (by ICB or sub-ICB location where a dated file
+//! names no region): the north and south halves of a month are loaded side by side, importing
+//! one half again leaves the other half's rows as they were, and the same half given twice in
+//! one import (two editions, or a zip and a CSV from it) is loaded once, from the later file.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -83,13 +82,16 @@ crate::table_row! {
 
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
     let (layout, rows) = read(file)?;
-    let mut areas: BTreeMap<NaiveDate, BTreeSet<String>> = BTreeMap::new();
+    let mut areas: BTreeMap<NaiveDate, BTreeSet<Option<(&'static str, String)>>> = BTreeMap::new();
     for row in rows {
         let row = row?;
         let area = row.place().area();
         let month = areas.entry(row.month()).or_default();
-        if !month.contains(area) {
-            month.insert(area.to_owned());
+        if !month
+            .iter()
+            .any(|known| known.as_ref().map(|(c, a)| (*c, a.as_str())) == area)
+        {
+            month.insert(area.map(|(column, code)| (column, code.to_owned())));
         }
     }
     let table = match layout {
@@ -97,9 +99,14 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
         Layout::Weekday | Layout::Dated => &ONLINE_CONSULTATION_TIMES,
     };
     for (month, covered) in &areas {
-        let part = covered.iter().cloned().collect::<Vec<_>>().join(" ");
-        ctx.replace(tx, table, &[("month", (*month).into())], &part)
-            .await?;
+        for area in covered {
+            let mut slice = vec![("month", (*month).into())];
+            slice.extend(
+                area.iter()
+                    .map(|(column, code)| (*column, code.as_str().into())),
+            );
+            ctx.replace(tx, table, &slice, "").await?;
+        }
     }
     let (_, rows) = read(file)?;
     let loaded = match layout {

@@ -184,14 +184,17 @@ pub struct Place {
 }
 
 impl Place {
-    /// The widest area the row names (region, else ICB, else sub-ICB location): north and
-    /// south halves of a month are told apart by the areas they cover.
-    pub fn area(&self) -> &str {
-        self.region_code
-            .as_deref()
-            .or(self.icb_code.as_deref())
-            .or(self.sub_icb_code.as_deref())
-            .unwrap_or("")
+    /// The widest area the row names, as the column holding it and its code: the region,
+    /// else the ICB, else the sub-ICB location. A file replaces a month area by area, so the
+    /// north and south halves of a month are loaded side by side.
+    pub fn area(&self) -> Option<(&'static str, &str)> {
+        [
+            ("region_code", &self.region_code),
+            ("icb_code", &self.icb_code),
+            ("sub_icb_code", &self.sub_icb_code),
+        ]
+        .into_iter()
+        .find_map(|(column, code)| code.as_deref().map(|code| (column, code)))
     }
 }
 
@@ -505,7 +508,7 @@ SUB_ICB_LOCATION_NAME,ICB_CODE,ICB_NAME,REGION_CODE,REGION_NAME,SUPPLIER,METRIC,
         );
         assert_eq!(first.supplier, "ACCURX LIMITED, ECONSULT HEALTH LIMITED");
         assert_eq!(first.value, Some(19.768934531450576));
-        assert_eq!(first.place.area(), "Y63");
+        assert_eq!(first.place.area(), Some(("region_code", "Y63")));
         let Row::Metric(second) = &rows[1] else {
             panic!("{rows:?}")
         };
@@ -573,7 +576,7 @@ ICB_NAME,REGION_CODE,REGION_NAME,PCN_CODE,PCN_NAME,SUPPLIER,WEEKDAY,SUBMISSION_T
             (row.clinical, row.admin, row.unknown_other, row.total),
             (Some(4.0), Some(2.0), Some(1.0), Some(7.0))
         );
-        assert_eq!(row.place.area(), "");
+        assert_eq!(row.place.area(), None);
     }
 
     #[test]

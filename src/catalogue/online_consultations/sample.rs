@@ -428,7 +428,10 @@ mod tests {
                 let rows: Vec<Row> = rows.collect::<Result<_, _>>().unwrap();
                 assert!(!rows.is_empty(), "{source}");
                 let months: BTreeSet<NaiveDate> = rows.iter().map(Row::month).collect();
-                let areas: BTreeSet<&str> = rows.iter().map(|r| r.place().area()).collect();
+                let areas: BTreeSet<&str> = rows
+                    .iter()
+                    .map(|r| r.place().region_code.as_deref().unwrap())
+                    .collect();
                 let north = areas.iter().all(|a| NORTH.contains(a));
                 seen.push((layout, months.len(), north, areas.len()));
             }
