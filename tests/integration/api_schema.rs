@@ -168,6 +168,7 @@ fn every_endpoint_is_documented_with_every_filter() {
             );
             let expected = match filter.kind {
                 FilterKind::Code(_)
+                | FilterKind::CodeInList(_)
                 | FilterKind::LowerCode(_)
                 | FilterKind::Search { .. }
                 | FilterKind::FinancialYear(_) => ("string", None),

@@ -28,6 +28,7 @@ fn filter_column(endpoint: &Endpoint, name: &str) -> &'static str {
         .unwrap_or_else(|| panic!("{}: no filter {name}", endpoint.path));
     match filter.kind {
         FilterKind::Code(column)
+        | FilterKind::CodeInList(column)
         | FilterKind::LowerCode(column)
         | FilterKind::Date(column)
         | FilterKind::Month(column)

@@ -111,7 +111,10 @@ fn valid_value(endpoint: &Endpoint, name: &str) -> &'static str {
         .find(|f| f.name == name)
         .unwrap_or_else(|| panic!("{}: no filter {name}", endpoint.path));
     match filter.kind {
-        FilterKind::Code(_) | FilterKind::LowerCode(_) | FilterKind::Search { .. } => "x",
+        FilterKind::Code(_)
+        | FilterKind::CodeInList(_)
+        | FilterKind::LowerCode(_)
+        | FilterKind::Search { .. } => "x",
         FilterKind::Date(_) | FilterKind::Month(_) => "2025-04-01",
         FilterKind::FinancialYear(_) => "2025/26",
         FilterKind::Boolean(_) => "true",

@@ -10,6 +10,7 @@ mod access_control;
 mod api_contract;
 mod api_list_sizes;
 mod api_nwrs;
+mod api_online_consultations;
 mod api_organisations;
 mod api_pagination;
 mod api_qof;
@@ -32,6 +33,7 @@ fn main() {
     trials.extend(api_contract::trials());
     trials.extend(api_list_sizes::trials());
     trials.extend(api_nwrs::trials());
+    trials.extend(api_online_consultations::trials());
     trials.extend(api_organisations::trials());
     trials.extend(api_pagination::trials());
     trials.extend(api_qof::trials());
