@@ -70,6 +70,10 @@ pub enum FilterKind {
     /// Exact match after trimming, for codes this service stores lower-case (`org_type`): the
     /// input is lower-cased.
     LowerCode(&'static str),
+    /// A published band label matched whatever its spacing (`08:00-09:59` finds `08:00 - 09:59`):
+    /// the input has every whitespace character removed and is upper-cased, and the column
+    /// holds the label folded the same way (`fold_label`).
+    Label(&'static str),
     /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of `fields`.
     /// `column` holds those fields lower-cased and joined by spaces, built when the table is
     /// derived, so a search is one substring match per term (from the column's trigram index
@@ -88,6 +92,15 @@ pub enum FilterKind {
     Boolean(&'static str),
 }
 
+/// A band label as a `Label` filter compares it: without whitespace, upper-cased.
+pub fn fold_label(label: &str) -> String {
+    label
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 impl FilterKind {
     /// The column the filter constrains (for a search, the column of its folded fields).
     pub fn column(&self) -> &'static str {
@@ -95,6 +108,7 @@ impl FilterKind {
             FilterKind::Search { column, .. }
             | FilterKind::Code(column)
             | FilterKind::LowerCode(column)
+            | FilterKind::Label(column)
             | FilterKind::Date(column)
             | FilterKind::Month(column)
             | FilterKind::FinancialYear(column)

@@ -300,10 +300,12 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
             FilterKind::Date(_) | FilterKind::Month(_) | FilterKind::FinancialYear(_)
         )
     });
-    let coded = endpoint
-        .filters
-        .iter()
-        .find(|f| matches!(f.kind, FilterKind::Code(_) | FilterKind::LowerCode(_)));
+    let coded = endpoint.filters.iter().find(|f| {
+        matches!(
+            f.kind,
+            FilterKind::Code(_) | FilterKind::LowerCode(_) | FilterKind::Label(_)
+        )
+    });
     if validated.is_some() || coded.is_some() {
         used.field_errors = true;
         schemas.push(schema_ref("FieldErrors"));
