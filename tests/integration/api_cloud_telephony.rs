@@ -115,7 +115,10 @@ fn august(f81001_calls: i64) -> Vec<(String, Value, Value, String, i64)> {
 async fn monthly_totals_sum_days_and_bands_in_order(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let body = app.get("/api/v1/cloud-telephony/?month=2026-08").await.json();
+        let body = app
+            .get("/api/v1/cloud-telephony/?month=2026-08")
+            .await
+            .json();
         assert_eq!(body["count"], 9);
         assert_eq!(monthly(&body), august(21));
         assert_eq!(
@@ -283,7 +286,7 @@ async fn bands_keep_their_published_labels_and_match_any_spacing(backend: Backen
         // September's first row wrote the band without spaces: that spelling is kept, and the
         // spaced spelling of the next day adds to it.
         let september = app
-            .get("/api/v1/cloud-telephony/time/?month=2026-09&dimension=08:00 - 09:59")
+            .get("/api/v1/cloud-telephony/time/?month=2026-09&dimension=08:00+-+09:59")
             .await
             .json();
         assert_eq!(
@@ -377,10 +380,15 @@ async fn a_reissue_in_the_same_import_is_loaded_once(backend: Backend) {
             panic!("imported");
         };
         assert!(
-            notes.iter().any(|n| n.contains("held by more than one file")),
+            notes
+                .iter()
+                .any(|n| n.contains("held by more than one file")),
             "{notes:?}"
         );
-        let body = app.get("/api/v1/cloud-telephony/?month=2026-08").await.json();
+        let body = app
+            .get("/api/v1/cloud-telephony/?month=2026-08")
+            .await
+            .json();
         assert_eq!(monthly(&body), august(22));
         let time = app
             .get("/api/v1/cloud-telephony/time/?month=2026-08&practice=F81001&indicator=CBT001")
@@ -396,7 +404,10 @@ async fn reimporting_a_month_replaces_it(backend: Backend) {
         app.import("cloud-telephony", &[SEPTEMBER_0526])
             .await
             .expect("corrected september");
-        let body = app.get("/api/v1/cloud-telephony/?month=2026-09").await.json();
+        let body = app
+            .get("/api/v1/cloud-telephony/?month=2026-09")
+            .await
+            .json();
         assert_eq!(body["count"], 1);
         assert_eq!(body["results"][0]["value"], 20);
         let time = app
@@ -406,13 +417,19 @@ async fn reimporting_a_month_replaces_it(backend: Backend) {
         assert_eq!(time["count"], 1);
         assert_eq!(time["results"][0]["value"], 20);
         // August was not in the corrected file: it stays as loaded.
-        let august_body = app.get("/api/v1/cloud-telephony/?month=2026-08").await.json();
+        let august_body = app
+            .get("/api/v1/cloud-telephony/?month=2026-08")
+            .await
+            .json();
         assert_eq!(monthly(&august_body), august(21));
         // Importing the August day-and-time zip again replaces its month, and only its kind.
         app.import("cloud-telephony", &[DAY_AND_TIME_V2])
             .await
             .expect("reissue");
-        let again = app.get("/api/v1/cloud-telephony/?month=2026-08").await.json();
+        let again = app
+            .get("/api/v1/cloud-telephony/?month=2026-08")
+            .await
+            .json();
         assert_eq!(monthly(&again), august(22));
         let durations = app
             .get("/api/v1/cloud-telephony/time/?month=2026-08&dimension=TOTAL&practice=F81002")
@@ -443,9 +460,15 @@ async fn a_broken_file_changes_nothing_and_says_why(backend: Backend) {
             .await
             .text();
         assert_eq!(after, before);
-        let september = app.get("/api/v1/cloud-telephony/?month=2026-09").await.json();
+        let september = app
+            .get("/api/v1/cloud-telephony/?month=2026-09")
+            .await
+            .json();
         assert_eq!(september["results"][0]["value"], 10);
-        let october = app.get("/api/v1/cloud-telephony/?month=2026-10").await.json();
+        let october = app
+            .get("/api/v1/cloud-telephony/?month=2026-10")
+            .await
+            .json();
         assert_eq!(october["count"], 0);
     });
 }

@@ -29,6 +29,7 @@ fn filter_column(endpoint: &Endpoint, name: &str) -> &'static str {
     match filter.kind {
         FilterKind::Code(column)
         | FilterKind::LowerCode(column)
+        | FilterKind::Label(column)
         | FilterKind::Date(column)
         | FilterKind::Month(column)
         | FilterKind::FinancialYear(column)
