@@ -368,14 +368,15 @@ async fn disagreements(
         .into_iter()
         .map(|((month, indicator, other), d)| {
             let (practice, ours, theirs) = d.example.unwrap_or_default();
-            let (day_and_time, other_total, other_name, other_value) =
-                if aggregate.kind == FileKind::DayAndTime {
-                    (ours as i64, "TOTAL", other, theirs)
-                } else {
-                    (theirs, "TOTAL", this, ours as i64)
-                };
+            // The note always reads "<other file>: <its TOTAL> against <day-and-time total>".
+            let (other_name, other_value, day_and_time) = if aggregate.kind == FileKind::DayAndTime
+            {
+                (other, theirs, count(ours))
+            } else {
+                (this, count(ours), theirs)
+            };
             format!(
-                "cloud telephony {} {indicator}: the {other_name} {other_total} differs from the \
+                "cloud telephony {} {indicator}: the {other_name} TOTAL differs from the \
                  By Day and Time total for {} practice{} (checked on loading {file}); e.g. \
                  {practice}: {other_value} against {day_and_time}",
                 month.format("%Y-%m"),
