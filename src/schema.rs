@@ -90,6 +90,10 @@ pub enum FilterKind {
     /// several codes separated by commas must all be listed. Read by a scan of the rows the
     /// other filters narrow to, so it is only declared beside core filters.
     CodeInList(&'static str),
+    /// A published band label matched whatever its spacing (`08:00-09:59` finds `08:00 - 09:59`):
+    /// the input has every whitespace character removed and is upper-cased, and the column
+    /// holds the label folded the same way (`fold_label`).
+    Label(&'static str),
     /// DRF `SearchFilter`: every term must be a case-insensitive substring of one of `fields`.
     /// `column` holds those fields lower-cased and joined by spaces, built when the table is
     /// derived, so a search is one substring match per term (from the column's trigram index
@@ -108,6 +112,15 @@ pub enum FilterKind {
     Boolean(&'static str),
 }
 
+/// A band label as a `Label` filter compares it: without whitespace, upper-cased.
+pub fn fold_label(label: &str) -> String {
+    label
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 impl FilterKind {
     /// The column the filter constrains (for a search, the column of its folded fields).
     pub fn column(&self) -> &'static str {
@@ -116,6 +129,7 @@ impl FilterKind {
             | FilterKind::Code(column)
             | FilterKind::CodeInList(column)
             | FilterKind::LowerCode(column)
+            | FilterKind::Label(column)
             | FilterKind::Date(column)
             | FilterKind::Month(column)
             | FilterKind::FinancialYear(column)

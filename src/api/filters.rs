@@ -11,7 +11,7 @@ use super::compat::querydict::QueryParams;
 use super::compat::search::{MAX_SEARCH_CHARS, NullCharacters, like_pattern, search_terms};
 use super::error::ApiError;
 use crate::db::{Backend, search_index_name};
-use crate::schema::{Endpoint, FilterKind};
+use crate::schema::{Endpoint, FilterKind, fold_label};
 
 fn column(name: &'static str) -> Expr {
     Expr::col(Alias::new(name))
@@ -34,7 +34,10 @@ pub fn condition(
             continue;
         };
         match filter.kind {
-            FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_)
+            FilterKind::Code(_)
+            | FilterKind::CodeInList(_)
+            | FilterKind::LowerCode(_)
+            | FilterKind::Label(_)
                 if raw.contains('\0') =>
             {
                 errors.insert(filter.name.to_owned(), json!([NullCharacters.to_string()]));
@@ -49,6 +52,9 @@ pub fn condition(
                 for code in raw.split(',').map(str::trim).filter(|c| !c.is_empty()) {
                     cond = cond.add(listed(col, code));
                 }
+            }
+            FilterKind::Label(col) => {
+                cond = cond.add(column(col).eq(fold_label(raw)));
             }
             FilterKind::Date(col) => match parse_django_date(raw) {
                 Some(date) => cond = cond.add(column(col).eq(date)),
@@ -150,6 +156,7 @@ pub fn require_core(endpoint: &Endpoint, params: &QueryParams) -> Result<(), Api
 pub fn type_name(kind: &FilterKind) -> &'static str {
     match kind {
         FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_) => "code",
+        FilterKind::Label(_) => "label",
         FilterKind::Search { .. } => "search",
         FilterKind::Date(_) => "date",
         FilterKind::Month(_) => "month",
@@ -168,6 +175,10 @@ pub fn rule(kind: &FilterKind) -> &'static str {
         FilterKind::CodeInList(_) => {
             "Matches rows whose value is this code or lists it among comma-separated codes, \
              case-insensitive after trimming; several codes separated by commas must all be listed."
+        }
+        FilterKind::Label(_) => {
+            "The label as published; spaces and case do not matter (08:00-09:59 matches \
+             08:00 - 09:59)."
         }
         FilterKind::Search { .. } => "Quoted phrases stay one term; matching is case-insensitive.",
         FilterKind::Date(_) => {
@@ -190,7 +201,10 @@ pub fn rule(kind: &FilterKind) -> &'static str {
 pub fn schema(kind: &FilterKind) -> Value {
     match kind {
         // Django's CharField refuses a null character with a 400.
-        FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_) => {
+        FilterKind::Code(_)
+        | FilterKind::CodeInList(_)
+        | FilterKind::LowerCode(_)
+        | FilterKind::Label(_) => {
             json!({"type": "string", "pattern": "^[^\\x00]*$"})
         }
         // DRF's SearchFilter refuses a null character with a 400, and so does this service a

@@ -304,7 +304,10 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
     let coded = endpoint.filters.iter().find(|f| {
         matches!(
             f.kind,
-            FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_)
+            FilterKind::Code(_)
+            | FilterKind::CodeInList(_)
+            | FilterKind::LowerCode(_)
+            | FilterKind::Label(_)
         )
     });
     if validated.is_some() || coded.is_some() {

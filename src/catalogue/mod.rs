@@ -2,6 +2,7 @@
 //! `import --help`, the demo and the order of rebuilds are all derived from it; adding a dataset
 //! is a folder of its own and one line in `DATASETS`.
 
+pub mod cloud_telephony;
 mod dataset;
 pub mod list_sizes;
 pub mod nwrs;
@@ -26,6 +27,7 @@ pub static DATASETS: &[&Dataset] = &[
     &nwrs::DATASET,
     &qof::DATASET,
     &online_consultations::DATASET,
+    &cloud_telephony::DATASET,
 ];
 
 /// Every served endpoint, in the order the index and schema list them.

@@ -353,6 +353,33 @@ impl Tx {
         }
     }
 
+    /// Runs a select inside the transaction (seeing its own writes) and decodes each row by the
+    /// given column kinds.
+    pub async fn fetch_cells(
+        &mut self,
+        select: &SelectStatement,
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
+                let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.iter().map(|r| cell::decode_sqlite(r, kinds)).collect()
+            }
+            Tx::Postgres(tx) => {
+                let (sql, values) = select.build_sqlx(PostgresQueryBuilder);
+                let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.iter()
+                    .map(|r| cell::decode_postgres(r, kinds))
+                    .collect()
+            }
+        }
+    }
+
     /// Deletes `table`'s rows whose columns have the values given (all rows when none are).
     pub async fn delete_where(
         &mut self,

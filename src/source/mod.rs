@@ -210,6 +210,28 @@ impl SourceFile {
         Ok((Header::new(file, first.iter()), reader))
     }
 
+    /// Like `csv_with_header`, for files of millions of rows: records are read as
+    /// `csv::ByteRecord`s (see `for_each_byte_record`), so no row is checked as UTF-8 or
+    /// allocated; the header is still decoded for lookups by name.
+    pub fn byte_csv_with_header(
+        &self,
+    ) -> Result<(Header, csv::Reader<Box<dyn Read + Send>>), ImportError> {
+        let file = self.to_string();
+        let mut reader = self.csv_reader()?;
+        let mut first = csv::ByteRecord::new();
+        if !reader
+            .read_byte_record(&mut first)
+            .map_err(|e| ImportError::from_csv(&file, e))?
+        {
+            return Err(ImportError::Empty { file });
+        }
+        let names: Vec<String> = first
+            .iter()
+            .map(|name| String::from_utf8_lossy(name).into_owned())
+            .collect();
+        Ok((Header::new(file, names), reader))
+    }
+
     fn zip_name(&self) -> String {
         self.path.file_name().map_or_else(
             || self.path.display().to_string(),
@@ -516,6 +538,27 @@ pub fn for_each_record<R: Read>(
             continue;
         }
         each(&record, line_of(&record))?;
+    }
+    Ok(())
+}
+
+/// `for_each_record` over byte records: one buffer for the whole file, fields as trimmed bytes
+/// (the reader is built by `csv_builder`), blank rows skipped.
+pub fn for_each_byte_record<R: Read>(
+    reader: &mut csv::Reader<R>,
+    file: &str,
+    mut each: impl FnMut(&csv::ByteRecord, u64) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let mut record = csv::ByteRecord::new();
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|e| ImportError::from_csv(file, e))?
+    {
+        if record.iter().all(<[u8]>::is_empty) {
+            continue;
+        }
+        let line = record.position().map_or(0, csv::Position::line);
+        each(&record, line)?;
     }
     Ok(())
 }

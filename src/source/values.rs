@@ -11,6 +11,23 @@ pub fn present(value: &str) -> Option<&str> {
     (!missing).then_some(value)
 }
 
+/// A count written as a whole number, possibly with a zero fraction (`12`, `12.0`), as raw
+/// bytes; `None` for anything else (a sign, a non-zero fraction, an empty value, overflow).
+pub fn whole_count(value: &[u8]) -> Option<u64> {
+    let (whole, fraction) = match value.iter().position(|b| *b == b'.') {
+        Some(dot) => (&value[..dot], &value[dot + 1..]),
+        None => (value, &[][..]),
+    };
+    if whole.is_empty() || !fraction.iter().all(|b| *b == b'0') {
+        return None;
+    }
+    whole.iter().try_fold(0u64, |n, b| {
+        b.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u64::from(b - b'0')))
+            .flatten()
+    })
+}
+
 /// A non-negative decimal as an integer scaled by 10^places, rounded half up.
 pub fn scaled(value: &str, places: u32) -> Option<i64> {
     let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
@@ -78,6 +95,24 @@ mod tests {
         assert_eq!(scaled(".5", 2), Some(50));
         assert_eq!(scaled("-1", 2), None);
         assert_eq!(scaled("1e3", 2), None);
+    }
+
+    #[test]
+    fn whole_counts_allow_a_zero_fraction_only() {
+        assert_eq!(whole_count(b"12"), Some(12));
+        assert_eq!(whole_count(b"1.0"), Some(1));
+        assert_eq!(whole_count(b"0.00"), Some(0));
+        assert_eq!(whole_count(b"7."), Some(7));
+        for bad in [
+            &b""[..],
+            b"1.5",
+            b"-1",
+            b".0",
+            b"1e3",
+            b"99999999999999999999",
+        ] {
+            assert_eq!(whole_count(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

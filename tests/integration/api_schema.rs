@@ -170,6 +170,7 @@ fn every_endpoint_is_documented_with_every_filter() {
                 FilterKind::Code(_)
                 | FilterKind::CodeInList(_)
                 | FilterKind::LowerCode(_)
+                | FilterKind::Label(_)
                 | FilterKind::Search { .. }
                 | FilterKind::FinancialYear(_) => ("string", None),
                 FilterKind::Date(_) | FilterKind::Month(_) => ("string", Some("date")),
@@ -257,7 +258,10 @@ fn every_endpoint_is_documented_with_every_filter() {
             || endpoint.filters.iter().any(|f| {
                 !matches!(
                     f.kind,
-                    FilterKind::Code(_) | FilterKind::LowerCode(_) | FilterKind::Boolean(_)
+                    FilterKind::Code(_)
+                        | FilterKind::LowerCode(_)
+                        | FilterKind::Label(_)
+                        | FilterKind::Boolean(_)
                 )
             });
         assert_eq!(op["responses"]["400"].is_object(), can_fail, "{path}");

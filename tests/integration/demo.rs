@@ -30,6 +30,7 @@ fn filter_column(endpoint: &Endpoint, name: &str) -> &'static str {
         FilterKind::Code(column)
         | FilterKind::CodeInList(column)
         | FilterKind::LowerCode(column)
+        | FilterKind::Label(column)
         | FilterKind::Date(column)
         | FilterKind::Month(column)
         | FilterKind::FinancialYear(column)

@@ -114,6 +114,7 @@ fn valid_value(endpoint: &Endpoint, name: &str) -> &'static str {
         FilterKind::Code(_)
         | FilterKind::CodeInList(_)
         | FilterKind::LowerCode(_)
+        | FilterKind::Label(_)
         | FilterKind::Search { .. } => "x",
         FilterKind::Date(_) | FilterKind::Month(_) => "2025-04-01",
         FilterKind::FinancialYear(_) => "2025/26",
@@ -143,7 +144,12 @@ async fn null_characters_in_code_filters_and_path_parameters_are_refused(backend
     let code_filters = endpoints
         .iter()
         .flat_map(|e| e.filters)
-        .filter(|f| matches!(f.kind, FilterKind::Code(_) | FilterKind::LowerCode(_)))
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FilterKind::Code(_) | FilterKind::LowerCode(_) | FilterKind::Label(_)
+            )
+        })
         .count();
     assert!(code_filters > 0);
     assert!(endpoints.iter().any(|e| e.lookup.is_some()));
@@ -152,7 +158,10 @@ async fn null_characters_in_code_filters_and_path_parameters_are_refused(backend
         for endpoint in endpoints {
             let path = path_with(endpoint, "A81001");
             for filter in endpoint.filters {
-                if !matches!(filter.kind, FilterKind::Code(_) | FilterKind::LowerCode(_)) {
+                if !matches!(
+                    filter.kind,
+                    FilterKind::Code(_) | FilterKind::LowerCode(_) | FilterKind::Label(_)
+                ) {
                     continue;
                 }
                 let mut query = format!("{}=A%00", filter.name);

@@ -7,6 +7,7 @@
 mod common;
 
 mod access_control;
+mod api_cloud_telephony;
 mod api_contract;
 mod api_list_sizes;
 mod api_nwrs;
@@ -34,6 +35,7 @@ fn main() {
     trials.extend(api_list_sizes::trials());
     trials.extend(api_nwrs::trials());
     trials.extend(api_online_consultations::trials());
+    trials.extend(api_cloud_telephony::trials());
     trials.extend(api_organisations::trials());
     trials.extend(api_pagination::trials());
     trials.extend(api_qof::trials());
