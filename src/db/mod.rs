@@ -331,6 +331,33 @@ impl Tx {
         }
     }
 
+    /// Runs a select inside the transaction and decodes each row by the given column kinds: a
+    /// loader's lookup, made once before its rows, sees what the import has written so far.
+    pub async fn fetch_cells(
+        &mut self,
+        select: &SelectStatement,
+        kinds: &[Kind],
+    ) -> Result<Vec<Vec<Cell>>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let (sql, values) = select.build_sqlx(SqliteQueryBuilder);
+                let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.iter().map(|r| cell::decode_sqlite(r, kinds)).collect()
+            }
+            Tx::Postgres(tx) => {
+                let (sql, values) = select.build_sqlx(PostgresQueryBuilder);
+                let rows = sqlx::query_with(AssertSqlSafe(sql), values)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                rows.iter()
+                    .map(|r| cell::decode_postgres(r, kinds))
+                    .collect()
+            }
+        }
+    }
+
     pub async fn delete(&mut self, delete: &DeleteStatement) -> Result<u64, sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => {
