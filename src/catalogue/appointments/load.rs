@@ -85,7 +85,7 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     let mapping = zip_mapping(file)?;
     let ods = ods_geography(tx).await?;
     let mut crosstab = Crosstab::open(file)?;
-    let Some((first, _)) = crosstab.next_row()? else {
+    let Some((first, first_line)) = crosstab.next_row()? else {
         return Ok(Loaded::default());
     };
     let month = first.month;
@@ -95,7 +95,8 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     }
     let mut loader = ctx.loader::<AppointmentRow>(tx, &GP_APPOINTMENTS)?;
     let mut differing = HashSet::new();
-    let mut next = Some((first, 0));
+    let mut seen = HashMap::new();
+    let mut next = Some((first, first_line));
     while let Some((row, line)) = next {
         if row.month != month {
             return Err(ImportError::bad_value(
@@ -104,6 +105,17 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
                 "APPOINTMENT_MONTH_START_DATE",
                 &row.month.format("%d%b%Y").to_string().to_uppercase(),
                 "the month of the file's first row: one month per file",
+            ));
+        }
+        // Checked here rather than left to the primary key so that the message names both
+        // lines; two spellings of one label fold into one row key, too.
+        if let Some(earlier) = seen.insert(row.key_hash(), line) {
+            return Err(ImportError::unrecognised(
+                crosstab.file(),
+                format!(
+                    "line {line} repeats line {earlier}: the same practice ({}), HCP type, mode, national category, lead time and status",
+                    row.practice_code
+                ),
             ));
         }
         let mapped = mapping.as_ref().and_then(|m| m.get(&row.practice_code));

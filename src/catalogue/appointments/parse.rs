@@ -4,6 +4,7 @@
 //! file holds.
 
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 
 use chrono::{Datelike, NaiveDate};
@@ -177,6 +178,23 @@ pub struct Appointment {
     pub time_between_book_and_appt: String,
     pub appt_status: String,
     pub count: i64,
+}
+
+impl Appointment {
+    /// A hash of the row's key within its month, to find a row given twice.
+    pub fn key_hash(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        (
+            &self.practice_code,
+            &self.hcp_type,
+            &self.appt_mode,
+            &self.national_category,
+            &self.time_between_book_and_appt,
+            &self.appt_status,
+        )
+            .hash(&mut hasher);
+        hasher.finish()
+    }
 }
 
 /// Reads a crosstab row by row, one record buffer reused.
