@@ -85,6 +85,9 @@ const ROWS_PER_PRACTICE: f64 = 165.0;
 /// `Midlands_North`.
 const LONDON_EAST_SOUTH: [&str; 4] = ["London", "East of England", "South East", "South West"];
 
+/// Whether a practice of the region (by name) goes into a member file.
+type KeepRegion = fn(&str) -> bool;
+
 /// The five labels of combination `index`, and the weight of drawing it.
 fn labels(index: usize) -> ([&'static str; 5], f64) {
     let (rest, status) = (index / STATUSES.len(), index % STATUSES.len());
@@ -257,7 +260,7 @@ pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(1));
-    let members: [(String, NaiveDate, fn(&str) -> bool); 4] = [
+    let members: [(String, NaiveDate, KeepRegion); 4] = [
         (name_month(latest), latest, |_| true),
         (name_month(older), older, |_| true),
         (
