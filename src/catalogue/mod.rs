@@ -2,6 +2,7 @@
 //! `import --help`, the demo and the order of rebuilds are all derived from it; adding a dataset
 //! is a folder of its own and one line in `DATASETS`.
 
+pub mod appointments;
 pub mod cloud_telephony;
 mod dataset;
 pub mod list_sizes;
@@ -26,6 +27,7 @@ pub static DATASETS: &[&Dataset] = &[
     &list_sizes::DATASET,
     &nwrs::DATASET,
     &qof::DATASET,
+    &appointments::DATASET,
     &online_consultations::DATASET,
     &cloud_telephony::DATASET,
 ];

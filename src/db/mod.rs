@@ -334,27 +334,8 @@ impl Tx {
         }
     }
 
-    pub async fn delete(&mut self, delete: &DeleteStatement) -> Result<u64, sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => {
-                let (sql, values) = delete.build_sqlx(SqliteQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected())
-            }
-            Tx::Postgres(tx) => {
-                let (sql, values) = delete.build_sqlx(PostgresQueryBuilder);
-                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected())
-            }
-        }
-    }
-
-    /// Runs a select inside the transaction (seeing its own writes) and decodes each row by the
-    /// given column kinds.
+    /// Runs a select inside the transaction and decodes each row by the given column kinds: a
+    /// loader's lookup, made once before its rows, sees what the import has written so far.
     pub async fn fetch_cells(
         &mut self,
         select: &SelectStatement,
@@ -376,6 +357,25 @@ impl Tx {
                 rows.iter()
                     .map(|r| cell::decode_postgres(r, kinds))
                     .collect()
+            }
+        }
+    }
+
+    pub async fn delete(&mut self, delete: &DeleteStatement) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let (sql, values) = delete.build_sqlx(SqliteQueryBuilder);
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
+            }
+            Tx::Postgres(tx) => {
+                let (sql, values) = delete.build_sqlx(PostgresQueryBuilder);
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
             }
         }
     }

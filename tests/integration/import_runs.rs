@@ -253,10 +253,15 @@ async fn a_replaced_file_given_again_is_loaded_again(backend: Backend) {
         let b = copy_without_lines(&a, dir.path(), "epraccur.csv", |l| {
             l.starts_with("\"Y01063\"")
         });
-        app.import_paths("epraccur", std::slice::from_ref(&a)).await.unwrap();
+        app.import_paths("epraccur", std::slice::from_ref(&a))
+            .await
+            .unwrap();
         app.import_paths("epraccur", &[b]).await.unwrap();
         assert_eq!(count(&app).await, 7);
-        let again = app.import_paths("epraccur", std::slice::from_ref(&a)).await.unwrap();
+        let again = app
+            .import_paths("epraccur", std::slice::from_ref(&a))
+            .await
+            .unwrap();
         assert!(matches!(again, Outcome::Imported { .. }), "{again:?}");
         assert_eq!(count(&app).await, 8);
         let fourth = app.import_paths("epraccur", &[a]).await.unwrap();

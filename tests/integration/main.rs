@@ -7,6 +7,7 @@
 mod common;
 
 mod access_control;
+mod api_appointments;
 mod api_cloud_telephony;
 mod api_contract;
 mod api_list_sizes;
@@ -31,6 +32,7 @@ fn main() {
     // The demo is the longest trial: started first, it runs beside the others.
     let mut trials = demo::trials();
     trials.extend(access_control::trials());
+    trials.extend(api_appointments::trials());
     trials.extend(api_contract::trials());
     trials.extend(api_list_sizes::trials());
     trials.extend(api_nwrs::trials());
