@@ -493,6 +493,18 @@ async fn reimporting_replaces_the_months_a_file_holds(backend: Backend) {
             .await
             .json();
         assert_eq!(june["count"], 6);
+        // The May edition again: June's north half replaced part of what it held, so it is
+        // loaded again and May's north is its own again; a second time, nothing changes.
+        assert!(matches!(
+            app.import("online-consultations", &[MAY_2024])
+                .await
+                .expect("May edition again"),
+            Outcome::Imported { .. }
+        ));
+        assert_eq!(
+            total(app.get(may).await.json()),
+            ["A81001|130.0", "A81002|null", "F83001|45.0"]
+        );
         assert!(matches!(
             app.import("online-consultations", &[MAY_2024])
                 .await

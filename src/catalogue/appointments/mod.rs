@@ -7,7 +7,9 @@ pub mod parse;
 pub mod sample;
 
 use crate::catalogue::Dataset;
-use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
+use crate::schema::{
+    Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
+};
 
 pub const SCOPE: &str = "appointments";
 
@@ -70,7 +72,7 @@ pub static GP_APPOINTMENTS: Table = Table {
             "Attended, DNA or Unknown; Unknown for every row of the releases that published no APPT_STATUS (December 2022, January 2023)",
         ),
         col("count", Kind::Integer, "Number of appointments"),
-        col("import_id", Kind::Integer, "Import that loaded the row"),
+        internal("import_id", Kind::Integer, "Import that loaded the row"),
     ],
     // The key is the served order, so a month's pages are read straight from it.
     primary_key: &[
@@ -96,22 +98,7 @@ pub static ENDPOINT: Endpoint = Endpoint {
     component: "GpAppointment",
     description: "Appointments in General Practice: appointments by month, practice, healthcare professional type, mode, national category, booking lead time and status. Labels are served as the current release spells them: older editions' spellings (single or double spaces, Unknown / Data Issue) are folded into them at import, so a month never holds one band twice.",
     table: &GP_APPOINTMENTS,
-    fields: &[
-        "month",
-        "practice_code",
-        "practice_name",
-        "supplier",
-        "pcn_code",
-        "sub_icb_code",
-        "icb_code",
-        "region_code",
-        "hcp_type",
-        "appt_mode",
-        "national_category",
-        "time_between_book_and_appt",
-        "appt_status",
-        "count",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         Filter {
             name: "month",

@@ -8,7 +8,9 @@ pub mod parse;
 pub mod sample;
 
 use crate::catalogue::Dataset;
-use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
+use crate::schema::{
+    Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
+};
 
 pub const SCOPE: &str = "telephony";
 
@@ -16,7 +18,7 @@ pub const SCOPE: &str = "telephony";
 macro_rules! telephony_columns {
     ([$($extra:expr),* $(,)?]) => {
         &[
-            col("id", Kind::Integer, "Row number; breaks ties between shared accounts"),
+            internal("id", Kind::Integer, "Row number; breaks ties between shared accounts"),
             col("month", Kind::Date, "First day of the month the days were summed over"),
             opt(
                 "practice_code",
@@ -42,7 +44,7 @@ macro_rules! telephony_columns {
                  callback made, CBT007 answered (by call length)",
             ),
             $($extra,)*
-            col("import_id", Kind::Integer, "Import that loaded the row"),
+            internal("import_id", Kind::Integer, "Import that loaded the row"),
         ]
     };
 }
@@ -80,7 +82,7 @@ pub static BANDS: Table = Table {
             "The band as published: a 2-hour time band (08:00 - 09:59; the evening split \
              18:00 - 18:29 and 18:30 - 23:59), or seconds (0, 1_30 … 241_300, >300) and TOTAL",
         ),
-        col(
+        internal(
             "dimension_key",
             Kind::Text,
             "The band folded for matching: no whitespace, upper-case",
@@ -159,17 +161,7 @@ pub static MONTHLY_ENDPOINT: Endpoint = Endpoint {
         geography they were published with: practice_code is null and unassigned is true, so \
         they count towards pcn and icb filters but never match a practice.",
     table: &MONTHLY,
-    fields: &[
-        "month",
-        "practice_code",
-        "unassigned",
-        "pcn_code",
-        "sub_icb_code",
-        "icb_code",
-        "region_code",
-        "indicator",
-        "value",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         MONTH_FILTER,
         PRACTICE_FILTER,
@@ -202,20 +194,7 @@ pub static BANDS_ENDPOINT: Endpoint = Endpoint {
         (PRACTICE_CODE Unassigned) are served as on the monthly endpoint: practice_code null, \
         unassigned true.",
     table: &BANDS,
-    fields: &[
-        "month",
-        "practice_code",
-        "unassigned",
-        "pcn_code",
-        "sub_icb_code",
-        "icb_code",
-        "region_code",
-        "indicator",
-        "dimension_type",
-        "dimension",
-        "core_category",
-        "value",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         MONTH_FILTER,
         PRACTICE_FILTER,

@@ -8,7 +8,9 @@ pub mod parse;
 pub mod sample;
 
 use crate::catalogue::Dataset;
-use crate::schema::{Direction, Endpoint, Filter, FilterKind, Kind, Shape, Table, col, opt};
+use crate::schema::{
+    Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
+};
 
 pub const SCOPE: &str = "online_consultations";
 
@@ -35,7 +37,7 @@ macro_rules! place_columns {
                  publisher's placeholder No data / No Data",
             ),
             $($rest,)*
-            col("import_id", Kind::Integer, "Import that loaded the row"),
+            internal("import_id", Kind::Integer, "Import that loaded the row"),
         ]
     };
 }
@@ -78,7 +80,7 @@ pub static ONLINE_CONSULTATION_TIMES: Table = Table {
     name: "online_consultation_times",
     columns: place_columns!(
         [
-            col(
+            internal(
                 "month",
                 Kind::Date,
                 "First day of the month the row falls in"
@@ -100,7 +102,7 @@ pub static ONLINE_CONSULTATION_TIMES: Table = Table {
                 Kind::Text,
                 "Day of the week as published (Monday)"
             ),
-            col(
+            internal(
                 "weekday_number",
                 Kind::Integer,
                 "1 (Monday) to 7 (Sunday), to order by"
@@ -179,22 +181,7 @@ pub static ONLINE_CONSULTATIONS_ENDPOINT: Endpoint = Endpoint {
                   patients), as published. Values are numbers as published; an empty cell is \
                   null, never 0.",
     table: &ONLINE_CONSULTATIONS,
-    fields: &[
-        "month",
-        "practice_code",
-        "practice_name",
-        "pcn_code",
-        "pcn_name",
-        "sub_icb_code",
-        "sub_icb_name",
-        "icb_code",
-        "icb_name",
-        "region_code",
-        "region_name",
-        "supplier",
-        "metric",
-        "value",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         Filter {
             name: "month",
@@ -237,27 +224,7 @@ pub static ONLINE_CONSULTATION_TIMES_ENDPOINT: Endpoint = Endpoint {
                   `admin` and `unknown_other` are null). Dated rows (later files) have \
                   `date_type` `day` and all four counts.",
     table: &ONLINE_CONSULTATION_TIMES,
-    fields: &[
-        "date",
-        "date_type",
-        "weekday",
-        "practice_code",
-        "practice_name",
-        "pcn_code",
-        "pcn_name",
-        "sub_icb_code",
-        "sub_icb_name",
-        "icb_code",
-        "icb_name",
-        "region_code",
-        "region_name",
-        "supplier",
-        "submission_time",
-        "clinical",
-        "admin",
-        "unknown_other",
-        "total",
-    ],
+    fields: SERVED_COLUMNS,
     filters: &[
         Filter {
             name: "date",
