@@ -36,7 +36,7 @@ need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" 
 need sqlite3 "apt-get install sqlite3"
 need bc "apt-get install bc"
 
-declare -A SECONDS_OF
+declare -A SECONDS_OF CPU_OF
 # Imports every dataset into the database at $1; records each one's seconds under "$2 name".
 import_all() { # url backend-label
   local name files out
@@ -47,9 +47,10 @@ import_all() { # url backend-label
     read -r seconds rss user system < <(echo "$out" | sed -nE 's/^TIME ([0-9.]+) ([0-9]+) ([0-9.]+) ([0-9.]+)$/\1 \2 \3 \4/p')
     rows=$(echo "$out" | sed -nE 's/.*imported [0-9]+ file\(s\), ([0-9]+) rows.*/\1/p')
     SECONDS_OF["$2 $name"]=$seconds
+    CPU_OF["$2 $name"]=$(echo "$user + $system" | bc)
     # CPU seconds too: on a shared machine they move less than wall time.
     printf "%-8s %-14s %9s rows %7.1f s (CPU %6.1f s) %9.0f rows/s   peak RSS %4d MB (target < 200 MB)\n" \
-      "$2" "$name" "$rows" "$seconds" "$(echo "$user + $system" | bc)" \
+      "$2" "$name" "$rows" "$seconds" "${CPU_OF["$2 $name"]}" \
       "$(echo "${rows:-0} / ($seconds + 0.001)" | bc -l)" "$((rss / 1024))"
   done
 }
@@ -88,10 +89,13 @@ for line in "${TABLES[@]}"; do
   rows=$(wc -l <"$csv")
   rm -f "$raw"
   sqlite3 "$SQLITE_DB" ".schema $table" | sqlite3 "$raw"
-  start=$(date +%s.%N)
-  sqlite3 "$raw" -cmd "PRAGMA journal_mode=wal" -cmd "PRAGMA synchronous=normal" -cmd ".mode csv" ".import $csv $table" >/dev/null
-  end=$(date +%s.%N)
-  ratio sqlite "$table" "$rows" "$(echo "$end - $start" | bc)" "${SECONDS_OF["sqlite $dataset"]}"
+  read -r reference reference_cpu < <(
+    { /usr/bin/time -f "TIME %e %U %S" sqlite3 "$raw" -cmd "PRAGMA journal_mode=wal" \
+        -cmd "PRAGMA synchronous=normal" -cmd ".mode csv" ".import $csv $table" >/dev/null; } 2>&1 \
+      | sed -nE 's/^TIME ([0-9.]+) ([0-9.]+) ([0-9.]+)$/\1 \2 + \3/p' | { read -r e c; echo "$e $(echo "$c" | bc)"; })
+  ratio sqlite "$table" "$rows" "$reference" "${SECONDS_OF["sqlite $dataset"]}"
+  # Both sides run in one process on SQLite, so their CPU times compare too.
+  ratio "  (CPU)" "$table" "$rows" "$reference_cpu" "${CPU_OF["sqlite $dataset"]}"
   rm -f "$raw" "$csv"
   if [ "$PG" = 1 ]; then
     psql "$PG_URL" -qc "\\copy $PG_SCHEMA.$table TO '$csv' CSV"

@@ -19,8 +19,10 @@ use sea_query::OnConflict;
 use super::Tx;
 use crate::schema::{Kind, Table};
 
-/// Bytes of encoded rows a loader holds before writing them.
-const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes of encoded rows a loader holds before writing them. Each chunk costs PostgreSQL a
+/// `COPY` of its own, whose round trips (and the delayed acknowledgement of its last packet,
+/// sqlx's sockets being without `TCP_NODELAY`) are paid once per chunk, so chunks are large.
+const CHUNK_BYTES: usize = 8 << 20;
 
 /// The type of value a row field holds, checked against its column's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_query::{Alias, OnConflict, Order, PostgresQueryBuilder, Query};
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgConnection;
-use sqlx::{AssertSqlSafe, Connection};
 
 use super::Encoder;
 use crate::schema::Table;
@@ -18,6 +18,8 @@ const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 const TRAILER: &[u8] = &(-1i16).to_be_bytes();
 /// The column staged rows carry their push order in.
 const SEQ: &str = "haresign_seq";
+/// The savepoint a merge is tried under.
+const SAVEPOINT: &str = "haresign_merge";
 /// SQLSTATE of `ON CONFLICT DO UPDATE` meeting one key twice in a statement.
 const CARDINALITY_VIOLATION: &str = "21000";
 
@@ -165,55 +167,53 @@ pub async fn merge_staging(
         .columns(columns.iter().map(|c| Alias::new(*c)))
         .from(Alias::new(&staging))
         .order_by(Alias::new(SEQ), Order::Asc);
-    let merged = {
-        // `DO UPDATE` refuses to meet a key twice in one statement; only then is the
-        // statement undone and the rows merged again, each key's last row alone.
-        let mut attempt = connection.begin().await?;
-        let result = sqlx::raw_sql(AssertSqlSafe(merge(in_order)?))
-            .execute(&mut *attempt)
-            .await;
-        match result {
-            Ok(done) => {
-                attempt.commit().await?;
-                done.rows_affected()
+    // One round trip when no key repeats. `DO UPDATE` refuses to meet a key twice in one
+    // statement; only then is the statement undone and the rows merged again, each key's last
+    // row alone.
+    let fast = format!(
+        "SAVEPOINT {SAVEPOINT}; {}; RELEASE SAVEPOINT {SAVEPOINT}; DROP TABLE {staging}",
+        merge(in_order)?
+    );
+    let result = sqlx::raw_sql(AssertSqlSafe(fast))
+        .execute(&mut *connection)
+        .await;
+    let merged = match result {
+        Ok(done) => done.rows_affected(),
+        Err(sqlx::Error::Database(error))
+            if error.code().as_deref() == Some(CARDINALITY_VIOLATION) =>
+        {
+            let key = table.primary_key.join(", ");
+            let mut ranked = Query::select();
+            ranked
+                .distinct_on(table.primary_key.iter().map(|c| Alias::new(*c)))
+                .columns(columns.iter().map(|c| Alias::new(*c)))
+                .from(Alias::new(&staging));
+            for column in table.primary_key {
+                ranked.order_by(Alias::new(*column), Order::Asc);
             }
-            Err(sqlx::Error::Database(error))
-                if error.code().as_deref() == Some(CARDINALITY_VIOLATION) =>
-            {
-                attempt.rollback().await?;
-                let key = table.primary_key.join(", ");
-                let mut last = Query::select();
-                last.columns(columns.iter().map(|c| Alias::new(*c)))
-                    .from_subquery(
-                        {
-                            let mut ranked = Query::select();
-                            ranked
-                                .distinct_on(table.primary_key.iter().map(|c| Alias::new(*c)))
-                                .columns(columns.iter().map(|c| Alias::new(*c)))
-                                .from(Alias::new(&staging));
-                            for column in table.primary_key {
-                                ranked.order_by(Alias::new(*column), Order::Asc);
-                            }
-                            ranked.order_by(Alias::new(SEQ), Order::Desc);
-                            ranked
-                        },
-                        Alias::new("last"),
-                    );
-                let repeats: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT COUNT(*) - COUNT(DISTINCT ({key})) FROM {staging}"
-                )))
-                .fetch_one(&mut *connection)
-                .await?;
-                let done = sqlx::raw_sql(AssertSqlSafe(merge(last)?))
-                    .execute(&mut *connection)
-                    .await?;
-                done.rows_affected() + repeats as u64
-            }
-            Err(error) => return Err(error),
+            ranked.order_by(Alias::new(SEQ), Order::Desc);
+            let mut last = Query::select();
+            last.columns(columns.iter().map(|c| Alias::new(*c)))
+                .from_subquery(ranked, Alias::new("last"));
+            sqlx::raw_sql(AssertSqlSafe(format!(
+                "ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
+            )))
+            .execute(&mut *connection)
+            .await?;
+            let repeats: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
+                "SELECT COUNT(*) - COUNT(DISTINCT ({key})) FROM {staging}"
+            )))
+            .fetch_one(&mut *connection)
+            .await?;
+            let done = sqlx::raw_sql(AssertSqlSafe(format!(
+                "{}; DROP TABLE {staging}",
+                merge(last)?
+            )))
+            .execute(&mut *connection)
+            .await?;
+            done.rows_affected() + repeats as u64
         }
+        Err(error) => return Err(error),
     };
-    sqlx::raw_sql(AssertSqlSafe(format!("DROP TABLE {staging}")))
-        .execute(connection)
-        .await?;
     Ok(merged)
 }
