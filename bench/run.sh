@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Serving benchmark: builds the national-scale demo, then measures the API over loopback next to
-# a bare axum handler (the machine's ceiling), and states each figure against DESIGN.md's targets.
+# Serving benchmark: builds the national-scale demo, times each dataset's import against the
+# databases' own bulk loaders (bench/import.sh), then measures the API over loopback next to a
+# bare axum handler (the machine's ceiling), and states each figure against DESIGN.md's targets.
 #
 #   bench/run.sh [seconds-per-run]      (default 10; needs wrk, and oha for the fixed-rate run)
 #
@@ -18,7 +19,6 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
 need wrk "apt-get install wrk"
 need oha "cargo install oha"
-need unzip "apt-get install unzip"
 need sqlite3 "apt-get install sqlite3"
 
 cargo build --release --quiet --bin haresign --example ceiling
@@ -31,43 +31,7 @@ echo "== building the national demo"
 grep "Demo ready" "$WORK/demo.txt"
 KEY=$($BIN --db "$DB" keys create --name bench --rate 1000000000/second 2>/dev/null)
 
-echo "== import time per dataset (the demo's national files, into a fresh database)"
-IMPORT_DB="sqlite://$WORK/import.db"
-# Prints the import's summary and peak memory; leaves its seconds in IMPORT_SECONDS.
-imp() {
-  local out
-  out=$(/usr/bin/time -f "  peak RSS %M KB" $BIN --db "$IMPORT_DB" import "$@" 2>&1 | sed -E 's/periods .*, in /in /')
-  echo "$out"
-  IMPORT_SECONDS=$(echo "$out" | sed -nE 's/.* in ([0-9.]+) s$/\1/p')
-}
-imp epraccur "$WORK/data/ods/epraccur.csv"
-imp epcn "$WORK/data/ods/epcncorepartnerdetails.csv"
-imp registrations $(find "$WORK/data/registrations" -name '*.csv' | sort)
-imp nwrs "$WORK"/data/nwrs/*
-NWRS_SECONDS=$IMPORT_SECONDS
-QOF_SECONDS=0
-for year in "$WORK"/data/qof/*.zip; do
-  echo "$(basename "$year"): $(unzip -p "$year" 'ACHIEVEMENT_*' | grep -vc '^PRACTICE_CODE') achievement rows in the regional files"
-  imp qof "$year"
-  QOF_SECONDS=$(echo "$QOF_SECONDS + $IMPORT_SECONDS" | bc)
-done
-
-# The reference for import speed: sqlite3's own `.import` of the rows an import served, as a
-# flat CSV, into the same table and indexes with the same journal settings. The importer also
-# unzips and parses the publisher's layout, so the comparison is in the reference's favour.
-versus_dot_import() { # table our-seconds
-  local csv="$WORK/$1.csv" raw="$WORK/raw-$1.db" start end
-  sqlite3 -csv "$WORK/import.db" "SELECT * FROM $1" >"$csv"
-  sqlite3 "$WORK/import.db" ".schema $1" | sqlite3 "$raw"
-  start=$(date +%s.%N)
-  sqlite3 "$raw" -cmd "PRAGMA journal_mode=wal" -cmd "PRAGMA synchronous=normal" -cmd ".mode csv" ".import $csv $1" >/dev/null
-  end=$(date +%s.%N)
-  printf "%-14s %8d rows: sqlite3 .import %5.1f s, haresign import %5.1f s = %3.0f%% of .import's speed (target >= 60%%)\n" \
-    "$1" "$(wc -l <"$csv")" "$(echo "$end - $start" | bc)" "$2" "$(echo "($end - $start) * 100 / $2" | bc -l)"
-}
-echo "== import speed against sqlite3 .import"
-versus_dot_import nwrs "$NWRS_SECONDS"
-versus_dot_import qof_achievement "$QOF_SECONDS"
+bench/import.sh "$WORK/data" "$WORK"
 
 wait_for() { for _ in $(seq 1 100); do curl -sf -o /dev/null "$@" && return 0; sleep 0.05; done; return 1; }
 

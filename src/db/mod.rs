@@ -9,7 +9,7 @@ mod sqlite_read;
 
 pub use cell::Cell;
 pub use ddl::search_index_name;
-pub use load::{Loader, TableRow};
+pub use load::{Encoder, Field, FieldType, Loader, TableRow};
 pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};
 use sqlite_read::ReadPool;
 
@@ -46,10 +46,6 @@ pub enum Db {
     },
     Postgres(PgPool),
 }
-
-/// Largest number of bound parameters one statement may carry on either backend
-/// (SQLite's default limit is 32,766; PostgreSQL's 65,535).
-const MAX_PARAMS: usize = 32_000;
 
 /// How a connection pool waits and how long a query may run.
 #[derive(Debug, Clone)]

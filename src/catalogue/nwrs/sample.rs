@@ -255,7 +255,10 @@ pub fn write_practice_zip(
     let rows = staffing(world, month);
     let path = dir.join(zip_name(snapshot));
     let mut zip = ZipWriter::new(File::create(&path)?);
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    // The fastest deflate level: the demo writes these files once, to import them at once.
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(1));
     let (detailed, long) = member_names(snapshot);
     zip.start_file(detailed, options)
         .map_err(io::Error::other)?;

@@ -419,7 +419,10 @@ pub fn write_year_zip(world: &World, start: i32, dir: &Path) -> io::Result<PathB
     let suffix = year_suffix(start);
     let path = dir.join(zip_name(start));
     let mut zip = ZipWriter::new(File::create(&path)?);
-    let options = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
+    // The fastest deflate level: the demo writes these files once, to import them at once.
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(1));
     for (r, region) in world.regions.iter().enumerate() {
         let token = region.name.to_uppercase().replace(' ', "_");
         zip.start_file(format!("ACHIEVEMENT_{token}_{suffix}.csv"), options)
