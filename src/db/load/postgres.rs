@@ -162,11 +162,13 @@ pub async fn merge_staging(
             .on_conflict(on_conflict.clone());
         Ok(insert.to_string(PostgresQueryBuilder))
     };
+    // Unsorted: a temporary table is read back in the order it was written (a sequential scan
+    // of local buffers is never synchronised with another or run in parallel), so `DO NOTHING`
+    // keeps a key's first row, and a sort of every staged row would cost more than the merge.
     let mut in_order = Query::select();
     in_order
         .columns(columns.iter().map(|c| Alias::new(*c)))
-        .from(Alias::new(&staging))
-        .order_by(Alias::new(SEQ), Order::Asc);
+        .from(Alias::new(&staging));
     // One round trip when no key repeats. `DO UPDATE` refuses to meet a key twice in one
     // statement; only then is the statement undone and the rows merged again, each key's last
     // row alone.
