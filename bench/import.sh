@@ -22,6 +22,9 @@ DATASETS=(
   "registrations registrations/*/*.csv"
   "nwrs nwrs/*"
   "qof qof/*.zip"
+  "appointments Practice_Level_Crosstab_*.zip"
+  "online-consultations online_consultations/*"
+  "cloud-telephony cloud_telephony/*"
 )
 # A big table per line, and the dataset whose import fills it. The import also unzips and parses
 # the publisher's layout, writes the dataset's other tables and rebuilds its served ones, so
@@ -30,6 +33,9 @@ TABLES=(
   "nwrs nwrs"
   "qof_achievement qof"
   "reg_populations registrations"
+  "gp_appointments appointments"
+  "online_consultations online-consultations"
+  "cloud_telephony_bands cloud-telephony"
 )
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
