@@ -45,11 +45,15 @@ need bc "apt-get install bc"
 declare -A SECONDS_OF CPU_OF
 # Imports every dataset into the database at $1; records each one's seconds under "$2 name".
 import_all() { # url backend-label
-  local name files out
+  local name files out pattern path
   for line in "${DATASETS[@]}"; do
     read -r name files <<<"$line"
-    # shellcheck disable=SC2086 # the glob is meant to expand
-    out=$( { /usr/bin/time -f "TIME %e %M %U %S" $BIN --db "$1" import "$name" $(cd "$DATA" && ls -d $files | sed "s|^|$DATA/|"); } 2>&1 )
+    # Published names hold spaces: the patterns are split, the paths they match are not.
+    local paths=()
+    for pattern in $files; do
+      for path in "$DATA"/$pattern; do paths+=("$path"); done
+    done
+    out=$( { /usr/bin/time -f "TIME %e %M %U %S" $BIN --db "$1" import "$name" "${paths[@]}"; } 2>&1 )
     read -r seconds rss user system < <(echo "$out" | sed -nE 's/^TIME ([0-9.]+) ([0-9]+) ([0-9.]+) ([0-9.]+)$/\1 \2 \3 \4/p')
     rows=$(echo "$out" | sed -nE 's/.*imported [0-9]+ file\(s\), ([0-9]+) rows.*/\1/p')
     SECONDS_OF["$2 $name"]=$seconds

@@ -34,12 +34,7 @@ pub fn condition(
             continue;
         };
         match filter.kind {
-            FilterKind::Code(_)
-            | FilterKind::CodeInList(_)
-            | FilterKind::LowerCode(_)
-            | FilterKind::Label(_)
-                if raw.contains('\0') =>
-            {
+            _ if refusal(&filter.kind) == Refusal::NullCharacter && raw.contains('\0') => {
                 errors.insert(filter.name.to_owned(), json!([NullCharacters.to_string()]));
             }
             FilterKind::Code(col) => {
@@ -153,6 +148,30 @@ pub fn require_core(endpoint: &Endpoint, params: &QueryParams) -> Result<(), Api
 }
 
 /// The filter's type as the index and the schema name it.
+/// How a filter's own value can be refused with a 400 and a field error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A date, month or year that does not parse.
+    Unparsed,
+    /// A text compared as given, refused only for a null character.
+    NullCharacter,
+    /// Never by field: searches are bounded as a list, unknown booleans are ignored.
+    None,
+}
+
+pub fn refusal(kind: &FilterKind) -> Refusal {
+    match kind {
+        FilterKind::Date(_) | FilterKind::Month(_) | FilterKind::FinancialYear(_) => {
+            Refusal::Unparsed
+        }
+        FilterKind::Code(_)
+        | FilterKind::CodeInList(_)
+        | FilterKind::LowerCode(_)
+        | FilterKind::Label(_) => Refusal::NullCharacter,
+        FilterKind::Search { .. } | FilterKind::Boolean(_) => Refusal::None,
+    }
+}
+
 pub fn type_name(kind: &FilterKind) -> &'static str {
     match kind {
         FilterKind::Code(_) | FilterKind::CodeInList(_) | FilterKind::LowerCode(_) => "code",

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::compat::querydict::QueryParams;
 use super::error::ApiError;
-use super::filters;
+use super::filters::{self, Refusal};
 use super::json::to_drf_json_indented;
 use super::routes::API_V1;
 use crate::api::app::Settings;
@@ -295,21 +295,14 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
     let mut schemas = Vec::new();
     let mut examples = Vec::new();
     let mut reasons = Vec::new();
-    let validated = endpoint.filters.iter().find(|f| {
-        matches!(
-            f.kind,
-            FilterKind::Date(_) | FilterKind::Month(_) | FilterKind::FinancialYear(_)
-        )
-    });
-    let coded = endpoint.filters.iter().find(|f| {
-        matches!(
-            f.kind,
-            FilterKind::Code(_)
-                | FilterKind::CodeInList(_)
-                | FilterKind::LowerCode(_)
-                | FilterKind::Label(_)
-        )
-    });
+    let refused_as = |refusal| {
+        endpoint
+            .filters
+            .iter()
+            .find(|f| filters::refusal(&f.kind) == refusal)
+    };
+    let validated = refused_as(Refusal::Unparsed);
+    let coded = refused_as(Refusal::NullCharacter);
     if validated.is_some() || coded.is_some() {
         used.field_errors = true;
         schemas.push(schema_ref("FieldErrors"));
