@@ -86,6 +86,11 @@ struct ServeArgs {
     /// Build https:// links when a proxy sends `X-Forwarded-Proto: https`.
     #[arg(long, env = "HARESIGN_TRUST_FORWARDED_PROTO")]
     trust_forwarded_proto: bool,
+    /// Hosts requests may name, comma-separated (Django's ALLOWED_HOSTS: `api.example.org`,
+    /// `.example.org` for it and its subdomains, `*` for any); another `Host` gets a 400 and
+    /// never reaches a link. Unset: any host (set it in production).
+    #[arg(long, env = "HARESIGN_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Vec<String>,
     /// Redis for throttle state shared by several API nodes (redis://host:6379); in-memory
     /// (per process) when unset. If Redis becomes unreachable requests are let through and a
     /// warning is logged.
@@ -497,6 +502,7 @@ async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
         .with_context(|| format!("connecting to {}", redact(url)))?;
     let settings = Settings {
         trust_forwarded_proto: args.trust_forwarded_proto,
+        allowed_hosts: args.allowed_hosts.clone(),
         key_rate: args.key_rate,
         anon_rate: args.anon_rate,
         num_proxies: args.num_proxies,

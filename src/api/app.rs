@@ -14,6 +14,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::auth::KeyCache;
 use crate::api::cache::ResponseCache;
+use crate::api::compat::hosts;
 use crate::api::compat::querydict::too_many_fields;
 use crate::api::error::ApiError;
 use crate::api::health;
@@ -50,6 +51,9 @@ pub struct Settings {
     pub cache_check_interval: Duration,
     /// Longest a request may take; past it the client gets a 503 and the work is dropped.
     pub request_timeout: Duration,
+    /// Django's `ALLOWED_HOSTS`: the hosts a request may name (`.example.org` for a domain and
+    /// its subdomains, `*` for any); another gets Django's 400 page. Empty: any host.
+    pub allowed_hosts: Vec<String>,
 }
 
 pub const DEFAULT_KEY_RATE: &str = "10000/hour";
@@ -67,6 +71,7 @@ impl Default for Settings {
             num_proxies: 0,
             cache_check_interval: Duration::from_secs(1),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -217,8 +222,19 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| *addr);
     let path = parts.uri.path();
+    // Load balancers probe by address, so the health check answers whatever host is named.
     if path == health::PATH {
         return health::serve(state, &parts.method).await;
+    }
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    if !hosts::is_allowed(&host, &state.settings.allowed_hosts) {
+        return django_bad_request();
     }
     let endpoints = catalogue::endpoints();
     let route = resolve(endpoints, path);

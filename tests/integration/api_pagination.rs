@@ -9,6 +9,7 @@ crate::trials! {
         links_keep_every_parameter_sorted_and_encoded,
         host_header_and_port_make_the_link_base,
         trusted_forwarded_proto_gives_https_links,
+        only_allowed_hosts_are_answered,
         page_numbers_follow_django_paginator,
         page_size_falls_back_and_clamps_silently,
         empty_results_have_one_page,
@@ -136,6 +137,42 @@ async fn trusted_forwarded_proto_gives_https_links(backend: Backend) {
         body["next"],
         "https://api.example.com/api/v1/practices/?page=2&page_size=5"
     );
+    app.finish().await;
+}
+
+/// With `allowed_hosts` set, a request naming another host gets Django's 400 page before any
+/// view runs, so a forged host never reaches a link; the health check answers any host.
+async fn only_allowed_hosts_are_answered(backend: Backend) {
+    let settings = haresign::api::app::Settings {
+        allowed_hosts: vec!["api.example.com".to_owned(), ".nhs.test".to_owned()],
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(backend, settings).await;
+    loaded(&app).await;
+    let get = |host: &str, uri: &str| {
+        axum::http::Request::builder()
+            .uri(uri)
+            .header("host", host)
+            .header("authorization", format!("Bearer {}", app.key))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let page = "/api/v1/practices/?page_size=5";
+    let refused = app.send(get("evil.example", page)).await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        String::from_utf8_lossy(&refused.body).contains("<h1>Bad Request (400)</h1>"),
+        "{:?}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    assert_eq!(app.send(get("evil.example", "/api/v1/")).await.status, 400);
+    let body = app.send(get("api.example.com:8443", page)).await.json();
+    assert_eq!(
+        body["next"],
+        "http://api.example.com:8443/api/v1/practices/?page=2&page_size=5"
+    );
+    assert_eq!(app.send(get("data.nhs.test", page)).await.status, 200);
+    assert_eq!(app.send(get("10.0.0.7", "/healthz")).await.status, 200);
     app.finish().await;
 }
 

@@ -4,6 +4,7 @@
 
 pub mod dates;
 pub mod forms;
+pub mod hosts;
 pub mod pagination;
 pub mod python;
 pub mod querydict;
