@@ -390,6 +390,25 @@ impl Tx {
         self.delete(&delete).await
     }
 
+    pub async fn update(&mut self, update: &UpdateStatement) -> Result<u64, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => {
+                let (sql, values) = update.build_sqlx(SqliteQueryBuilder);
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
+            }
+            Tx::Postgres(tx) => {
+                let (sql, values) = update.build_sqlx(PostgresQueryBuilder);
+                Ok(sqlx::query_with(AssertSqlSafe(sql), values)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected())
+            }
+        }
+    }
+
     async fn insert(&mut self, insert: &InsertStatement) -> Result<u64, sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => {

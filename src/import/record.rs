@@ -1,9 +1,9 @@
 //! The `imports` table: one row per file per import run, kept whatever the outcome.
 
 use chrono::Utc;
-use sea_query::{Alias, Expr, ExprTrait, Order, Query};
+use sea_query::{Alias, Expr, ExprTrait, Order, Query, UpdateStatement};
 
-use crate::db::{Cell, Db};
+use crate::db::{Cell, Db, Tx};
 use crate::schema::{Kind, Table, col, opt};
 
 pub static IMPORTS: Table = Table {
@@ -61,26 +61,34 @@ pub async fn start(
     db.insert_returning_id(&insert).await
 }
 
-pub async fn finish(
-    db: &Db,
-    id: i64,
-    outcome: Result<(u64, &str), &str>,
-) -> Result<(), sqlx::Error> {
+/// Marks a file's run succeeded inside the transaction that loaded it, so the data and its
+/// record commit together: the response cache, which counts succeeded imports, can never see
+/// new data recorded as running, nor a success whose data did not commit.
+pub async fn succeeded(tx: &mut Tx, id: i64, rows: u64, periods: &str) -> Result<(), sqlx::Error> {
+    let mut update = finished(id);
+    update
+        .value(Alias::new("status"), "succeeded")
+        .value(Alias::new("row_count"), rows as i64)
+        .value(Alias::new("periods"), periods);
+    tx.update(&update).await.map(|_| ())
+}
+
+/// Marks a file's run failed, after its transaction was rolled back.
+pub async fn failed(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
+    let mut update = finished(id);
+    update
+        .value(Alias::new("status"), "failed")
+        .value(Alias::new("error"), error);
+    db.update(&update).await.map(|_| ())
+}
+
+fn finished(id: i64) -> UpdateStatement {
     let mut update = Query::update();
     update
         .table(Alias::new(IMPORTS.name))
         .value(Alias::new("finished_at"), Utc::now())
         .and_where(Expr::col(Alias::new("id")).eq(id));
-    match outcome {
-        Ok((rows, periods)) => update
-            .value(Alias::new("status"), "succeeded")
-            .value(Alias::new("row_count"), rows as i64)
-            .value(Alias::new("periods"), periods),
-        Err(error) => update
-            .value(Alias::new("status"), "failed")
-            .value(Alias::new("error"), error),
-    };
-    db.update(&update).await.map(|_| ())
+    update
 }
 
 /// Whether a file with this digest is what `source` serves now: it was imported successfully,

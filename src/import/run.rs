@@ -75,9 +75,7 @@ pub async fn import(
             progress.finish_and_clear();
             let mut rows = 0;
             let mut periods = std::collections::BTreeSet::new();
-            for (id, loaded) in ids.iter().zip(per_file) {
-                let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
-                record::finish(db, *id, Ok((loaded.rows, &listed.join(",")))).await?;
+            for loaded in per_file {
                 rows += loaded.rows;
                 periods.extend(loaded.periods);
             }
@@ -92,7 +90,7 @@ pub async fn import(
             progress.abandon();
             let message = error.to_string();
             for id in &ids {
-                record::finish(db, *id, Err(&message)).await?;
+                record::failed(db, *id, &message).await?;
             }
             Err(error)
         }
@@ -124,6 +122,10 @@ async fn load_all(
         for statement in derivation.statements {
             tx.execute_raw(statement).await?;
         }
+    }
+    for (id, loaded) in ids.iter().zip(&per_file) {
+        let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
+        record::succeeded(&mut tx, *id, loaded.rows, &listed.join(",")).await?;
     }
     tx.commit().await?;
     Ok((per_file, run.notes()))
