@@ -2,7 +2,9 @@
 //! (negotiate → authenticate → permit → throttle → method, see `pipeline`, then filter → resolve
 //! the path → page → render).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -25,6 +27,7 @@ use super::pipeline::{self, Read};
 use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::Resolved;
 use crate::api::app::AppState;
+use crate::catalogue;
 use crate::db::Cell;
 use crate::schema::{Direction, Endpoint, Kind, Shape};
 
@@ -92,13 +95,13 @@ async fn respond(
     let condition = filters::condition(endpoint, params, state.db.backend())?;
     let condition = resolve(state, route, condition).await?;
     filters::require_core(endpoint, params)?;
-    let kinds: Vec<Kind> = endpoint.field_columns().map(|c| c.kind).collect();
+    let kinds = &fields_of(endpoint).kinds;
     match endpoint.shape {
         Shape::Array => {
             let select = rows_of(endpoint, &condition, Order::Asc);
             let body = Rows {
-                names: endpoint.field_names(),
-                rows: state.db.fetch_cells(&select, &kinds).await?,
+                names: &fields_of(endpoint).names,
+                rows: state.db.fetch_cells(&select, kinds).await?,
             };
             Ok(cached_response(state, ticket, url, rendering, &body))
         }
@@ -106,7 +109,7 @@ async fn respond(
             let request = PageQuery {
                 endpoint,
                 condition,
-                kinds: &kinds,
+                kinds,
                 ticket,
             };
             let body = page(state, params, request, &url).await?;
@@ -153,12 +156,35 @@ async fn resolve(
     Ok(condition.add(Expr::col(Alias::new(lookup.column)).eq(value)))
 }
 
+/// An endpoint's response fields and how each is decoded.
+struct Fields {
+    names: Vec<&'static str>,
+    kinds: Vec<Kind>,
+}
+
+/// Every endpoint's fields, worked out once rather than per request.
+fn fields_of(endpoint: &Endpoint) -> &'static Fields {
+    static FIELDS: LazyLock<HashMap<&'static str, Fields>> = LazyLock::new(|| {
+        catalogue::endpoints()
+            .iter()
+            .map(|e| {
+                let fields = Fields {
+                    names: e.field_names(),
+                    kinds: e.field_columns().map(|c| c.kind).collect(),
+                };
+                (e.path, fields)
+            })
+            .collect()
+    });
+    &FIELDS[endpoint.path]
+}
+
 /// The endpoint's fields of the rows `condition` selects, in the endpoint's order, or in its
 /// reverse when `order` is `Desc`.
-fn rows_of(endpoint: &Endpoint, condition: &Condition, order: Order) -> SelectStatement {
+fn rows_of(endpoint: &'static Endpoint, condition: &Condition, order: Order) -> SelectStatement {
     let mut select = Query::select();
     select
-        .columns(endpoint.field_columns().map(|c| Alias::new(c.name)))
+        .columns(fields_of(endpoint).names.iter().map(|f| Alias::new(*f)))
         .from(Alias::new(endpoint.table.name))
         .cond_where(condition.clone());
     for (column, direction) in endpoint.ordering {
@@ -278,7 +304,7 @@ async fn page(
         next,
         previous,
         results: Rows {
-            names: request.endpoint.field_names(),
+            names: &fields_of(request.endpoint).names,
             rows,
         },
     })
@@ -339,7 +365,7 @@ pub(crate) fn origin(state: &AppState, request: &RequestInfo<'_>) -> String {
 
 /// Rows serialised as objects keyed by field name, in declaration order.
 struct Rows {
-    names: Vec<&'static str>,
+    names: &'static [&'static str],
     rows: Vec<Vec<Cell>>,
 }
 
@@ -353,7 +379,7 @@ impl Serialize for Rows {
         let mut seq = s.serialize_seq(Some(self.rows.len()))?;
         for cells in &self.rows {
             seq.serialize_element(&Row {
-                names: &self.names,
+                names: self.names,
                 cells,
             })?;
         }

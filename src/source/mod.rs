@@ -143,6 +143,13 @@ impl SourceFile {
         &self.path
     }
 
+    /// Whether the file is a member of a zip (its path is the zip's).
+    pub fn in_zip(&self) -> bool {
+        self.path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+    }
+
     pub fn is_xlsx(&self) -> bool {
         self.name.to_ascii_lowercase().ends_with(".xlsx")
     }
@@ -655,10 +662,12 @@ impl Header {
 }
 
 fn normalise(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    single_spaced(name).to_lowercase()
+}
+
+/// The words of `value` joined by single spaces: editions differ in spacing only.
+pub fn single_spaced(value: &str) -> String {
+    value.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A trimmed value, `None` when empty.
@@ -674,8 +683,7 @@ pub fn code(value: &str) -> Option<String> {
 
 /// A postcode upper-cased with single spaces, `None` when empty.
 pub fn postcode(value: &str) -> Option<String> {
-    let joined = value.split_whitespace().collect::<Vec<_>>().join(" ");
-    code(&joined)
+    code(&single_spaced(value))
 }
 
 /// An optional date; anything that is neither empty nor a known date form is a `BadValue`.

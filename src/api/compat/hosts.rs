@@ -11,13 +11,20 @@ pub fn is_allowed(host: &str, allowed: &[String]) -> bool {
     let Some(domain) = domain_of(host) else {
         return false;
     };
+    // No allocation per request: `domain` is lower-case, patterns are compared without case.
     allowed.iter().any(|pattern| {
-        let pattern = pattern.to_ascii_lowercase();
         pattern == "*"
-            || pattern == domain
-            || pattern
-                .strip_prefix('.')
-                .is_some_and(|parent| domain == parent || domain.ends_with(&format!(".{parent}")))
+            || pattern.eq_ignore_ascii_case(&domain)
+            || pattern.strip_prefix('.').is_some_and(|parent| {
+                domain.eq_ignore_ascii_case(parent)
+                    || domain
+                        .len()
+                        .checked_sub(parent.len() + 1)
+                        .is_some_and(|dot| {
+                            domain.as_bytes()[dot] == b'.'
+                                && domain[dot + 1..].eq_ignore_ascii_case(parent)
+                        })
+            })
     })
 }
 

@@ -56,16 +56,10 @@ crate::table_row! {
     }
 }
 
-fn is_zip_member(file: &SourceFile) -> bool {
-    file.path()
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
-}
-
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
     if file.is_xlsx() {
         // Workbooks in a release zip describe it; a workbook given on its own is a mistake.
-        if is_zip_member(file) {
+        if file.in_zip() {
             return Ok(Loaded::default());
         }
         return Err(ImportError::unrecognised(
@@ -75,7 +69,7 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     }
     let (header, _) = file.csv_with_header()?;
     if identify(&header)? == Member::Mapping {
-        if !is_zip_member(file) {
+        if !file.in_zip() {
             ctx.note(format!(
                 "{file}: a Mapping.csv is read with the crosstabs of its own zip; crosstab CSVs given on their own take ICB and region from the ODS practices"
             ));
@@ -162,7 +156,7 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
 /// The `Mapping.csv` of the zip `file` is a member of, found by header; `None` for a bare file
 /// or a zip without one.
 fn zip_mapping(file: &SourceFile) -> Result<Option<HashMap<String, Geography>>, ImportError> {
-    if !is_zip_member(file) {
+    if !file.in_zip() {
         return Ok(None);
     }
     let mut found = None;

@@ -11,7 +11,7 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::source::dates::{month_number, parse_source_date};
 use crate::source::error::ImportError;
-use crate::source::{Header, SourceFile, code, is_blank, line_of, text};
+use crate::source::{Header, SourceFile, code, is_blank, line_of, single_spaced, text};
 
 /// The crosstab's columns in the published order (checked against the November 2025 file);
 /// `APPT_STATUS` is absent from the December 2022 and January 2023 releases.
@@ -98,12 +98,6 @@ pub fn month(value: &str) -> Option<NaiveDate> {
     parse_source_date(value).filter(|d| d.day() == 1)
 }
 
-/// A dimension label as published, with runs of whitespace made one space (editions differ in
-/// spacing only).
-pub fn label(value: &str) -> String {
-    value.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// The booking lead-time bands in the spelling of the current release (`8  to 14 Days` with two
 /// spaces), keyed by their single-spaced lower-case form.
 const LEAD_TIMES: [(&str, &str); 9] = [
@@ -122,7 +116,7 @@ const LEAD_TIMES: [(&str, &str); 9] = [
 /// `TIME_BETWEEN_BOOK_AND_APPT` in the current release's spelling, whatever the edition's
 /// spacing or case; a band not known here keeps its published words, single-spaced.
 pub fn lead_time(value: &str) -> String {
-    let single = label(value);
+    let single = single_spaced(value);
     let key = single.to_lowercase();
     LEAD_TIMES
         .iter()
@@ -291,7 +285,7 @@ impl Crosstab {
             })?;
         let appt_status = match self.status_at {
             Some(at) => text(record.get(at).unwrap_or(""))
-                .map(|s| label(&s))
+                .map(|s| single_spaced(&s))
                 .ok_or_else(|| {
                     ImportError::bad_value(file, line, CROSSTAB[13], "", "an appointment status")
                 })?,
@@ -304,9 +298,9 @@ impl Crosstab {
             supplier: code(cell(3)),
             pcn_code: code(cell(4)),
             sub_icb_code: code(cell(6)),
-            hcp_type: label(&required(8, "an HCP type")?),
-            appt_mode: label(&required(9, "an appointment mode")?),
-            national_category: label(&required(10, "a national category")?),
+            hcp_type: single_spaced(&required(8, "an HCP type")?),
+            appt_mode: single_spaced(&required(9, "an appointment mode")?),
+            national_category: single_spaced(&required(10, "a national category")?),
             time_between_book_and_appt: lead_time(&required(11, "a booking lead time")?),
             appt_status,
             count: i64::from(count),
@@ -351,8 +345,14 @@ mod tests {
 
     #[test]
     fn labels_keep_their_words_with_single_spaces() {
-        assert_eq!(label("  Other Practice  staff "), "Other Practice staff");
-        assert_eq!(label("Video Conference/Online"), "Video Conference/Online");
+        assert_eq!(
+            single_spaced("  Other Practice  staff "),
+            "Other Practice staff"
+        );
+        assert_eq!(
+            single_spaced("Video Conference/Online"),
+            "Video Conference/Online"
+        );
     }
 
     #[test]

@@ -76,16 +76,10 @@ crate::table_row! {
     }
 }
 
-fn in_zip(file: &SourceFile) -> bool {
-    file.path()
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
-}
-
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
     if file.is_xlsx() {
         // A zip may carry the metadata or participation workbooks, which hold no call counts.
-        if in_zip(file) {
+        if file.in_zip() {
             return Ok(Loaded::default());
         }
         return Err(ImportError::unrecognised(

@@ -47,15 +47,9 @@ crate::table_row! {
     }
 }
 
-fn is_zip_member(file: &SourceFile) -> bool {
-    file.path()
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
-}
-
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
     // The publication's zip also holds the definitions workbooks, which carry no data.
-    if file.is_xlsx() && is_zip_member(file) {
+    if file.is_xlsx() && file.in_zip() {
         return Ok(Loaded::default());
     }
     let snapshot = snapshot_of(file)?;
