@@ -13,6 +13,18 @@ pub enum Kind {
     Date,
     Boolean,
     Timestamp,
+    /// A JSON object of the measures a source publishes beside the declared columns (one key
+    /// per published column name, in the file's order), stored as its JSON text.
+    Object(ObjectValues),
+}
+
+/// What the values of an `Object` column are, for the schema document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectValues {
+    /// JSON numbers, or null where the source suppressed the value.
+    Number,
+    /// DRF decimal strings as published, or null where the source has none.
+    Decimal,
 }
 
 #[derive(Debug)]

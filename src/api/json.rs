@@ -256,6 +256,11 @@ impl Serialize for Cell {
             Cell::Text(v) => s.serialize_str(v),
             Cell::Decimal(v, places) => s.serialize_str(&format_decimal(*v, *places)),
             Cell::Bool(v) => s.serialize_bool(*v),
+            // Parsed rather than copied, so its numbers and strings are written as Python's
+            // json module writes them, like every other value.
+            Cell::Object(text) => serde_json::from_str::<serde_json::Value>(text)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(s),
             Cell::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
             // DRF prints UTC as `Z` and microseconds only when non-zero.
             Cell::Timestamp(t) => {
@@ -468,6 +473,19 @@ mod tests {
         assert_eq!(text(to_drf_json(&1e-5f32)), "1e-05");
         assert_eq!(text(to_drf_json(&16777216f32)), "16777216.0");
         assert_eq!(text(to_drf_json(&-0.0f32)), "-0.0");
+    }
+
+    #[test]
+    fn objects_are_written_like_every_other_value() {
+        let cell = Cell::Object(r#"{"b":0.00001,"a":"\u2028é","n":null,"i":190}"#.to_owned());
+        assert_eq!(
+            text(to_drf_json(&cell)),
+            "{\"b\":1e-05,\"a\":\"\\u2028é\",\"n\":null,\"i\":190}"
+        );
+        assert_eq!(
+            text(to_drf_json_indented(&cell, 1)),
+            "{\n \"b\": 1e-05,\n \"a\": \"\\u2028é\",\n \"n\": null,\n \"i\": 190\n}"
+        );
     }
 
     #[test]

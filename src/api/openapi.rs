@@ -16,7 +16,7 @@ use super::routes::API_V1;
 use crate::api::app::Settings;
 use crate::catalogue;
 use crate::db::Backend;
-use crate::schema::{Column, Direction, Endpoint, FilterKind, Kind, Shape};
+use crate::schema::{Column, Direction, Endpoint, FilterKind, Kind, ObjectValues, Shape};
 
 /// `info.title`; also names the downloaded file (`haresign.yaml`).
 pub const TITLE: &str = "haresign";
@@ -92,8 +92,18 @@ fn field_schema(column: &Column) -> Value {
         Kind::Date => ("string", Some("date")),
         Kind::Boolean => ("boolean", None),
         Kind::Timestamp => ("string", Some("date-time")),
+        Kind::Object(_) => ("object", None),
     };
     schema.insert("type".into(), kind.into());
+    if let Kind::Object(values) = column.kind {
+        let values = match values {
+            ObjectValues::Number => json!({"type": "number", "nullable": true}),
+            ObjectValues::Decimal => {
+                json!({"type": "string", "format": "decimal", "nullable": true})
+            }
+        };
+        schema.insert("additionalProperties".into(), values);
+    }
     if let Some(format) = format {
         schema.insert("format".into(), format.into());
     }
@@ -682,6 +692,11 @@ mod tests {
             opt("flag", Kind::Boolean, "Flag"),
             col("loaded", Kind::Timestamp, "Loaded"),
             col("n", Kind::Integer, "Count"),
+            col(
+                "components",
+                Kind::Object(ObjectValues::Decimal),
+                "Components",
+            ),
         ],
         primary_key: &["code"],
         indexes: &[],
@@ -693,7 +708,16 @@ mod tests {
         component: "Payment",
         description: "Payments.",
         table: &TABLE,
-        fields: &["code", "amount", "rate", "month", "flag", "loaded", "n"],
+        fields: &[
+            "code",
+            "amount",
+            "rate",
+            "month",
+            "flag",
+            "loaded",
+            "n",
+            "components",
+        ],
         filters: &[
             Filter {
                 name: "month",
@@ -751,6 +775,12 @@ mod tests {
         assert_eq!(p["flag"]["type"], "boolean");
         assert_eq!(p["loaded"]["format"], "date-time");
         assert_eq!(p["n"]["type"], "integer");
+        assert_eq!(
+            p["components"],
+            json!({"type": "object",
+                   "additionalProperties": {"type": "string", "format": "decimal", "nullable": true},
+                   "readOnly": true, "description": "Components"})
+        );
         assert_eq!(schema["required"], json!(ENDPOINT.field_names()));
     }
 

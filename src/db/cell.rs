@@ -18,6 +18,8 @@ pub enum Cell {
     Bool(bool),
     Date(NaiveDate),
     Timestamp(DateTime<Utc>),
+    /// A JSON object's text, as stored.
+    Object(String),
 }
 
 macro_rules! decode_row {
@@ -29,6 +31,7 @@ macro_rules! decode_row {
             .map(|(i, kind)| {
                 Ok(match kind {
                     Kind::Text => row.try_get::<Option<String>, _>(i)?.map(Cell::Text),
+                    Kind::Object(_) => row.try_get::<Option<String>, _>(i)?.map(Cell::Object),
                     Kind::Integer => row.try_get::<Option<i64>, _>(i)?.map(Cell::Int),
                     Kind::Decimal(p) => row
                         .try_get::<Option<i64>, _>(i)?

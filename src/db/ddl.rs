@@ -6,7 +6,7 @@ use crate::schema::{Column, Kind, Table};
 /// The column type `kind` is stored as, spelt as the DDL writes it.
 pub fn column_type(backend: Backend, kind: Kind) -> &'static str {
     match (backend, kind) {
-        (_, Kind::Text) => "TEXT",
+        (_, Kind::Text | Kind::Object(_)) => "TEXT",
         (Backend::Sqlite, Kind::Integer | Kind::Decimal(_) | Kind::Boolean) => "INTEGER",
         (Backend::Postgres, Kind::Integer | Kind::Decimal(_)) => "BIGINT",
         (Backend::Postgres, Kind::Boolean) => "BOOLEAN",

@@ -33,6 +33,7 @@ pub enum FieldType {
     Boolean,
     Date,
     Timestamp,
+    Object,
 }
 
 impl FieldType {
@@ -45,6 +46,7 @@ impl FieldType {
                 | (FieldType::Boolean, Kind::Boolean)
                 | (FieldType::Date, Kind::Date)
                 | (FieldType::Timestamp, Kind::Timestamp)
+                | (FieldType::Object, Kind::Object(_))
         )
     }
 }
@@ -330,8 +332,8 @@ mod tests {
     use sea_query::{Alias, OnConflict, Order, Query};
 
     use super::*;
-    use crate::db::{Cell, Db};
-    use crate::schema::{Kind, col, opt};
+    use crate::db::{Cell, Db, JsonObject};
+    use crate::schema::{Kind, ObjectValues, col, opt};
 
     static PEOPLE: Table = Table {
         name: "people",
@@ -387,6 +389,7 @@ mod tests {
             opt("date", Kind::Date, "Date"),
             opt("boolean", Kind::Boolean, "Boolean"),
             opt("timestamp", Kind::Timestamp, "Timestamp"),
+            opt("object", Kind::Object(ObjectValues::Number), "Object"),
             col("label", Kind::Text, "Label"),
         ],
         primary_key: &["id"],
@@ -403,6 +406,7 @@ mod tests {
             date: Option<NaiveDate>,
             boolean: Option<bool>,
             timestamp: Option<DateTime<Utc>>,
+            object: Option<JsonObject>,
             label: &'static str,
         }
     }
@@ -505,6 +509,13 @@ mod tests {
                     )
                     .unwrap(),
                 ),
+                object: Some({
+                    let mut object = JsonObject::builder();
+                    object
+                        .number(text, Some(i as f64 / 4.0))
+                        .number("none", None);
+                    object.finish()
+                }),
                 label: "awkward",
             })
             .collect();
@@ -517,6 +528,7 @@ mod tests {
             date: None,
             boolean: None,
             timestamp: None,
+            object: None,
             label: "nulls",
         });
         // Longer than a chunk on its own.
@@ -529,6 +541,7 @@ mod tests {
             date: None,
             boolean: Some(false),
             timestamp: None,
+            object: Some(JsonObject::builder().finish()),
             label: "long",
         });
         rows
@@ -545,6 +558,11 @@ mod tests {
             or_null(row.date.map(Cell::Date)),
             or_null(row.boolean.map(Cell::Bool)),
             or_null(row.timestamp.map(Cell::Timestamp)),
+            or_null(
+                row.object
+                    .as_ref()
+                    .map(|o| Cell::Object(o.as_str().to_owned())),
+            ),
             Cell::Text(row.label.to_owned()),
         ]
     }
@@ -576,6 +594,7 @@ mod tests {
                 date: Some(date(2020, 1, 1) + chrono::Days::new(id as u64 % 3000)),
                 boolean: Some(id % 3 == 0),
                 timestamp: None,
+                object: None,
                 label: "plain",
             });
             let expected: Vec<Vec<Cell>> = rows.iter().map(cells).collect();
@@ -607,6 +626,7 @@ mod tests {
                     Cell::Float(39_999.0 / 8.0),
                     Cell::Date(date(2020, 1, 1) + chrono::Days::new(39_999 % 3000)),
                     Cell::Bool(39_999 % 3 == 0),
+                    Cell::Null,
                     Cell::Null,
                     Cell::Text("plain".to_owned()),
                 ],

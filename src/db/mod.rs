@@ -5,12 +5,14 @@ mod cell;
 mod ddl;
 mod load;
 mod migrate;
+mod object;
 mod sqlite_read;
 
 pub use cell::Cell;
 pub use ddl::search_index_name;
 pub use load::{Encoder, Field, FieldType, Loader, TableRow};
 pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};
+pub use object::{JsonObject, ObjectBuilder};
 use sqlite_read::ReadPool;
 
 use std::str::FromStr;

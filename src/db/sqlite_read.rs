@@ -170,6 +170,7 @@ fn cell(value: ValueRef<'_>, kind: Kind) -> Option<Cell> {
     };
     Some(match kind {
         Kind::Text => Cell::Text(text()?.to_owned()),
+        Kind::Object(_) => Cell::Object(text()?.to_owned()),
         Kind::Integer => Cell::Int(value.as_i64().ok()?),
         Kind::Decimal(places) => Cell::Decimal(value.as_i64().ok()?, places),
         Kind::Float => Cell::Float(match value {
