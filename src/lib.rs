@@ -12,6 +12,7 @@ pub mod schema;
 pub mod server;
 pub mod source;
 pub mod synthetic;
+pub mod tally;
 pub mod throttle;
 pub mod usage;
 
@@ -20,7 +21,7 @@ use schema::Table;
 /// Version of the declarations below. Bump it with every change to a table, column or index, so
 /// that an older haresign refuses a database a newer one has migrated, instead of reporting
 /// the newer tables as differences.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Every table the database holds besides the storage's own `schema_version`: the service's,
 /// then the catalogue's.
@@ -29,6 +30,7 @@ pub fn schema_tables() -> Vec<&'static Table> {
         &keys::API_KEYS,
         &usage::API_KEY_USAGE,
         &import::record::IMPORTS,
+        &tally::ROW_TALLIES,
     ];
     tables.extend(catalogue::tables());
     tables
@@ -81,8 +83,8 @@ mod tests {
         assert_eq!(
             (SCHEMA_VERSION, digest.as_str()),
             (
-                2,
-                "ce2302ceed29d9f8e5b86ff239032d2c04e65397d1d61bddba1e9e133e622eaa"
+                3,
+                "b68f4734b432cfc04e948d3aa4306e860817011bfa4e3ad492495dc5ccc25fe9"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

@@ -17,6 +17,14 @@ fn column(name: &'static str) -> Expr {
     Expr::col(Alias::new(name))
 }
 
+/// A request's filters as SQL.
+pub struct Filtered {
+    pub condition: Condition,
+    /// The column and value of a period filter (month, date, financial year) when it is the only
+    /// filter given: imports tally those rows (`crate::tally`).
+    pub period_alone: Option<(&'static str, String)>,
+}
+
 /// Builds the WHERE condition for `backend`. Invalid values (a code with a null character among
 /// them) give django-filter's 400 body (field → messages, in declaration order); a refused
 /// `search` (a null character, too long or too many terms) gives DRF's list body, before any of
@@ -25,14 +33,17 @@ pub fn condition(
     endpoint: &Endpoint,
     params: &QueryParams,
     backend: Backend,
-) -> Result<Condition, ApiError> {
+) -> Result<Filtered, ApiError> {
     let mut cond = Condition::all();
     let mut errors = Map::new();
     let mut search = None;
+    let mut given = 0;
+    let mut period = None;
     for filter in endpoint.filters {
         let Some(raw) = params.non_empty(filter.name) else {
             continue;
         };
+        given += 1;
         match filter.kind {
             _ if refusal(&filter.kind) == Refusal::NullCharacter && raw.contains('\0') => {
                 errors.insert(filter.name.to_owned(), json!([NullCharacters.to_string()]));
@@ -52,19 +63,28 @@ pub fn condition(
                 cond = cond.add(column(col).eq(fold_label(raw)));
             }
             FilterKind::Date(col) => match parse_django_date(raw) {
-                Some(date) => cond = cond.add(column(col).eq(date)),
+                Some(date) => {
+                    period = Some((col, date.to_string()));
+                    cond = cond.add(column(col).eq(date));
+                }
                 None => {
                     errors.insert(filter.name.to_owned(), json!(["Enter a valid date."]));
                 }
             },
             FilterKind::Month(col) => match parse_month(raw) {
-                Some(month) => cond = cond.add(column(col).eq(month)),
+                Some(month) => {
+                    period = Some((col, month.to_string()));
+                    cond = cond.add(column(col).eq(month));
+                }
                 None => {
                     errors.insert(filter.name.to_owned(), json!(["Enter a valid date."]));
                 }
             },
             FilterKind::FinancialYear(col) => match financial_year(raw) {
-                Some(year) => cond = cond.add(column(col).eq(year)),
+                Some(year) => {
+                    period = Some((col, year.clone()));
+                    cond = cond.add(column(col).eq(year));
+                }
                 None => {
                     errors.insert(
                         filter.name.to_owned(),
@@ -89,7 +109,10 @@ pub fn condition(
             cond = cond.add(search_term(endpoint.table.name, col, &term, backend));
         }
     }
-    Ok(cond)
+    Ok(Filtered {
+        condition: cond,
+        period_alone: period.filter(|_| given == 1),
+    })
 }
 
 /// One search term: answered from the column's trigram index where the backend has one and the

@@ -30,6 +30,7 @@ use crate::api::app::AppState;
 use crate::catalogue;
 use crate::db::Cell;
 use crate::schema::{Direction, Endpoint, Kind, Shape};
+use crate::tally;
 
 /// The display prefix of the key a response was served to, for the access log.
 #[derive(Debug, Clone)]
@@ -92,8 +93,8 @@ async fn respond(
     if let Some(body) = cached {
         return Ok(json_bytes_response(StatusCode::OK, body));
     }
-    let condition = filters::condition(endpoint, params, state.db.backend())?;
-    let condition = resolve(state, route, condition).await?;
+    let filtered = filters::condition(endpoint, params, state.db.backend())?;
+    let condition = resolve(state, route, filtered.condition).await?;
     filters::require_core(endpoint, params)?;
     let kinds = &fields_of(endpoint).kinds;
     match endpoint.shape {
@@ -109,6 +110,7 @@ async fn respond(
             let request = PageQuery {
                 endpoint,
                 condition,
+                period_alone: filtered.period_alone.filter(|_| endpoint.lookup.is_none()),
                 kinds,
                 ticket,
             };
@@ -201,12 +203,15 @@ fn rows_of(endpoint: &'static Endpoint, condition: &Condition, order: Order) -> 
 struct PageQuery<'a> {
     endpoint: &'static Endpoint,
     condition: Condition,
+    /// Set when the condition is one period and nothing else: its count is tallied.
+    period_alone: Option<(&'static str, String)>,
     kinds: &'a [Kind],
     ticket: Ticket,
 }
 
 impl PageQuery<'_> {
-    /// How many rows the filters select: counted once per data generation.
+    /// How many rows the filters select: counted once per data generation, or read from the
+    /// imports' tally when the filters name a period alone.
     async fn count(&self, state: &AppState) -> Result<u64, ApiError> {
         let mut count_query = Query::select();
         count_query
@@ -217,11 +222,20 @@ impl PageQuery<'_> {
         if let Some(count) = state.cache.count(self.ticket, &key) {
             return Ok(count);
         }
-        let count = state
-            .db
-            .fetch_i64(&count_query)
-            .await?
-            .map_or(0, |n| u64::try_from(n).unwrap_or(0));
+        let tallied = match &self.period_alone {
+            Some((column, value)) => {
+                tally::rows(&state.db, self.endpoint.table.name, column, value).await?
+            }
+            None => None,
+        };
+        let count = match tallied {
+            Some(count) => count,
+            None => state
+                .db
+                .fetch_i64(&count_query)
+                .await?
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
+        };
         state.cache.put_count(self.ticket, key, count);
         Ok(count)
     }

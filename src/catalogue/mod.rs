@@ -101,6 +101,32 @@ pub fn scopes() -> BTreeSet<&'static str> {
     DATASETS.iter().map(|d| d.scope).collect()
 }
 
+/// Every `(table, column)` a period filter among an endpoint's core filters reads, once each:
+/// imports tally their rows per period (`crate::tally`).
+pub fn tallied_columns() -> &'static [(&'static str, &'static str)] {
+    static TALLIED: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
+        let mut columns: Vec<_> = endpoints()
+            .iter()
+            .flat_map(|endpoint| {
+                endpoint
+                    .filters
+                    .iter()
+                    .filter(|filter| endpoint.core.contains(&filter.name))
+                    .filter_map(|filter| match filter.kind {
+                        FilterKind::Month(column)
+                        | FilterKind::Date(column)
+                        | FilterKind::FinancialYear(column) => Some((endpoint.table.name, column)),
+                        _ => None,
+                    })
+            })
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    });
+    &TALLIED
+}
+
 /// Every `(table, column)` a search filter reads, once each; the database indexes them for
 /// substrings.
 pub fn searched_columns() -> Vec<(&'static str, &'static str)> {

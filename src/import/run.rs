@@ -12,6 +12,7 @@ use crate::catalogue::{self, LoadContext, Loaded, Source};
 use crate::db::Db;
 use crate::source::error::ImportError;
 use crate::source::{SourceFile, open_sources, sha256_file};
+use crate::tally;
 
 #[derive(Debug)]
 pub enum Outcome {
@@ -118,11 +119,17 @@ async fn load_all(
         }
         per_file.push(loaded);
     }
-    for derivation in catalogue::derivations_after(source) {
+    let derivations = catalogue::derivations_after(source);
+    for derivation in &derivations {
         for statement in derivation.statements {
             tx.execute_raw(statement).await?;
         }
     }
+    let changed = source
+        .writes
+        .iter()
+        .chain(derivations.iter().flat_map(|d| d.writes));
+    tally::refresh(&mut tx, changed.copied()).await?;
     for (id, loaded) in ids.iter().zip(&per_file) {
         let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
         record::succeeded(&mut tx, *id, loaded.rows, &listed.join(",")).await?;

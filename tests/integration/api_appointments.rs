@@ -14,6 +14,7 @@ crate::trials! {
         every_filter_narrows_the_rows,
         one_of_month_practice_pcn_or_sub_icb_is_required,
         a_later_import_of_a_month_replaces_it,
+        a_month_alone_is_counted_from_the_imports_tally,
         a_month_in_two_files_of_one_import_is_loaded_once,
         geography_comes_from_mapping_then_ods,
         an_old_release_without_status_folds_its_spellings,
@@ -355,6 +356,51 @@ async fn a_later_import_of_a_month_replaces_it(backend: Backend) {
             .expect("revised");
         assert_eq!(month(&app, "2025-10").await, october_v2());
         assert_eq!(month(&app, "2025-11").await.len(), 5);
+    });
+}
+
+/// The count of a first page too short to hold every row, so that it is counted, not measured.
+async fn count(app: &TestApp, query: &str) -> i64 {
+    let response = app
+        .get(&format!("/api/v1/gp-appointments/?{query}&page_size=1"))
+        .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    response.json()["count"].as_i64().expect("count")
+}
+
+async fn a_month_alone_is_counted_from_the_imports_tally(backend: Backend) {
+    with_app!(backend, |app| {
+        app.import("appointments", &[ZIP]).await.expect("zip");
+        // A tally the page count demonstrably reads: skewed by hand, before any request has
+        // counted the month.
+        let mut tx = app.db.begin().await.unwrap();
+        tx.execute_raw(
+            "UPDATE row_tallies SET row_count = row_count + 1000 \
+             WHERE table_name = 'gp_appointments' AND column_name = 'month' \
+             AND value = '2025-11-01'",
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count(&app, "month=2025-11").await, 1005);
+        assert_eq!(count(&app, "month=2025-10-17").await, 6);
+        // Any other filter beside the month is counted over the rows.
+        let of_practice = |rows: Vec<Row>| rows.iter().filter(|r| r.0 == "A81001").count() as i64;
+        let november = of_practice(month(&app, "2025-11").await);
+        let october = of_practice(month(&app, "2025-10").await);
+        assert!(november > 0 && october > 0);
+        assert_eq!(count(&app, "month=2025-11&practice=A81001").await, november);
+        assert_eq!(count(&app, "practice=A81001").await, november + october);
+        // The next import recounts every month of the table, so no skew or stale count stays.
+        app.import("appointments", &[OCT_V2])
+            .await
+            .expect("revised");
+        assert_eq!(count(&app, "month=2025-11").await, 5);
+        assert_eq!(
+            count(&app, "month=2025-10").await,
+            october_v2().len() as i64
+        );
+        assert_eq!(count(&app, "month=2024-01").await, 0);
     });
 }
 
