@@ -4,8 +4,9 @@
 //!
 //! Rows are encoded as they are pushed straight into the backend's own bulk form, a chunk of
 //! bounded size at a time: on SQLite one prepared `INSERT` stepped once per row
-//! ([`sqlite`]), on PostgreSQL `COPY … FROM STDIN` in binary format ([`postgres`]). Memory stays
-//! at one chunk whatever the number of rows.
+//! ([`sqlite`], on a thread of its own while the next chunk is encoded), on PostgreSQL
+//! `COPY … FROM STDIN` in binary format ([`postgres`]). Memory stays at two chunks at most
+//! whatever the number of rows.
 
 mod postgres;
 mod sqlite;
@@ -165,7 +166,10 @@ enum Chunk {
 
 /// Encodes rows into chunks of the backend's bulk form and writes each chunk when it is full.
 pub struct Loader<'t, R: TableRow> {
-    tx: &'t mut Tx,
+    /// The transaction, until a SQLite loader's writer takes its connection.
+    tx: Option<&'t mut Tx>,
+    /// SQLite's insert thread, started with the first full chunk.
+    writer: Option<sqlite::Writer<'t>>,
     table: &'static Table,
     chunk: Chunk,
     /// Rows in `chunk`.
@@ -219,7 +223,8 @@ impl Tx {
             Tx::Postgres(_) => Chunk::Postgres(postgres::CopyData::new()),
         };
         Ok(Loader {
-            tx: self,
+            tx: Some(self),
+            writer: None,
             table,
             chunk,
             buffered: 0,
@@ -278,13 +283,30 @@ impl<R: TableRow> Loader<'_, R> {
         if self.buffered == 0 {
             return Ok(());
         }
-        match (&mut *self.tx, &mut self.chunk) {
-            (Tx::Sqlite(tx), Chunk::Sqlite(rows)) => {
-                let insert = sqlite::insert_sql(self.table, R::COLUMNS, self.on_conflict.as_ref());
-                self.loaded += sqlite::write(tx, &insert, R::COLUMNS.len(), rows).await?;
-                rows.clear();
+        match &mut self.chunk {
+            Chunk::Sqlite(rows) => {
+                if self.writer.is_none() {
+                    let Some(Tx::Sqlite(tx)) = self.tx.take() else {
+                        unreachable!("a loader's chunk is made for its transaction's backend")
+                    };
+                    let insert =
+                        sqlite::insert_sql(self.table, R::COLUMNS, self.on_conflict.as_ref());
+                    let writer = sqlite::Writer::start(
+                        tx,
+                        insert,
+                        R::COLUMNS.len(),
+                        self.progress.clone(),
+                    )
+                    .await?;
+                    self.writer = Some(writer);
+                }
+                let writer = self.writer.as_mut().expect("started above");
+                *rows = writer.write(std::mem::take(rows), self.buffered)?;
             }
-            (Tx::Postgres(tx), Chunk::Postgres(data)) => {
+            Chunk::Postgres(data) => {
+                let Some(Tx::Postgres(tx)) = self.tx.as_deref_mut() else {
+                    unreachable!("a loader's chunk is made for its transaction's backend")
+                };
                 let copied = if self.on_conflict.is_some() {
                     if !self.staging {
                         postgres::create_staging(tx, self.table, R::COLUMNS).await?;
@@ -304,11 +326,10 @@ impl<R: TableRow> Loader<'_, R> {
                 if self.on_conflict.is_none() {
                     self.loaded += copied;
                 }
+                if let Some(progress) = &self.progress {
+                    progress.inc(self.buffered);
+                }
             }
-            _ => unreachable!("a loader's chunk is made for its transaction's backend"),
-        }
-        if let Some(progress) = &self.progress {
-            progress.inc(self.buffered);
         }
         self.buffered = 0;
         Ok(())
@@ -317,8 +338,11 @@ impl<R: TableRow> Loader<'_, R> {
     /// Writes what is buffered and returns the number of rows loaded.
     pub async fn finish(mut self) -> Result<u64, sqlx::Error> {
         self.flush().await?;
-        if let (Tx::Postgres(tx), Some(on_conflict), true) =
-            (&mut *self.tx, &self.on_conflict, self.staging)
+        if let Some(writer) = &mut self.writer {
+            self.loaded += writer.finish()?;
+        }
+        if let (Some(Tx::Postgres(tx)), Some(on_conflict), true) =
+            (self.tx.as_deref_mut(), &self.on_conflict, self.staging)
         {
             self.loaded += postgres::merge_staging(tx, self.table, R::COLUMNS, on_conflict).await?;
         }
@@ -783,6 +807,43 @@ mod tests {
                 "{:?}: {error}",
                 db.backend()
             );
+        }
+        backends.finish().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_row_followed_by_more_chunks_fails_the_load_as_that_database_error() {
+        let backends = Backends::new(&[&PEOPLE]).await;
+        for (db, _) in &backends.dbs {
+            let mut tx = db.begin().await.unwrap();
+            let mut loader = tx.loader::<MaybeNamed>(&PEOPLE).unwrap();
+            let long = "x".repeat(1000);
+            let rows = std::iter::once(None)
+                .chain((0..3 * CHUNK_BYTES / 1000).map(|i| Some(format!("{long}{i}"))));
+            let mut error = None;
+            for name in rows {
+                if let Err(refused) = loader.push(MaybeNamed { name }).await {
+                    error = Some(refused);
+                    break;
+                }
+            }
+            let error = match error {
+                Some(error) => {
+                    drop(loader);
+                    error
+                }
+                None => loader.finish().await.err().unwrap(),
+            };
+            let sqlx::Error::Database(error) = error else {
+                panic!("{error:?}")
+            };
+            assert_eq!(
+                error.kind(),
+                sqlx::error::ErrorKind::NotNullViolation,
+                "{:?}: {error}",
+                db.backend()
+            );
+            tx.rollback().await.unwrap();
         }
         backends.finish().await;
     }

@@ -1,13 +1,19 @@
 //! SQLite's bulk path: one prepared `INSERT` bound and stepped once per row, on the import
 //! transaction's own connection. Going through sqlx would cost a round trip to its worker
-//! thread per statement; instead the connection is locked for the length of a chunk and driven
-//! directly through rusqlite, which links the same SQLite library.
+//! thread per statement; instead the connection is locked for the length of a loader and driven
+//! directly through rusqlite, which links the same SQLite library, from a thread of the
+//! loader's own (`Writer`).
 
 use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
+use std::ptr::NonNull;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::thread::JoinHandle;
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use indicatif::ProgressBar;
+use rusqlite::ffi::sqlite3;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use sea_query::{Alias, Expr, OnConflict, Query, SqliteQueryBuilder};
 use sqlx::error::{DatabaseError, ErrorKind};
@@ -124,41 +130,122 @@ pub fn insert_sql(table: &Table, columns: &[&str], on_conflict: Option<&OnConfli
     insert.build(SqliteQueryBuilder).0
 }
 
-/// Inserts the rows of `rows` (each `width` values) with `insert`; returns the rows changed.
-pub async fn write(
-    connection: &mut SqliteConnection,
-    insert: &str,
-    width: usize,
-    rows: &Rows,
-) -> Result<u64, sqlx::Error> {
-    let mut handle = connection.lock_handle().await?;
-    with_rusqlite(&mut handle, |connection| {
-        let mut statement = connection.prepare_cached(insert)?;
-        let mut values = Values { bytes: &rows.bytes };
-        let mut changed = 0;
-        while !values.bytes.is_empty() {
-            for (index, value) in values.by_ref().take(width).enumerate() {
-                statement.raw_bind_parameter(index + 1, ToSqlOutput::Borrowed(value))?;
-            }
-            changed += statement.raw_execute()? as u64;
-        }
-        Ok(changed)
-    })
-    .map_err(|error| sqlx::Error::Database(Box::new(Failure(error))))
+/// A raw connection handle sent to the writer thread.
+struct RawConnection(NonNull<sqlite3>);
+
+// SAFETY: SQLite connections may be used from any thread as long as one thread at a time uses
+// them; `Writer` guarantees that (see `Writer::start`).
+unsafe impl Send for RawConnection {}
+
+/// A full chunk and the number of rows in it.
+type Chunk = (Rows, u64);
+
+/// Inserts a loader's chunks on a thread of its own, so that the next chunk is read and encoded
+/// while SQLite inserts this one: a 2-core machine spends both cores on an import. At most two
+/// chunks exist at once, the one being inserted and the one being filled.
+pub struct Writer<'c> {
+    /// Held for the writer's whole life, so that sqlx's worker thread stays off the connection.
+    _lock: LockedSqliteHandle<'c>,
+    chunks: Option<SyncSender<Chunk>>,
+    /// Buffers the thread has emptied, for the loader to fill again.
+    spare: Receiver<Rows>,
+    thread: Option<JoinHandle<rusqlite::Result<u64>>>,
 }
 
-/// Runs `work` on the locked connection through rusqlite.
-fn with_rusqlite<T>(
-    handle: &mut LockedSqliteHandle<'_>,
-    work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    // SAFETY: the handle is a live connection of the same SQLite library rusqlite links
-    // (sqlx and rusqlite share one `libsqlite3-sys`), and holding its lock keeps sqlx's worker
-    // thread off it until `work` returns. The borrowed `Connection` never closes the handle
-    // (`from_handle` does not own it), finalizes the statements it prepared when dropped at the
-    // end of this function, and cannot outlive it: `work` gets only a reference.
-    let connection = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
-    work(&connection)
+impl<'c> Writer<'c> {
+    /// Locks `connection` and starts the thread that steps `insert` (`width` values a row)
+    /// over every chunk it is given, advancing `progress` by each chunk's rows.
+    pub async fn start(
+        connection: &'c mut SqliteConnection,
+        insert: String,
+        width: usize,
+        progress: Option<ProgressBar>,
+    ) -> Result<Writer<'c>, sqlx::Error> {
+        let mut lock = connection.lock_handle().await?;
+        let raw = RawConnection(lock.as_raw_handle());
+        // A rendezvous channel: handing over a chunk waits until the thread has finished the
+        // one before, which bounds memory to two chunks.
+        let (chunks, incoming) = sync_channel::<Chunk>(0);
+        let (give_back, spare) = channel();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                let raw = raw;
+                // SAFETY: the handle is a live connection of the same SQLite library rusqlite
+                // links (sqlx and rusqlite share one `libsqlite3-sys`). The writer holds sqlx's
+                // lock on it for as long as this thread runs (it joins the thread before the
+                // lock is released, in `finish` or on drop), and the loader that owns the
+                // writer never touches the connection meanwhile, so this thread is its only
+                // user. The borrowed `Connection` never closes the handle, and finalizes its
+                // statement when dropped at the end of this closure.
+                let connection = unsafe { rusqlite::Connection::from_handle(raw.0.as_ptr()) }?;
+                let mut statement = connection.prepare(&insert)?;
+                let mut changed = 0;
+                for (mut rows, count) in incoming {
+                    let mut values = Values { bytes: &rows.bytes };
+                    while !values.bytes.is_empty() {
+                        for (index, value) in values.by_ref().take(width).enumerate() {
+                            statement
+                                .raw_bind_parameter(index + 1, ToSqlOutput::Borrowed(value))?;
+                        }
+                        changed += statement.raw_execute()? as u64;
+                    }
+                    if let Some(progress) = &progress {
+                        progress.inc(count);
+                    }
+                    rows.clear();
+                    // The loader may have stopped taking buffers back; then this one is freed.
+                    let _ = give_back.send(rows);
+                }
+                Ok(changed)
+            })
+            .map_err(sqlx::Error::Io)?;
+        Ok(Writer {
+            _lock: lock,
+            chunks: Some(chunks),
+            spare,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands `rows` (`count` of them) to the thread, waiting while it inserts the chunk before,
+    /// and returns an empty buffer to fill next. The wait blocks the calling thread: an import
+    /// has nothing else to do until SQLite has taken the chunk.
+    pub fn write(&mut self, rows: Rows, count: u64) -> Result<Rows, sqlx::Error> {
+        let sent = self
+            .chunks
+            .as_ref()
+            .expect("a writer takes chunks until it finishes")
+            .send((rows, count));
+        if sent.is_err() {
+            // The thread stopped on an error; `finish` reports it.
+            self.finish()?;
+            return Err(sqlx::Error::WorkerCrashed);
+        }
+        Ok(self.spare.try_recv().unwrap_or_default())
+    }
+
+    /// Waits for every chunk to be inserted; returns the rows they changed.
+    pub fn finish(&mut self) -> Result<u64, sqlx::Error> {
+        self.chunks = None;
+        let Some(thread) = self.thread.take() else {
+            return Ok(0);
+        };
+        match thread.join() {
+            Ok(result) => result.map_err(|error| sqlx::Error::Database(Box::new(Failure(error)))),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl Drop for Writer<'_> {
+    /// A loader dropped on an error stops its thread before the connection is unlocked.
+    fn drop(&mut self) {
+        self.chunks = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A failed bulk insert, reported as sqlx reports database errors.
