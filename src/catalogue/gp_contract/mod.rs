@@ -271,8 +271,7 @@ const INDICATOR_FILTER: Filter = Filter {
 const QUALITY_SERVICE_FILTER: Filter = Filter {
     name: "quality_service",
     kind: FilterKind::Label("quality_service_key"),
-    description: "Quality service as published (Core GP Contract 2025-26); spacing and case \
-                  are ignored.",
+    description: "Quality service (Core GP Contract 2025-26).",
 };
 
 pub static PRACTICES_ENDPOINT: Endpoint = Endpoint {
@@ -380,8 +379,7 @@ pub static VALUES_ENDPOINT: Endpoint = Endpoint {
         Filter {
             name: "measure",
             kind: FilterKind::Label("measure_key"),
-            description: "Measure as published (Numerator, PCA Count (Rule 3: FRAILASSDEC_DAT)); \
-                          spacing and case are ignored.",
+            description: "Measure (Numerator, PCA Count (Rule 3: FRAILASSDEC_DAT)).",
         },
     ],
     core: &["date", "practice"],
@@ -429,17 +427,17 @@ pub static CARERS_ENDPOINT: Endpoint = Endpoint {
         breakdown(
             "sex",
             "sex_key",
-            "Sex as published, or All for totals; case and spacing are ignored.",
+            "Sex (Female), or All for the rows that total every sex.",
         ),
         breakdown(
             "age",
             "age_key",
-            "Age band as published, or All for totals; case and spacing are ignored.",
+            "Age band (18-24), or All for the rows that total every age.",
         ),
         breakdown(
             "ethnicity",
             "ethnicity_key",
-            "Ethnicity as published, or All for totals; case and spacing are ignored.",
+            "Ethnicity (White), or All for the rows that total every ethnicity.",
         ),
     ],
     core: &["date", "sub_icb"],

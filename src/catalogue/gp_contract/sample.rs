@@ -117,11 +117,14 @@ fn month_key(month: NaiveDate) -> u64 {
     u64::from(month.year() as u32 * 12 + month.month())
 }
 
+/// How a file writes ACH_DATE.
+type DateForm = fn(NaiveDate) -> String;
+
 /// Every open practice's rows for the quarter, ACH_DATE written by `date`.
 fn write_core(
     world: &World,
     quarter: &Quarter,
-    date: fn(NaiveDate) -> String,
+    date: DateForm,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     write!(out, "{CORE_HEADER}\r\n")?;
@@ -206,7 +209,7 @@ pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(1));
-    let members: [(&Quarter, fn(NaiveDate) -> String); 2] = [
+    let members: [(&Quarter, DateForm); 2] = [
         (&earlier, |d| d.format("%d/%m/%Y").to_string()),
         (&latest, |d| d.to_string()),
     ];
