@@ -10,15 +10,12 @@
 //! `ACH_DATE` is ISO (`2023-09-30`), `DD/MM/YYYY` or `YYYYMMDD`; `VALUE` is a whole count, or
 //! `*` where the publisher suppressed it (null, never 0).
 
-use std::io::Read;
-
 use chrono::NaiveDate;
 
 use crate::source::error::ImportError;
+use crate::source::named::{Columns, FieldIndex, NamedRecords, Need, name_in};
 use crate::source::values::{present, whole_count};
-use crate::source::{
-    Header, SourceFile, check_field_count, code, date, is_blank, line_of, single_spaced, text,
-};
+use crate::source::{Header, SourceFile, code, date, single_spaced, text};
 
 /// What a file holds, told by its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,22 +44,17 @@ enum Field {
     Value,
 }
 
-const FIELDS: usize = Field::Value as usize + 1;
-
-/// Whether a file of the layout must have the column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
-    Required,
-    Optional,
+impl FieldIndex for Field {
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 use Field::*;
 use Need::{Optional, Required};
 
-type Columns = &'static [(Field, &'static str, Need)];
-
 /// The Core GP Contract file, as NHS England's producer code writes it.
-const CORE: Columns = &[
+const CORE: Columns<Field> = &[
     (QualityService, "QUALITY_SERVICE", Required),
     (PracticeCode, "PRACTICE_CODE", Required),
     (PracticeName, "PRACTICE_NAME", Optional),
@@ -77,7 +69,7 @@ const CORE: Columns = &[
 /// publication says it holds sub-ICB rows; these names follow the core file's, with one
 /// column per breakdown. Correct this table (and the README) when a real file differs; the
 /// breakdowns are required so that a file naming them otherwise is refused, not read as totals.
-const CARERS: Columns = &[
+const CARERS: Columns<Field> = &[
     (QualityService, "QUALITY_SERVICE", Required),
     (SubIcbCode, "SUB_ICB_LOC_CODE", Required),
     (SubIcbName, "SUB_ICB_LOC_NAME", Optional),
@@ -94,20 +86,12 @@ const CARERS: Columns = &[
 pub const TOTAL: &str = "All";
 
 impl Layout {
-    fn columns(self) -> Columns {
+    fn columns(self) -> Columns<Field> {
         match self {
             Layout::Core => CORE,
             Layout::Carers => CARERS,
         }
     }
-}
-
-/// The header name of `field` in `columns`.
-fn name_in(columns: Columns, field: Field) -> &'static str {
-    columns
-        .iter()
-        .find(|(f, _, _)| *f == field)
-        .map_or("", |(_, name, _)| name)
 }
 
 /// Tells the layout from the header: a practice code column marks the core file, a sub-ICB
@@ -131,7 +115,7 @@ pub fn identify(header: &Header) -> Result<Layout, ImportError> {
     }
 }
 
-fn names(columns: Columns) -> String {
+fn names(columns: Columns<Field>) -> String {
     columns
         .iter()
         .map(|(_, name, _)| *name)
@@ -184,14 +168,8 @@ impl Row {
 
 /// The rows of one file, read as they are iterated.
 pub struct Rows {
-    file: String,
     layout: Layout,
-    reader: csv::Reader<Box<dyn Read + Send>>,
-    record: csv::StringRecord,
-    /// Where each `Field` is in the header, if it is there.
-    at: [Option<usize>; FIELDS],
-    names: [&'static str; FIELDS],
-    width: usize,
+    records: NamedRecords,
 }
 
 /// Opens `file`, tells its layout from the header and checks that every column the layout
@@ -199,50 +177,15 @@ pub struct Rows {
 pub fn read(file: &SourceFile) -> Result<(Layout, Rows), ImportError> {
     let (header, reader) = file.csv_with_header()?;
     let layout = identify(&header)?;
-    let columns = layout.columns();
-    let missing: Vec<String> = columns
-        .iter()
-        .filter(|(_, name, need)| *need == Required && header.find(&[name]).is_none())
-        .map(|(_, name, _)| (*name).to_owned())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ImportError::MissingColumns {
-            file: file.to_string(),
-            missing,
-        });
-    }
-    let mut at = [None; FIELDS];
-    let mut names = [""; FIELDS];
-    for (field, name, _) in columns {
-        at[*field as usize] = header.find(&[name]);
-        names[*field as usize] = *name;
-    }
-    Ok((
-        layout,
-        Rows {
-            file: file.to_string(),
-            layout,
-            reader,
-            record: csv::StringRecord::new(),
-            at,
-            names,
-            width: header.len(),
-        },
-    ))
+    let records = NamedRecords::new(file, &header, reader, layout.columns())?;
+    Ok((layout, Rows { layout, records }))
 }
 
 impl Iterator for Rows {
     type Item = Result<Row, ImportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.read_record(&mut self.record) {
-                Err(e) => return Some(Err(ImportError::from_csv(&self.file, e))),
-                Ok(false) => return None,
-                Ok(true) if is_blank(&self.record) => continue,
-                Ok(true) => return Some(self.parse()),
-            }
-        }
+        Some(self.records.advance()?.and_then(|()| self.parse()))
     }
 }
 
@@ -261,17 +204,11 @@ fn breakdown(value: &str) -> String {
 
 impl Rows {
     fn cell(&self, field: Field) -> &str {
-        self.at[field as usize].map_or("", |i| self.record.get(i).unwrap_or(""))
+        self.records.cell(field)
     }
 
     fn bad(&self, field: Field, expected: &'static str) -> ImportError {
-        ImportError::bad_value(
-            &self.file,
-            line_of(&self.record),
-            self.names[field as usize],
-            self.cell(field),
-            expected,
-        )
+        self.records.bad(field, expected)
     }
 
     fn required_code(&self, field: Field, expected: &'static str) -> Result<String, ImportError> {
@@ -286,9 +223,9 @@ impl Rows {
 
     fn date(&self) -> Result<NaiveDate, ImportError> {
         date(
-            &self.file,
-            line_of(&self.record),
-            self.names[AchDate as usize],
+            self.records.file(),
+            self.records.line(),
+            self.records.name(AchDate),
             self.cell(AchDate),
         )?
         .ok_or_else(|| self.bad(AchDate, "a date"))
@@ -305,12 +242,6 @@ impl Rows {
     }
 
     fn parse(&self) -> Result<Row, ImportError> {
-        check_field_count(
-            &self.file,
-            &self.record,
-            self.width,
-            "as many fields as the header",
-        )?;
         let date = self.date()?;
         let quality_service = self.required_text(QualityService, "a quality service")?;
         let indicator = self.required_code(Indicator, "an indicator code")?;
