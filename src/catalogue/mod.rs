@@ -5,6 +5,7 @@
 pub mod appointments;
 pub mod cloud_telephony;
 mod dataset;
+pub mod gp_contract;
 pub mod list_sizes;
 pub mod nwrs;
 pub mod ods;
@@ -30,6 +31,7 @@ pub static DATASETS: &[&Dataset] = &[
     &appointments::DATASET,
     &online_consultations::DATASET,
     &cloud_telephony::DATASET,
+    &gp_contract::DATASET,
 ];
 
 /// Every served endpoint, in the order the index and schema list them.
@@ -325,16 +327,35 @@ mod tests {
         };
         assert_eq!(
             stale("epraccur"),
-            vec![vec!["practices"], vec!["list_sizes"]]
+            vec![
+                vec!["practices"],
+                vec!["list_sizes"],
+                vec!["gp_contract_practices"]
+            ]
         );
-        assert_eq!(stale("epcn"), vec![vec!["practices"], vec!["pcns"]]);
+        assert_eq!(
+            stale("epcn"),
+            vec![
+                vec!["practices"],
+                vec!["pcns"],
+                vec!["gp_contract_practices"]
+            ]
+        );
         assert_eq!(
             stale("registrations"),
             vec![
                 vec!["practices"],
                 vec!["practice_populations"],
                 vec!["pcns"],
-                vec!["list_sizes"]
+                vec!["list_sizes"],
+                vec!["gp_contract_practices"]
+            ]
+        );
+        assert_eq!(
+            stale("gp-contract"),
+            vec![
+                vec!["gp_contract_practices"],
+                vec!["gp_contract_indicators"]
             ]
         );
         assert_eq!(stale("nwrs"), vec![vec!["nwrs_snapshots"]]);

@@ -13,6 +13,7 @@
 pub mod dates;
 pub mod error;
 pub mod financial_year;
+pub mod named;
 pub mod values;
 
 use std::fmt;

@@ -10,6 +10,7 @@ mod access_control;
 mod api_appointments;
 mod api_cloud_telephony;
 mod api_contract;
+mod api_gp_contract;
 mod api_list_sizes;
 mod api_nwrs;
 mod api_online_consultations;
@@ -34,6 +35,7 @@ fn main() {
     trials.extend(access_control::trials());
     trials.extend(api_appointments::trials());
     trials.extend(api_contract::trials());
+    trials.extend(api_gp_contract::trials());
     trials.extend(api_list_sizes::trials());
     trials.extend(api_nwrs::trials());
     trials.extend(api_online_consultations::trials());

@@ -14,13 +14,12 @@
 //! `MONTH` is ISO (`2024-05-01`) or `DD/MM/YYYY`, the first of the month. Values are numbers as
 //! published (`1.0`, `19.768934531450576`); an empty cell is missing (null), never zero.
 
-use std::io::Read;
-
 use chrono::{Datelike, NaiveDate};
 
 use crate::source::error::ImportError;
+use crate::source::named::{Columns, FieldIndex, NamedRecords, Need};
 use crate::source::values::float;
-use crate::source::{Header, SourceFile, check_field_count, code, date, is_blank, line_of, text};
+use crate::source::{Header, SourceFile, code, date, text};
 
 /// What a file holds, told by its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,22 +57,17 @@ enum Field {
     Total,
 }
 
-const FIELDS: usize = Field::Total as usize + 1;
-
-/// Whether a file of the layout must have the column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Need {
-    Required,
-    Optional,
+impl FieldIndex for Field {
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 use Field::*;
 use Need::{Optional, Required};
 
-type Columns = &'static [(Field, &'static str, Need)];
-
 /// The practice file's columns (seen in published files, in this order).
-const PRACTICE: Columns = &[
+const PRACTICE: Columns<Field> = &[
     (Month, "MONTH", Required),
     (PracticeCode, "GP_CODE", Required),
     (PracticeName, "GP_NAME", Required),
@@ -91,7 +85,7 @@ const PRACTICE: Columns = &[
 ];
 
 /// Day-and-time layout A (seen in published files, in this order: geography before PCN).
-const WEEKDAY: Columns = &[
+const WEEKDAY: Columns<Field> = &[
     (Month, "MONTH", Required),
     (PracticeCode, "GP_CODE", Required),
     (PracticeName, "GP_NAME", Required),
@@ -113,7 +107,7 @@ const WEEKDAY: Columns = &[
 /// with the practice and geography columns under the names the other files use. Only what
 /// the rows cannot do without is required; a missing `WEEKDAY` is worked out from the date and
 /// a missing `SUPPLIER` is `No data`. Correct this table if a published file differs.
-const DATED: Columns = &[
+const DATED: Columns<Field> = &[
     (Date, "DATE", Required),
     (PracticeCode, "GP_CODE", Required),
     (PracticeName, "GP_NAME", Optional),
@@ -139,7 +133,7 @@ const DATED: Columns = &[
 pub const NO_SUPPLIER: &str = "No data";
 
 impl Layout {
-    fn columns(self) -> Columns {
+    fn columns(self) -> Columns<Field> {
         match self {
             Layout::Practice => PRACTICE,
             Layout::Weekday => WEEKDAY,
@@ -255,14 +249,8 @@ impl Row {
 
 /// The rows of one file, read as they are iterated.
 pub struct Rows {
-    file: String,
     layout: Layout,
-    reader: csv::Reader<Box<dyn Read + Send>>,
-    record: csv::StringRecord,
-    /// Where each `Field` is in the header, if it is there.
-    at: [Option<usize>; FIELDS],
-    names: [&'static str; FIELDS],
-    width: usize,
+    records: NamedRecords,
 }
 
 /// Opens `file`, tells its layout from the header and checks that every column the layout
@@ -270,55 +258,15 @@ pub struct Rows {
 pub fn read(file: &SourceFile) -> Result<(Layout, Rows), ImportError> {
     let (header, reader) = file.csv_with_header()?;
     let layout = identify(&header)?;
-    let columns = layout.columns();
-    let required: Vec<&[&str]> = columns
-        .iter()
-        .filter(|(_, _, need)| *need == Required)
-        .map(|(_, name, _)| std::slice::from_ref(name))
-        .collect();
-    let missing: Vec<String> = required
-        .iter()
-        .filter(|names| header.find(names).is_none())
-        .map(|names| names[0].to_owned())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ImportError::MissingColumns {
-            file: file.to_string(),
-            missing,
-        });
-    }
-    let mut at = [None; FIELDS];
-    let mut names = [""; FIELDS];
-    for (field, name, _) in columns {
-        at[*field as usize] = header.find(&[name]);
-        names[*field as usize] = *name;
-    }
-    Ok((
-        layout,
-        Rows {
-            file: file.to_string(),
-            layout,
-            reader,
-            record: csv::StringRecord::new(),
-            at,
-            names,
-            width: header.len(),
-        },
-    ))
+    let records = NamedRecords::new(file, &header, reader, layout.columns())?;
+    Ok((layout, Rows { layout, records }))
 }
 
 impl Iterator for Rows {
     type Item = Result<Row, ImportError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.reader.read_record(&mut self.record) {
-                Err(e) => return Some(Err(ImportError::from_csv(&self.file, e))),
-                Ok(false) => return None,
-                Ok(true) if is_blank(&self.record) => continue,
-                Ok(true) => return Some(self.parse()),
-            }
-        }
+        Some(self.records.advance()?.and_then(|()| self.parse()))
     }
 }
 
@@ -345,33 +293,27 @@ pub fn weekday_number(name: &str) -> Option<i64> {
 
 impl Rows {
     fn cell(&self, field: Field) -> &str {
-        self.at[field as usize].map_or("", |i| self.record.get(i).unwrap_or(""))
+        self.records.cell(field)
     }
 
     fn bad(&self, field: Field, expected: &'static str) -> ImportError {
-        ImportError::bad_value(
-            &self.file,
-            line_of(&self.record),
-            self.names[field as usize],
-            self.cell(field),
-            expected,
-        )
+        self.records.bad(field, expected)
     }
 
     fn number(&self, field: Field) -> Result<Option<f64>, ImportError> {
         float(
-            &self.file,
-            line_of(&self.record),
-            self.names[field as usize],
+            self.records.file(),
+            self.records.line(),
+            self.records.name(field),
             self.cell(field),
         )
     }
 
     fn date(&self, field: Field) -> Result<NaiveDate, ImportError> {
         date(
-            &self.file,
-            line_of(&self.record),
-            self.names[field as usize],
+            self.records.file(),
+            self.records.line(),
+            self.records.name(field),
             self.cell(field),
         )?
         .ok_or_else(|| self.bad(field, "a date"))
@@ -410,12 +352,6 @@ impl Rows {
     }
 
     fn parse(&self) -> Result<Row, ImportError> {
-        check_field_count(
-            &self.file,
-            &self.record,
-            self.width,
-            "as many fields as the header",
-        )?;
         match self.layout {
             Layout::Practice => Ok(Row::Metric(MetricRow {
                 month: self.month()?,
