@@ -9,6 +9,7 @@ pub mod list_sizes;
 pub mod nwrs;
 pub mod ods;
 pub mod online_consultations;
+pub mod payments;
 pub mod qof;
 pub mod registrations;
 
@@ -30,6 +31,7 @@ pub static DATASETS: &[&Dataset] = &[
     &appointments::DATASET,
     &online_consultations::DATASET,
     &cloud_telephony::DATASET,
+    &payments::DATASET,
 ];
 
 /// Every served endpoint, in the order the index and schema list them.
