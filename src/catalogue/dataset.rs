@@ -116,7 +116,11 @@ impl LoadContext {
 
     /// The options given that no loader of the run has read.
     pub fn unread_options(&self) -> Vec<String> {
-        let read = self.options.read.lock().expect("no loader panics holding it");
+        let read = self
+            .options
+            .read
+            .lock()
+            .expect("no loader panics holding it");
         self.options
             .given
             .keys()

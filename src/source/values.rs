@@ -132,8 +132,21 @@ mod tests {
             assert_eq!(read(none).unwrap(), None, "{none:?}");
         }
         for bad in [
-            "x", "£", "--1", "-£-1", "1,23", "12,3456", ",123", "1.2.3", "1e3", "£ 12", "12£",
-            "NaN", "1,234.5,6", ".", "-.",
+            "x",
+            "£",
+            "--1",
+            "-£-1",
+            "1,23",
+            "12,3456",
+            ",123",
+            "1.2.3",
+            "1e3",
+            "£ 12",
+            "12£",
+            "NaN",
+            "1,234.5,6",
+            ".",
+            "-.",
         ] {
             let err = read(bad).unwrap_err().to_string();
             assert!(err.contains("line 9: column Global Sum"), "{bad:?}: {err}");

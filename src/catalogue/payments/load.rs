@@ -77,8 +77,8 @@ crate::table_row! {
 }
 
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
-    let year = year_of(file, ctx.option("year"))?.to_string();
     let (kind, rows) = read(file)?;
+    let year = year_of(file, ctx.option("year"))?.to_string();
     let table = match kind {
         Kind::Practice => &PRACTICE_PAYMENTS,
         Kind::Pcn => &PCN_PAYMENTS,

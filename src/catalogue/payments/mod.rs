@@ -8,8 +8,8 @@ pub mod sample;
 
 use crate::catalogue::Dataset;
 use crate::schema::{
-    Direction, Endpoint, Filter, FilterKind, Kind, ObjectValues, SERVED_COLUMNS, Shape, Table,
-    col, internal, opt,
+    Direction, Endpoint, Filter, FilterKind, Kind, ObjectValues, SERVED_COLUMNS, Shape, Table, col,
+    internal, opt,
 };
 
 pub const SCOPE: &str = "payments";
@@ -35,16 +35,28 @@ pub static PRACTICE_PAYMENTS: Table = Table {
             Kind::Text,
             "Sub-ICB location code (CCG code in years before July 2022), as published",
         ),
-        opt("sub_icb_name", Kind::Text, "Sub-ICB location or CCG name, where published"),
+        opt(
+            "sub_icb_name",
+            Kind::Text,
+            "Sub-ICB location or CCG name, where published",
+        ),
         opt("pcn_code", Kind::Text, "PCN code, where published"),
         opt("pcn_name", Kind::Text, "PCN name, where published"),
-        opt("contract_type", Kind::Text, "Contract type: GMS, PMS or APMS"),
+        opt(
+            "contract_type",
+            Kind::Text,
+            "Contract type: GMS, PMS or APMS",
+        ),
         opt(
             "dispensing",
             Kind::Text,
             "Dispensing practice as published: Yes, No or Unknown",
         ),
-        opt("rurality", Kind::Text, "Practice rurality as published: Urban or Rural"),
+        opt(
+            "rurality",
+            Kind::Text,
+            "Practice rurality as published: Urban or Rural",
+        ),
         opt(
             "registered_patients",
             Kind::Decimal(2),
@@ -111,8 +123,16 @@ pub static PCN_PAYMENTS: Table = Table {
         opt("pcn_name", Kind::Text, "PCN name, where published"),
         opt("icb_code", Kind::Text, "ICB code, where published"),
         opt("icb_name", Kind::Text, "ICB name, where published"),
-        opt("region_code", Kind::Text, "Commissioning region code, where published"),
-        opt("region_name", Kind::Text, "Commissioning region name, where published"),
+        opt(
+            "region_code",
+            Kind::Text,
+            "Commissioning region code, where published",
+        ),
+        opt(
+            "region_name",
+            Kind::Text,
+            "Commissioning region name, where published",
+        ),
         opt(
             "registered_patients",
             Kind::Decimal(2),

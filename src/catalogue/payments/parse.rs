@@ -265,8 +265,7 @@ pub fn year_in_name(name: &str) -> Option<FinancialYear> {
     bytes.windows(5).enumerate().find_map(|(at, w)| {
         let digit = |i: usize| w[i].is_ascii_digit();
         let bounded = !bytes.get(at + 5).is_some_and(u8::is_ascii_digit);
-        if digit(0) && digit(1) && matches!(w[2], b'-' | b'_') && digit(3) && digit(4) && bounded
-        {
+        if digit(0) && digit(1) && matches!(w[2], b'-' | b'_') && digit(3) && digit(4) && bounded {
             FinancialYear::parse_published(&name[at..at + 5].replace('_', "-"))
         } else {
             None
@@ -350,7 +349,8 @@ pub struct Rows {
 }
 
 /// Opens `file`, tells its kind from the header and checks that every column the kind needs
-/// is there (all missing ones named at once).
+/// is there (all missing ones named at once, each by its current name as `match_key` writes it;
+/// `COLUMNS` lists the other names each is accepted under).
 pub fn read(file: &SourceFile) -> Result<(Kind, Rows), ImportError> {
     let label = file.to_string();
     let mut reader = file.csv_reader()?;
@@ -391,7 +391,12 @@ pub fn read(file: &SourceFile) -> Result<(Kind, Rows), ImportError> {
     };
     let kind = if has(PracticeCode) {
         Kind::Practice
-    } else if has(PcnCode) {
+    } else if has(PcnCode)
+        && [RegisteredPatients, WeightedPatients, TotalPayments]
+            .into_iter()
+            .any(has)
+    {
+        // Other publications have a PCN code too; a payments file has patients or payments.
         Kind::Pcn
     } else {
         return Err(ImportError::unrecognised(
@@ -406,11 +411,11 @@ pub fn read(file: &SourceFile) -> Result<(Kind, Rows), ImportError> {
         .iter()
         .filter(|field| !has(**field))
         .map(|field| {
-            let aliases = COLUMNS
+            COLUMNS
                 .iter()
                 .find(|(f, _)| f == field)
-                .map_or(&[][..], |(_, aliases)| *aliases);
-            aliases.join(" or ")
+                .and_then(|(_, aliases)| aliases.first())
+                .map_or_else(|| format!("{field:?}"), |name| (*name).to_owned())
         })
         .collect();
     if !missing.is_empty() {
@@ -522,8 +527,14 @@ mod tests {
                 "Number of Registered Patients (Last Known Figure)1",
                 "Number of Registered Patients (Last Known Figure)",
             ),
-            ("Total NHS Payments to\nGeneral Practice", "Total NHS Payments to General Practice"),
-            ("Average payments per\r\nregistered  patient", "Average payments per registered patient"),
+            (
+                "Total NHS Payments to\nGeneral Practice",
+                "Total NHS Payments to General Practice",
+            ),
+            (
+                "Average payments per\r\nregistered  patient",
+                "Average payments per registered patient",
+            ),
             ("GlobalSum_£", "Global Sum"),
             ("TotalQOFPayments_£", "Total QOF Payments"),
             ("NHSEnglandRegionCode", "NHS England Region Code"),
@@ -550,8 +561,14 @@ mod tests {
             ("NHSEnglandRegionCode", RegionCode),
             ("CCGCode", SubIcbCode),
             ("Sub-ICB Location Code", SubIcbCode),
-            ("Number of Registered Patients (Last Known Figure)", RegisteredPatients),
-            ("NumberOfRegisteredPatientsLastKnownFigure", RegisteredPatients),
+            (
+                "Number of Registered Patients (Last Known Figure)",
+                RegisteredPatients,
+            ),
+            (
+                "NumberOfRegisteredPatientsLastKnownFigure",
+                RegisteredPatients,
+            ),
             ("Average number of registered patients1", RegisteredPatients),
             ("Average Number of\nWeighted Patients", WeightedPatients),
             ("TotalNHSPaymentsToGeneralPractice_£", TotalPayments),
@@ -589,10 +606,22 @@ mod tests {
     #[test]
     fn years_come_from_file_names() {
         let year = |name: &str| year_in_name(name).map(|y| y.to_string());
-        assert_eq!(year("nhspaymentsgp-24-25-prac-csv.csv").as_deref(), Some("2024/25"));
-        assert_eq!(year("nhspaymentsgp-21-22-prac-csv-v2.csv").as_deref(), Some("2021/22"));
-        assert_eq!(year("nhspaymentsgp-18-19-csv.csv").as_deref(), Some("2018/19"));
-        assert_eq!(year("nhspaymentsgp-24-25-pcn-csv.csv").as_deref(), Some("2024/25"));
+        assert_eq!(
+            year("nhspaymentsgp-24-25-prac-csv.csv").as_deref(),
+            Some("2024/25")
+        );
+        assert_eq!(
+            year("nhspaymentsgp-21-22-prac-csv-v2.csv").as_deref(),
+            Some("2021/22")
+        );
+        assert_eq!(
+            year("nhspaymentsgp-18-19-csv.csv").as_deref(),
+            Some("2018/19")
+        );
+        assert_eq!(
+            year("nhspaymentsgp-24-25-pcn-csv.csv").as_deref(),
+            Some("2024/25")
+        );
         assert_eq!(year("payments_2015_16.csv").as_deref(), Some("2015/16"));
         assert_eq!(year("payments-2024-25.csv").as_deref(), Some("2024/25"));
         assert_eq!(year("payments.csv"), None);

@@ -120,7 +120,8 @@ impl Payments {
         let mut rng = Rng::new(key);
         let registered = patients as f64;
         let weighted = registered * (0.85 + 0.3 * rng.unit());
-        let pence = |per_patient: f64, patients: f64| (per_patient * patients * 100.0).round() as i64;
+        let pence =
+            |per_patient: f64, patients: f64| (per_patient * patients * 100.0).round() as i64;
         Payments {
             registered: (registered * 100.0) as i64,
             weighted: (weighted * 100.0).round() as i64,
@@ -138,7 +139,11 @@ impl Payments {
     }
 
     fn total(&self) -> i64 {
-        self.global_sum + self.qof + self.pcn_participation + self.appraisal.unwrap_or(0) + self.other
+        self.global_sum
+            + self.qof
+            + self.pcn_participation
+            + self.appraisal.unwrap_or(0)
+            + self.other
     }
 
     fn per(&self, patients: i64) -> i64 {
@@ -272,10 +277,9 @@ fn write_pcns(world: &World, path: &Path) -> io::Result<()> {
     let day = mid_year(2024);
     let mut patients = vec![0u64; world.pcns.len()];
     for i in 0..world.practices.len() {
-        if let (Some(pcn), Some(registrations)) = (
-            world.pcn_at(i, day),
-            world.practice_registrations(i, day),
-        ) {
+        if let (Some(pcn), Some(registrations)) =
+            (world.pcn_at(i, day), world.practice_registrations(i, day))
+        {
             patients[pcn] += registrations.total();
         }
     }
@@ -289,7 +293,11 @@ fn write_pcns(world: &World, path: &Path) -> io::Result<()> {
         let weighted = registered * (0.9 + 0.2 * rng.unit());
         let pence = |per_patient: f64| (per_patient * registered * 100.0).round() as i64;
         let arrs = pence(25.0 + 10.0 * rng.unit());
-        let iif = if rng.chance(0.1) { None } else { Some(pence(1.5 * rng.unit())) };
+        let iif = if rng.chance(0.1) {
+            None
+        } else {
+            Some(pence(1.5 * rng.unit()))
+        };
         let caps = pence(3.0 + rng.unit());
         let row = [
             world.regions[sub.region].code.clone(),
