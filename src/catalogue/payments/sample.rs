@@ -96,7 +96,7 @@ fn pounds_marked(pence: i64) -> String {
     let (sign, digits) = whole.split_at(usize::from(whole.starts_with('-')));
     let mut grouped = String::new();
     for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(d);
@@ -196,7 +196,11 @@ fn write_2425(world: &World, path: &Path) -> io::Result<()> {
         };
         let contract = ["GMS", "GMS", "GMS", "PMS", "APMS"][(key % 5) as usize];
         let dispensing = ["No", "No", "No", "No", "Yes", "Unknown"][(key / 5 % 6) as usize];
-        let rurality = if key / 30 % 5 == 0 { "Rural" } else { "Urban" };
+        let rurality = if (key / 30).is_multiple_of(5) {
+            "Rural"
+        } else {
+            "Urban"
+        };
         let deductions = pay.total() / 20;
         let row = [
             region.code.clone(),
@@ -249,7 +253,11 @@ fn write_1617(world: &World, path: &Path) -> io::Result<()> {
         let key = mix(practice.list.key, 2016);
         let pay = Payments::draw(registrations.total(), key);
         let contract = ["GMS", "GMS", "PMS", "APMS"][(key % 4) as usize];
-        let dispensing = if key / 4 % 6 == 0 { "Yes" } else { "No" };
+        let dispensing = if (key / 4).is_multiple_of(6) {
+            "Yes"
+        } else {
+            "No"
+        };
         let row = [
             world.regions[practice.region].code.clone(),
             world.sub_icbs[practice.sub_icb].code.clone(),
