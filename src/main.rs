@@ -56,6 +56,11 @@ enum Command {
         /// Files to import (CSV, XLSX or ZIP).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// A setting for the source's importer, for what its files do not say themselves
+        /// (e.g. `--option year=2024-25` for nhs-payments); repeatable. The sources below say
+        /// which they read; one that no file uses fails the import.
+        #[arg(long = "option", value_name = "NAME=VALUE")]
+        options: Vec<String>,
     },
     /// Manage API keys.
     Keys {
@@ -317,7 +322,22 @@ async fn run(cli: Cli) -> Result<()> {
             println!("database is up to date");
             Ok(())
         }
-        Command::Import { source, files } => {
+        Command::Import {
+            source,
+            files,
+            options,
+        } => {
+            let options = options
+                .iter()
+                .map(|option| match option.split_once('=') {
+                    Some((name, value)) if !name.trim().is_empty() => {
+                        Ok((name.trim().to_owned(), value.trim().to_owned()))
+                    }
+                    _ => Err(anyhow::anyhow!(
+                        "--option {option:?}: expected NAME=VALUE, such as year=2024-25"
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()?;
             let db = connect(db_url.as_deref().unwrap_or(DEFAULT_DB)).await?;
             let Some(source) = catalogue::source(&source) else {
                 let names: Vec<_> = catalogue::sources().map(|s| s.name).collect();
@@ -327,7 +347,7 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             };
             let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            match run::import(&db, source, &files, show).await? {
+            match run::import_with_options(&db, source, &files, &options, show).await? {
                 Outcome::Unchanged => {
                     println!("{}: already imported, nothing changed", source.name)
                 }

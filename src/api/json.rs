@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter, Serializer};
 
 use crate::api::compat::python::{PyInt, parse_py_int};
-use crate::db::Cell;
+use crate::db::{Cell, format_decimal};
 
 /// Largest indent DRF accepts from `Accept: application/json; indent=N`.
 const MAX_INDENT: i64 = 8;
@@ -221,27 +221,6 @@ fn python_repr<T: ryu::Float>(x: T) -> String {
         let zeros = usize::try_from(-1 - exponent).unwrap_or(0);
         out.extend(std::iter::repeat_n('0', zeros));
         out.push_str(digits);
-    }
-    out
-}
-
-/// A DRF `DecimalField` value (rendered as a JSON string by the caller) from a fixed-point
-/// integer: `scaled` is the value times `10^places`. `1250, 2` → `"12.50"`, `-5, 2` →
-/// `"-0.05"`, `7, 0` → `"7"`.
-pub fn format_decimal(scaled: i64, places: u32) -> String {
-    let magnitude = scaled.unsigned_abs();
-    let mut out = String::with_capacity(24);
-    if scaled < 0 {
-        out.push('-');
-    }
-    // Past 19 places the divisor overflows, and every i64 is then a fraction of one.
-    let (whole, fraction) = match 10u64.checked_pow(places) {
-        Some(divisor) => (magnitude / divisor, magnitude % divisor),
-        None => (0, magnitude),
-    };
-    let _ = write!(out, "{whole}");
-    if places > 0 {
-        let _ = write!(out, ".{fraction:0width$}", width = places as usize);
     }
     out
 }
@@ -486,24 +465,6 @@ mod tests {
             text(to_drf_json_indented(&cell, 1)),
             "{\n \"b\": 1e-05,\n \"a\": \"\\u2028é\",\n \"n\": null,\n \"i\": 190\n}"
         );
-    }
-
-    #[test]
-    fn decimals() {
-        assert_eq!(format_decimal(1250, 2), "12.50");
-        assert_eq!(format_decimal(-5, 2), "-0.05");
-        assert_eq!(format_decimal(0, 2), "0.00");
-        assert_eq!(format_decimal(100_000, 2), "1000.00");
-        assert_eq!(format_decimal(-1250, 2), "-12.50");
-        assert_eq!(format_decimal(7, 0), "7");
-        assert_eq!(format_decimal(-7, 0), "-7");
-        assert_eq!(format_decimal(5, 4), "0.0005");
-        assert_eq!(format_decimal(12345, 4), "1.2345");
-        assert_eq!(format_decimal(i64::MIN, 2), "-92233720368547758.08");
-        assert_eq!(format_decimal(i64::MAX, 0), "9223372036854775807");
-        assert_eq!(format_decimal(-15, 20), "-0.00000000000000000015");
-        assert_eq!(format_decimal(i64::MIN, 2), "-92233720368547758.08");
-        assert_eq!(format_decimal(i64::MAX, 0), "9223372036854775807");
     }
 
     #[test]

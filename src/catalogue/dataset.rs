@@ -1,7 +1,7 @@
 //! What a dataset is: the tables it owns, the endpoints that serve them, the publications that
 //! load them and the derivations that rebuild its served tables.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -48,6 +48,17 @@ pub struct LoadContext {
     /// The slices this run has emptied, with the file that loaded each part of them.
     replaced: Arc<Mutex<HashMap<String, HashMap<String, i64>>>>,
     notes: Arc<Mutex<Vec<String>>>,
+    options: Arc<Options>,
+}
+
+/// What the command line told the run beyond its files (`haresign import <source> --option
+/// name=value`), for what a file does not say of itself (the year of a payments file whose name
+/// lacks it). A source reads the options it knows; one no loader read fails the run, so a
+/// mistyped option is never silently ignored.
+#[derive(Debug, Default)]
+struct Options {
+    given: BTreeMap<String, String>,
+    read: Mutex<BTreeSet<String>>,
 }
 
 /// The rows a file replaces: those of `table` whose columns have these values (a period, and
@@ -76,7 +87,46 @@ impl LoadContext {
             progress,
             replaced: Arc::default(),
             notes: Arc::default(),
+            options: Arc::default(),
         }
+    }
+
+    /// The run's context with the options given on the command line, `(name, value)`; a name
+    /// given twice keeps its last value.
+    pub fn with_options(self, options: &[(String, String)]) -> Self {
+        LoadContext {
+            options: Arc::new(Options {
+                given: options.iter().cloned().collect(),
+                read: Mutex::default(),
+            }),
+            ..self
+        }
+    }
+
+    /// The value of the option `name`, if the command gave it.
+    pub fn option(&self, name: &str) -> Option<&str> {
+        let value = self.options.given.get(name)?;
+        self.options
+            .read
+            .lock()
+            .expect("no loader panics holding it")
+            .insert(name.to_owned());
+        Some(value)
+    }
+
+    /// The options given that no loader of the run has read.
+    pub fn unread_options(&self) -> Vec<String> {
+        let read = self
+            .options
+            .read
+            .lock()
+            .expect("no loader panics holding it");
+        self.options
+            .given
+            .keys()
+            .filter(|name| !read.contains(*name))
+            .cloned()
+            .collect()
     }
 
     /// The context of the run's file whose `imports` row is `import_id`.
@@ -86,6 +136,7 @@ impl LoadContext {
             progress: self.progress.clone(),
             replaced: Arc::clone(&self.replaced),
             notes: Arc::clone(&self.notes),
+            options: Arc::clone(&self.options),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod list_sizes;
 pub mod nwrs;
 pub mod ods;
 pub mod online_consultations;
+pub mod payments;
 pub mod qof;
 pub mod registrations;
 
@@ -32,6 +33,7 @@ pub static DATASETS: &[&Dataset] = &[
     &online_consultations::DATASET,
     &cloud_telephony::DATASET,
     &gp_contract::DATASET,
+    &payments::DATASET,
 ];
 
 /// Every served endpoint, in the order the index and schema list them.

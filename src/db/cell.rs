@@ -1,5 +1,7 @@
 //! Typed values read back from either backend.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -55,4 +57,48 @@ pub fn decode_sqlite(row: &SqliteRow, kinds: &[Kind]) -> Result<Vec<Cell>, sqlx:
 
 pub fn decode_postgres(row: &PgRow, kinds: &[Kind]) -> Result<Vec<Cell>, sqlx::Error> {
     decode_row!(row, kinds)
+}
+
+/// A DRF `DecimalField` value (rendered as a JSON string by the caller) from a fixed-point
+/// integer: `scaled` is the value times `10^places`. `1250, 2` → `"12.50"`, `-5, 2` →
+/// `"-0.05"`, `7, 0` → `"7"`.
+pub fn format_decimal(scaled: i64, places: u32) -> String {
+    let magnitude = scaled.unsigned_abs();
+    let mut out = String::with_capacity(24);
+    if scaled < 0 {
+        out.push('-');
+    }
+    // Past 19 places the divisor overflows, and every i64 is then a fraction of one.
+    let (whole, fraction) = match 10u64.checked_pow(places) {
+        Some(divisor) => (magnitude / divisor, magnitude % divisor),
+        None => (0, magnitude),
+    };
+    let _ = write!(out, "{whole}");
+    if places > 0 {
+        let _ = write!(out, ".{fraction:0width$}", width = places as usize);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals() {
+        assert_eq!(format_decimal(1250, 2), "12.50");
+        assert_eq!(format_decimal(-5, 2), "-0.05");
+        assert_eq!(format_decimal(0, 2), "0.00");
+        assert_eq!(format_decimal(100_000, 2), "1000.00");
+        assert_eq!(format_decimal(-1250, 2), "-12.50");
+        assert_eq!(format_decimal(7, 0), "7");
+        assert_eq!(format_decimal(-7, 0), "-7");
+        assert_eq!(format_decimal(5, 4), "0.0005");
+        assert_eq!(format_decimal(12345, 4), "1.2345");
+        assert_eq!(format_decimal(i64::MIN, 2), "-92233720368547758.08");
+        assert_eq!(format_decimal(i64::MAX, 0), "9223372036854775807");
+        assert_eq!(format_decimal(-15, 20), "-0.00000000000000000015");
+        assert_eq!(format_decimal(i64::MIN, 2), "-92233720368547758.08");
+        assert_eq!(format_decimal(i64::MAX, 0), "9223372036854775807");
+    }
 }

@@ -291,13 +291,9 @@ impl<R: TableRow> Loader<'_, R> {
                     };
                     let insert =
                         sqlite::insert_sql(self.table, R::COLUMNS, self.on_conflict.as_ref());
-                    let writer = sqlite::Writer::start(
-                        tx,
-                        insert,
-                        R::COLUMNS.len(),
-                        self.progress.clone(),
-                    )
-                    .await?;
+                    let writer =
+                        sqlite::Writer::start(tx, insert, R::COLUMNS.len(), self.progress.clone())
+                            .await?;
                     self.writer = Some(writer);
                 }
                 let writer = self.writer.as_mut().expect("started above");

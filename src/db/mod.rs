@@ -8,7 +8,7 @@ mod migrate;
 mod object;
 mod sqlite_read;
 
-pub use cell::Cell;
+pub use cell::{Cell, format_decimal};
 pub use ddl::search_index_name;
 pub use load::{Encoder, Field, FieldType, Loader, TableRow};
 pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};

@@ -41,6 +41,19 @@ pub async fn import(
     paths: &[PathBuf],
     show_progress: bool,
 ) -> Result<Outcome, ImportError> {
+    import_with_options(db, source, paths, &[], show_progress).await
+}
+
+/// `import` with options for the source's loader, `(name, value)` as `--option name=value`
+/// gives them. Files are loaded again even if imported before, as an option may change what
+/// they load; an option no loader reads fails the import.
+pub async fn import_with_options(
+    db: &Db,
+    source: &Source,
+    paths: &[PathBuf],
+    options: &[(String, String)],
+    show_progress: bool,
+) -> Result<Outcome, ImportError> {
     let started = Instant::now();
     let mut files = Vec::new();
     let mut unchanged = true;
@@ -53,7 +66,7 @@ pub async fn import(
             sources: open_sources(path)?,
         });
     }
-    if unchanged && !files.is_empty() {
+    if unchanged && options.is_empty() && !files.is_empty() {
         return Ok(Outcome::Unchanged);
     }
     let mut ids = Vec::new();
@@ -71,7 +84,7 @@ pub async fn import(
     } else {
         ProgressBar::hidden()
     };
-    match load_all(db, source, &files, &ids, &progress).await {
+    match load_all(db, source, &files, &ids, options, &progress).await {
         Ok((per_file, notes)) => {
             progress.finish_and_clear();
             let mut rows = 0;
@@ -103,11 +116,12 @@ async fn load_all(
     source: &Source,
     files: &[PendingFile],
     ids: &[i64],
+    options: &[(String, String)],
     progress: &ProgressBar,
 ) -> Result<(Vec<Loaded>, Vec<String>), ImportError> {
     let mut tx = db.begin().await?;
     let mut per_file = Vec::new();
-    let run = LoadContext::new(progress.clone());
+    let run = LoadContext::new(progress.clone()).with_options(options);
     for (file, id) in files.iter().zip(ids) {
         let context = run.for_file(*id);
         let mut loaded = Loaded::default();
@@ -118,6 +132,13 @@ async fn load_all(
             loaded.periods.extend(part.periods);
         }
         per_file.push(loaded);
+    }
+    let unread = run.unread_options();
+    if !unread.is_empty() {
+        return Err(ImportError::UnusedOptions {
+            source_name: source.name,
+            options: unread,
+        });
     }
     let derivations = catalogue::derivations_after(source);
     for derivation in &derivations {

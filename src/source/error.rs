@@ -36,6 +36,11 @@ pub enum ImportError {
     #[error("{file}: file is empty")]
     Empty { file: String },
 
+    #[error("{source_name}: no file used the option(s) {}", options.join(", "))]
+    UnusedOptions {
+        source_name: &'static str,
+        options: Vec<String>,
+    },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }

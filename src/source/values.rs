@@ -67,9 +67,127 @@ pub fn float(
         .ok_or_else(|| super::error::ImportError::bad_value(file, line, column, value, "a number"))
 }
 
+/// An amount as payment files write it, in hundredths rounded half away from zero: a plain
+/// decimal (`1234.5`, `-12.25`), with or without `£` and thousands commas (`£1,234.56`,
+/// `-£12.50`, `£-12.50`). `None` for an empty cell or the `-` that means none; anything else
+/// is a `BadValue` naming the cell.
+pub fn hundredths(
+    file: &str,
+    line: u64,
+    column: &str,
+    value: &str,
+) -> Result<Option<i64>, super::error::ImportError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() || trimmed == "-" {
+        return Ok(None);
+    }
+    let bad = || super::error::ImportError::bad_value(file, line, column, value, "an amount");
+    let (negative, unsigned) = match trimmed.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let unsigned = unsigned.strip_prefix('£').unwrap_or(unsigned);
+    let (negative, unsigned) = match unsigned.strip_prefix('-') {
+        Some(rest) if !negative => (true, rest),
+        Some(_) => return Err(bad()),
+        None => (negative, unsigned),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let mut groups = whole.split(',');
+    let first = groups.next().unwrap_or_default();
+    let grouped = whole.contains(',');
+    if grouped && !(1..=3).contains(&first.len()) || groups.any(|g| g.len() != 3) {
+        return Err(bad());
+    }
+    let digits = format!("{}.{fraction}", whole.replace(',', ""));
+    let magnitude = scaled(&digits, 2).ok_or_else(bad)?;
+    Ok(Some(if negative { -magnitude } else { magnitude }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_in_every_published_form() {
+        let read = |v: &str| hundredths("p.csv", 9, "Global Sum", v);
+        for (published, expected) in [
+            ("1234.56", 123_456),
+            ("1234.5", 123_450),
+            ("0", 0),
+            ("£1,234.56", 123_456),
+            ("1,234,567", 123_456_700),
+            ("-12.5", -1250),
+            ("-£12.50", -1250),
+            ("£-12.50", -1250),
+            (" 7 ", 700),
+            ("0.125", 13),
+            ("-0.125", -13),
+            ("147.123456", 14_712),
+            (".5", 50),
+        ] {
+            assert_eq!(read(published).unwrap(), Some(expected), "{published:?}");
+        }
+        for none in ["", " ", "-"] {
+            assert_eq!(read(none).unwrap(), None, "{none:?}");
+        }
+        for bad in [
+            "x",
+            "£",
+            "--1",
+            "-£-1",
+            "1,23",
+            "12,3456",
+            ",123",
+            "1.2.3",
+            "1e3",
+            "£ 12",
+            "12£",
+            "NaN",
+            "1,234.5,6",
+            ".",
+            "-.",
+        ] {
+            let err = read(bad).unwrap_err().to_string();
+            assert!(err.contains("line 9: column Global Sum"), "{bad:?}: {err}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever cents are written, and however the whole part is grouped and marked,
+        /// the amount read back is the one written.
+        #[test]
+        fn written_amounts_read_back(cents in -10_000_000_000i64..10_000_000_000, pound in proptest::bool::ANY, commas in proptest::bool::ANY) {
+            let magnitude = cents.unsigned_abs();
+            let whole = (magnitude / 100).to_string();
+            let whole = if commas {
+                let digits: Vec<char> = whole.chars().collect();
+                let mut out = String::new();
+                for (i, d) in digits.iter().enumerate() {
+                    if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                        out.push(',');
+                    }
+                    out.push(*d);
+                }
+                out
+            } else {
+                whole
+            };
+            let written = format!(
+                "{}{}{whole}.{:02}",
+                if cents < 0 { "-" } else { "" },
+                if pound { "£" } else { "" },
+                magnitude % 100
+            );
+            proptest::prop_assert_eq!(hundredths("p.csv", 2, "x", &written).unwrap(), Some(cents));
+        }
+
+        /// No input panics: every string is an amount, none, or an error.
+        #[test]
+        fn any_text_is_read_or_refused(text in "\\PC{0,12}") {
+            let _ = hundredths("p.csv", 2, "x", &text);
+        }
+    }
 
     #[test]
     fn floats_are_read_as_published_and_empty_is_missing() {
