@@ -578,13 +578,13 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
     let key = keys::create(&db, &NewKey::named("demo")).await?;
     let base = format!("http://{}", args.serve.bind);
     println!(
-        "Demo ready: {} practices, {} PCNs, {} files, {} rows (generated in {:.1} s, imported in {:.1} s).",
+        "Demo ready in {:.1} s: {} practices, {} PCNs, {} files, {} rows (files written in {:.1} s, alongside the imports).",
+        summary.elapsed.as_secs_f64(),
         summary.practices,
         summary.pcns,
         summary.files,
         summary.rows,
-        summary.generate.as_secs_f64(),
-        summary.import.as_secs_f64()
+        summary.writing.as_secs_f64()
     );
     println!("\nDemo API key (shown once): {key}\n\nTry:");
     println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/practices/?search=elm'");

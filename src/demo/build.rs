@@ -2,7 +2,10 @@
 //! same importers real files go through.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
 
 use crate::catalogue;
 use crate::db::Db;
@@ -18,8 +21,10 @@ pub struct DemoSummary {
     pub example_practice: String,
     pub files: usize,
     pub rows: u64,
-    pub generate: Duration,
-    pub import: Duration,
+    /// Time spent writing the files, alongside the imports.
+    pub writing: Duration,
+    /// From the start to the last import's commit.
+    pub elapsed: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +38,9 @@ pub enum DemoError {
     },
 }
 
-/// Writes the demo files under `dir` and imports them into `db` (already migrated).
+/// Writes the demo files under `dir` and imports them into `db` (already migrated). Each
+/// publication's files are written on a thread of their own while the publication before is
+/// imported, one publication ahead at most.
 pub async fn build(
     db: &Db,
     dir: &Path,
@@ -42,28 +49,49 @@ pub async fn build(
     show_progress: bool,
 ) -> Result<DemoSummary, DemoError> {
     let started = Instant::now();
-    let world = World::generate(seed, scale);
+    let world = Arc::new(World::generate(seed, scale));
     std::fs::create_dir_all(dir)?;
-    let mut batches = Vec::new();
-    for source in catalogue::sources() {
-        batches.push((source, (source.sample)(&world, dir)?));
-    }
-    let generate = started.elapsed();
-    let started = Instant::now();
+    let (written, mut to_import) = mpsc::channel(1);
+    let writer = {
+        let world = Arc::clone(&world);
+        let dir = dir.to_owned();
+        std::thread::spawn(move || {
+            let mut writing = Duration::ZERO;
+            for source in catalogue::sources() {
+                let began = Instant::now();
+                let files = (source.sample)(&world, &dir);
+                writing += began.elapsed();
+                let failed = files.is_err();
+                if written.blocking_send((source, files)).is_err() || failed {
+                    break;
+                }
+            }
+            writing
+        })
+    };
     let mut rows = 0;
     let mut files = 0;
-    for (source, paths) in &batches {
-        let outcome = run::import(db, source, paths, show_progress)
-            .await
-            .map_err(|error| DemoError::Import {
-                source_name: source.name,
-                error,
-            })?;
-        files += paths.len();
-        if let Outcome::Imported { rows: n, .. } = outcome {
-            rows += n;
+    let imported = async {
+        while let Some((source, paths)) = to_import.recv().await {
+            let paths = paths?;
+            let outcome = run::import(db, source, &paths, show_progress)
+                .await
+                .map_err(|error| DemoError::Import {
+                    source_name: source.name,
+                    error,
+                })?;
+            files += paths.len();
+            if let Outcome::Imported { rows: n, .. } = outcome {
+                rows += n;
+            }
         }
+        Ok::<_, DemoError>(())
     }
+    .await;
+    // Stops the writer at its next publication if an import failed.
+    drop(to_import);
+    let writing = writer.join().expect("the demo's file writer does not panic");
+    imported?;
     Ok(DemoSummary {
         practices: world.practices.len(),
         pcns: world.pcns.len(),
@@ -75,7 +103,7 @@ pub async fn build(
             .unwrap_or_default(),
         files,
         rows,
-        generate,
-        import: started.elapsed(),
+        writing,
+        elapsed: started.elapsed(),
     })
 }
