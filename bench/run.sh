@@ -128,7 +128,7 @@ versus_drf() { # rps drf-rps
   local raw scaled
   raw=$(echo "$1 / $2" | bc)
   scaled=$(echo "$1 * 100000 / $c_rps / $2" | bc)
-  echo "= ${raw}x DRF's $2 req/s, ${scaled}x at the reference ceiling (target >= 30x)"
+  echo "= ${raw}x DRF's $2 req/s, ${scaled}x at the reference ceiling (target >= 50x)"
 }
 
 export UNIQUE=1

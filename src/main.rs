@@ -511,7 +511,17 @@ async fn keys_command(db: &Db, command: KeysCommand) -> Result<()> {
 /// Brings the schema up to date, then serves through a pool whose waits and queries are bounded
 /// (the migration itself may run longer than a request may).
 async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
-    connect(url).await?.close().await;
+    let migrated = connect(url).await?;
+    let abandoned = haresign::import::record::abandoned(&migrated)
+        .await
+        .context("marking abandoned imports")?;
+    if abandoned > 0 {
+        tracing::warn!(
+            imports = abandoned,
+            "imports whose process ended before they finished are recorded as failed"
+        );
+    }
+    migrated.close().await;
     let options = ConnectOptions {
         acquire_timeout: args.db_acquire_timeout.0,
         query_timeout: Some(args.request_timeout.0),

@@ -90,7 +90,9 @@ pub async fn build(
     .await;
     // Stops the writer at its next publication if an import failed.
     drop(to_import);
-    let writing = writer.join().expect("the demo's file writer does not panic");
+    let writing = writer
+        .join()
+        .expect("the demo's file writer does not panic");
     imported?;
     Ok(DemoSummary {
         practices: world.practices.len(),

@@ -3,6 +3,7 @@
 use chrono::Utc;
 use sea_query::{Alias, Expr, ExprTrait, Order, Query, UpdateStatement};
 
+use super::runner;
 use crate::db::{Cell, Db, Tx};
 use crate::schema::{Kind, Table, col, opt};
 
@@ -35,6 +36,12 @@ pub static IMPORTS: Table = Table {
         opt("error", Kind::Text, "Why the import failed"),
         col("started_at", Kind::Timestamp, "Start of the run"),
         opt("finished_at", Kind::Timestamp, "End of the run"),
+        opt(
+            "runner",
+            Kind::Text,
+            "The process running the import: the machine's boot id and the process id, so a \
+             later run on the same machine can tell whether it is still alive",
+        ),
     ],
     primary_key: &["id"],
     indexes: &[&["source", "sha256"]],
@@ -49,13 +56,24 @@ pub async fn start(
     let mut insert = Query::insert();
     insert
         .into_table(Alias::new(IMPORTS.name))
-        .columns(["source", "file_name", "sha256", "status", "started_at"].map(Alias::new))
+        .columns(
+            [
+                "source",
+                "file_name",
+                "sha256",
+                "status",
+                "started_at",
+                "runner",
+            ]
+            .map(Alias::new),
+        )
         .values_panic([
             source.into(),
             file_name.into(),
             sha256.into(),
             "running".into(),
             Utc::now().into(),
+            runner::this().into(),
         ])
         .returning_col(Alias::new("id"));
     db.insert_returning_id(&insert).await
@@ -80,6 +98,41 @@ pub async fn failed(db: &Db, id: i64, error: &str) -> Result<(), sqlx::Error> {
         .value(Alias::new("status"), "failed")
         .value(Alias::new("error"), error);
     db.update(&update).await.map(|_| ())
+}
+
+/// Marks failed every run recorded as running whose process has ended (killed, or its machine
+/// restarted) on this machine; runs of other machines are left as they are, since this one
+/// cannot see their processes. Returns how many were marked.
+pub async fn abandoned(db: &Db) -> Result<u64, sqlx::Error> {
+    let mut running = Query::select();
+    running
+        .columns([Alias::new("id"), Alias::new("runner")])
+        .from(Alias::new(IMPORTS.name))
+        .and_where(Expr::col(Alias::new("status")).eq("running"));
+    let mut marked = 0;
+    for row in db
+        .fetch_cells(&running, &[Kind::Integer, Kind::Text])
+        .await?
+    {
+        let (Cell::Int(id), Cell::Text(recorded)) = (&row[0], &row[1]) else {
+            continue;
+        };
+        let Some(ended) = runner::ended(recorded) else {
+            continue;
+        };
+        let mut update = finished(*id);
+        update
+            .value(Alias::new("status"), "failed")
+            .value(
+                Alias::new("error"),
+                format!(
+                    "abandoned: {ended} before the import finished; nothing it loaded was kept"
+                ),
+            )
+            .and_where(Expr::col(Alias::new("status")).eq("running"));
+        marked += db.update(&update).await?;
+    }
+    Ok(marked)
 }
 
 fn finished(id: i64) -> UpdateStatement {

@@ -55,6 +55,7 @@ pub async fn import_with_options(
     show_progress: bool,
 ) -> Result<Outcome, ImportError> {
     let started = Instant::now();
+    record::abandoned(db).await?;
     let mut files = Vec::new();
     let mut unchanged = true;
     for path in paths {

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sea_query::{Alias, Order, Query};
+use sea_query::{Alias, Expr, ExprTrait, Order, Query};
 
 use crate::common::{Backend, TestApp, fixture};
 use haresign::db::Cell;
@@ -19,6 +19,7 @@ crate::trials! {
         zipped_files_import_like_bare_ones,
         the_wrong_kind_of_file_is_refused_clearly,
         a_replaced_file_given_again_is_loaded_again,
+        a_run_whose_process_ended_is_recorded_as_failed_by_the_next,
     ],
 }
 
@@ -275,6 +276,93 @@ async fn a_replaced_file_given_again_is_loaded_again(backend: Backend) {
         assert!(
             matches!(april_again, Outcome::Unchanged),
             "another month's import does not replace April: {april_again:?}"
+        );
+    });
+}
+
+/// This process's host, boot and start time as `/proc` gives them (Linux), for runner records.
+fn proc_identity() -> Option<(String, String, String)> {
+    let read = |p: &str| std::fs::read_to_string(p).ok().map(|t| t.trim().to_owned());
+    let stat = read("/proc/self/stat")?;
+    let start = stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .to_owned();
+    Some((
+        read("/proc/sys/kernel/hostname")?,
+        read("/proc/sys/kernel/random/boot_id")?,
+        start,
+    ))
+}
+
+async fn a_run_whose_process_ended_is_recorded_as_failed_by_the_next(backend: Backend) {
+    with_app!(backend, |app| {
+        let mut ended = std::process::Command::new("true").spawn().unwrap();
+        let ended_pid = ended.id();
+        ended.wait().unwrap();
+        let runners = match proc_identity() {
+            Some((host, boot, start)) => [
+                // Killed mid-import on this machine.
+                format!("{host}/{boot}/{ended_pid}/{start}"),
+                // Still running: this very process.
+                format!("{host}/{boot}/{}/{start}", std::process::id()),
+                // Another machine's: this one cannot see its processes.
+                format!("elsewhere/{boot}/{ended_pid}/{start}"),
+            ],
+            // Without /proc nothing is judged; every run stays as recorded.
+            None => ["a".into(), "b".into(), "c".into()],
+        };
+        let mut tx = app.db.begin().await.unwrap();
+        for (n, runner) in runners.iter().enumerate() {
+            tx.execute_raw(&format!(
+                "INSERT INTO imports (source, file_name, sha256, status, started_at, runner) \
+                 VALUES ('epraccur', 'run{n}.csv', 'x', 'running', '2026-01-01T00:00:00Z', '{runner}')"
+            ))
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        app.import("epraccur", &["api/epraccur.csv"])
+            .await
+            .expect("import");
+        let mut select = Query::select();
+        select
+            .columns(["file_name", "status", "error"].map(Alias::new))
+            .from(Alias::new("imports"))
+            .and_where(Expr::col(Alias::new("sha256")).eq("x"))
+            .order_by(Alias::new("file_name"), Order::Asc);
+        let runs: Vec<(String, String)> = app
+            .db
+            .fetch_cells(&select, &[Kind::Text, Kind::Text, Kind::Text])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| match &row[..] {
+                [Cell::Text(file), Cell::Text(status), error] => (
+                    file.clone(),
+                    match error {
+                        Cell::Text(error) => format!("{status}: {error}"),
+                        _ => status.clone(),
+                    },
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected_first = if proc_identity().is_some() {
+            format!(
+                "failed: abandoned: process {ended_pid} ended before the import finished; \
+                 nothing it loaded was kept"
+            )
+        } else {
+            "running".to_owned()
+        };
+        assert_eq!(
+            runs,
+            [
+                ("run0.csv".to_owned(), expected_first),
+                ("run1.csv".to_owned(), "running".to_owned()),
+                ("run2.csv".to_owned(), "running".to_owned()),
+            ]
         );
     });
 }
