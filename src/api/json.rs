@@ -240,7 +240,8 @@ impl Serialize for Cell {
             Cell::Object(text) => serde_json::from_str::<serde_json::Value>(text)
                 .map_err(serde::ser::Error::custom)?
                 .serialize(s),
-            Cell::Date(d) => s.collect_str(&d.format("%Y-%m-%d")),
+            // `Display` writes `%Y-%m-%d` directly; a format string is parsed on every call.
+            Cell::Date(d) => s.collect_str(d),
             // DRF prints UTC as `Z` and microseconds only when non-zero.
             Cell::Timestamp(t) => {
                 let precision = if t.timestamp_subsec_micros() == 0 {
