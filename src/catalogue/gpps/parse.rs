@@ -370,14 +370,7 @@ pub struct Rows {
 /// needs is there (all missing ones named at once).
 pub fn read(file: &SourceFile) -> Result<(Scheme, Rows), ImportError> {
     let label = file.to_string();
-    let mut reader = file.csv_reader()?;
-    let mut header = csv::StringRecord::new();
-    if !reader
-        .read_record(&mut header)
-        .map_err(|e| ImportError::from_csv(&label, e))?
-    {
-        return Err(ImportError::Empty { file: label });
-    }
+    let (header, reader) = file.csv_with_first_row()?;
     let names: Vec<String> = header.iter().map(|n| n.trim().to_owned()).collect();
     let keys: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
     let scheme = Scheme::of(&keys).ok_or_else(|| {
@@ -540,5 +533,81 @@ impl Rows {
             phone_ease: numbers[PhoneEase as usize],
             measures: measures.finish(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn years_come_from_file_names() {
+        for (name, year) in [
+            (
+                "gpps_2025_practice_data_(weighted)_(csv)_public.csv",
+                Some(2025),
+            ),
+            (
+                "gpps 2018 practice data (weighted) (csv) public.csv",
+                Some(2018),
+            ),
+            ("july 2016 practice level data weighted csv.csv", Some(2016)),
+            ("gpps_20250_practice.csv", None),
+            ("practice-results-1999.csv", None),
+            ("gpps-practice-results.csv", None),
+        ] {
+            assert_eq!(year_in_name(name), year, "{name}");
+        }
+    }
+
+    #[test]
+    fn list_bands_start_at_their_lower_edge() {
+        for (population, band) in [
+            (Some(0), Some("under_5k")),
+            (Some(4_999), Some("under_5k")),
+            (Some(5_000), Some("5k_10k")),
+            (Some(9_999), Some("5k_10k")),
+            (Some(10_000), Some("10k_15k")),
+            (Some(15_000), Some("15k_20k")),
+            (Some(19_999), Some("15k_20k")),
+            (Some(20_000), Some("20k_plus")),
+            (None, None),
+        ] {
+            assert_eq!(list_band(population), band, "{population:?}");
+        }
+    }
+
+    #[test]
+    fn measures_drop_missing_markers_and_refuse_text() {
+        let read = |v: &str| measure("g.csv", 4, "overallexp.pcteval", v);
+        assert_eq!(read("0.851").unwrap(), Some(0.851));
+        assert_eq!(read(" 1 ").unwrap(), Some(1.0));
+        assert_eq!(read("0").unwrap(), Some(0.0));
+        for missing in ["", "/", "-97", "-98", "-99", "-0.5"] {
+            assert_eq!(read(missing).unwrap(), None, "{missing:?}");
+        }
+        for bad in ["*", "n/a", "85%", "NaN", "inf"] {
+            let err = read(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with("g.csv, line 4: column overallexp.pcteval: invalid value"),
+                "{bad:?}: {err}"
+            );
+        }
+        assert_eq!(count("g.csv", 4, "received", "120").unwrap(), Some(120));
+        assert_eq!(count("g.csv", 4, "received", "-99").unwrap(), None);
+        assert!(count("g.csv", 4, "received", "12.5").is_err());
+    }
+
+    #[test]
+    fn every_alias_is_lower_case_and_names_one_field_per_scheme() {
+        for scheme in [Scheme::From2024, Scheme::To2023] {
+            let mut seen = HashSet::new();
+            for entry in COLUMNS {
+                for alias in scheme.columns(entry).0 {
+                    assert_eq!(alias.to_lowercase(), *alias);
+                    assert!(seen.insert(*alias), "{alias} is listed twice");
+                }
+            }
+        }
     }
 }
