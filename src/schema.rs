@@ -120,6 +120,9 @@ pub enum FilterKind {
     Month(&'static str),
     /// Financial year stored as `2025/26`; accepts `2025-26` and `202526`.
     FinancialYear(&'static str),
+    /// A calendar or survey year stored as an integer (`2025`), read as django-filter's
+    /// `NumberFilter` reads a number for an integer column.
+    Year(&'static str),
     /// DRF boolean: unrecognised values are ignored.
     Boolean(&'static str),
 }
@@ -145,6 +148,7 @@ impl FilterKind {
             | FilterKind::Date(column)
             | FilterKind::Month(column)
             | FilterKind::FinancialYear(column)
+            | FilterKind::Year(column)
             | FilterKind::Boolean(column) => column,
         }
     }

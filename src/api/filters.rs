@@ -6,7 +6,7 @@ use sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr};
 use serde_json::{Map, Value, json};
 
 use super::compat::dates::{parse_django_date, parse_month};
-use super::compat::forms::{drf_bool, financial_year};
+use super::compat::forms::{Number, drf_bool, financial_year, number};
 use super::compat::querydict::QueryParams;
 use super::compat::search::{MAX_SEARCH_CHARS, NullCharacters, like_pattern, search_terms};
 use super::error::ApiError;
@@ -90,6 +90,16 @@ pub fn condition(
                         filter.name.to_owned(),
                         json!(["Enter a valid financial year, such as 2025/26."]),
                     );
+                }
+            },
+            FilterKind::Year(col) => match number(raw) {
+                Some(Number::Whole(year)) => {
+                    period = Some((col, year.to_string()));
+                    cond = cond.add(column(col).eq(year));
+                }
+                Some(Number::Unmatched) => cond = cond.add(Expr::cust("1 = 0")),
+                None => {
+                    errors.insert(filter.name.to_owned(), json!(["Enter a number."]));
                 }
             },
             FilterKind::Boolean(col) => {
@@ -184,9 +194,10 @@ pub enum Refusal {
 
 pub fn refusal(kind: &FilterKind) -> Refusal {
     match kind {
-        FilterKind::Date(_) | FilterKind::Month(_) | FilterKind::FinancialYear(_) => {
-            Refusal::Unparsed
-        }
+        FilterKind::Date(_)
+        | FilterKind::Month(_)
+        | FilterKind::FinancialYear(_)
+        | FilterKind::Year(_) => Refusal::Unparsed,
         FilterKind::Code(_)
         | FilterKind::CodeInList(_)
         | FilterKind::LowerCode(_)
@@ -203,6 +214,7 @@ pub fn type_name(kind: &FilterKind) -> &'static str {
         FilterKind::Date(_) => "date",
         FilterKind::Month(_) => "month",
         FilterKind::FinancialYear(_) => "financial_year",
+        FilterKind::Year(_) => "number",
         FilterKind::Boolean(_) => "boolean",
     }
 }
@@ -233,6 +245,10 @@ pub fn rule(kind: &FilterKind) -> &'static str {
         FilterKind::FinancialYear(_) => {
             "Financial year as published, 2025/26; 2025-26, 202526 and 2025/2026 mean the same."
         }
+        FilterKind::Year(_) => {
+            "A year as a number, 2025; 2025.0 and 2.025e3 mean the same, and a number that is \
+             not a whole year matches nothing."
+        }
         FilterKind::Boolean(_) => {
             "true/false or 1/0, any case; any other value is ignored (no filtering)."
         }
@@ -260,6 +276,7 @@ pub fn schema(kind: &FilterKind) -> Value {
             json!({"type": "string", "format": "date"})
         }
         FilterKind::FinancialYear(_) => json!({"type": "string", "example": "2025/26"}),
+        FilterKind::Year(_) => json!({"type": "number", "example": 2025}),
         FilterKind::Boolean(_) => json!({"type": "boolean"}),
     }
 }

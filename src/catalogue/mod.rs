@@ -6,6 +6,7 @@ pub mod appointments;
 pub mod cloud_telephony;
 mod dataset;
 pub mod gp_contract;
+pub mod gpps;
 pub mod list_sizes;
 pub mod nwrs;
 pub mod ods;
@@ -33,6 +34,7 @@ pub static DATASETS: &[&Dataset] = &[
     &online_consultations::DATASET,
     &cloud_telephony::DATASET,
     &gp_contract::DATASET,
+    &gpps::DATASET,
     &payments::DATASET,
 ];
 
@@ -119,7 +121,8 @@ pub fn tallied_columns() -> &'static [(&'static str, &'static str)] {
                     .filter_map(|filter| match filter.kind {
                         FilterKind::Month(column)
                         | FilterKind::Date(column)
-                        | FilterKind::FinancialYear(column) => Some((endpoint.table.name, column)),
+                        | FilterKind::FinancialYear(column)
+                        | FilterKind::Year(column) => Some((endpoint.table.name, column)),
                         _ => None,
                     })
             })

@@ -202,10 +202,11 @@ impl SourceFile {
         Ok(csv_builder().from_reader(self.reader()?))
     }
 
-    /// A CSV reader positioned after the header row, with that row as a `Header`.
-    pub fn csv_with_header(
+    /// A CSV reader positioned after the first row, with that row as published; `Empty` for a
+    /// file without rows.
+    pub fn csv_with_first_row(
         &self,
-    ) -> Result<(Header, csv::Reader<Box<dyn Read + Send>>), ImportError> {
+    ) -> Result<(csv::StringRecord, csv::Reader<Box<dyn Read + Send>>), ImportError> {
         let file = self.to_string();
         let mut reader = self.csv_reader()?;
         let mut first = csv::StringRecord::new();
@@ -215,7 +216,15 @@ impl SourceFile {
         {
             return Err(ImportError::Empty { file });
         }
-        Ok((Header::new(file, first.iter()), reader))
+        Ok((first, reader))
+    }
+
+    /// A CSV reader positioned after the header row, with that row as a `Header`.
+    pub fn csv_with_header(
+        &self,
+    ) -> Result<(Header, csv::Reader<Box<dyn Read + Send>>), ImportError> {
+        let (first, reader) = self.csv_with_first_row()?;
+        Ok((Header::new(self.to_string(), first.iter()), reader))
     }
 
     /// Like `csv_with_header`, for files of millions of rows: records are read as

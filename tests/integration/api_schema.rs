@@ -175,6 +175,7 @@ fn every_endpoint_is_documented_with_every_filter() {
                 | FilterKind::FinancialYear(_) => ("string", None),
                 FilterKind::Date(_) | FilterKind::Month(_) => ("string", Some("date")),
                 FilterKind::Boolean(_) => ("boolean", None),
+                FilterKind::Year(_) => ("number", None),
             };
             assert_eq!(p["schema"]["type"], expected.0, "{path} {}", filter.name);
             assert_eq!(

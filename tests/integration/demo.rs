@@ -34,6 +34,7 @@ fn filter_column(endpoint: &Endpoint, name: &str) -> &'static str {
         | FilterKind::Date(column)
         | FilterKind::Month(column)
         | FilterKind::FinancialYear(column)
+        | FilterKind::Year(column)
         | FilterKind::Boolean(column) => column,
         FilterKind::Search { .. } => panic!("{}: {name} searches several columns", endpoint.path),
     }
@@ -56,6 +57,7 @@ async fn value_in(app: &TestApp, endpoint: &Endpoint, column: &str) -> String {
     match rows.first().and_then(|row| row.first()) {
         Some(Cell::Text(text)) => text.clone(),
         Some(Cell::Date(date)) => date.to_string(),
+        Some(Cell::Int(year)) => year.to_string(),
         other => panic!(
             "{}.{column}: no usable value: {other:?}",
             endpoint.table.name

@@ -118,6 +118,7 @@ fn valid_value(endpoint: &Endpoint, name: &str) -> &'static str {
         | FilterKind::Search { .. } => "x",
         FilterKind::Date(_) | FilterKind::Month(_) => "2025-04-01",
         FilterKind::FinancialYear(_) => "2025/26",
+        FilterKind::Year(_) => "2025",
         FilterKind::Boolean(_) => "true",
     }
 }

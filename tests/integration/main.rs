@@ -11,6 +11,7 @@ mod api_appointments;
 mod api_cloud_telephony;
 mod api_contract;
 mod api_gp_contract;
+mod api_gpps;
 mod api_list_sizes;
 mod api_nwrs;
 mod api_online_consultations;
@@ -37,6 +38,7 @@ fn main() {
     trials.extend(api_appointments::trials());
     trials.extend(api_contract::trials());
     trials.extend(api_gp_contract::trials());
+    trials.extend(api_gpps::trials());
     trials.extend(api_list_sizes::trials());
     trials.extend(api_nwrs::trials());
     trials.extend(api_online_consultations::trials());

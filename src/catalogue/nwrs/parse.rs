@@ -358,14 +358,7 @@ pub fn read_detailed(
     src: &SourceFile,
 ) -> Result<impl Iterator<Item = Result<PracticeStaff, ImportError>> + Send + use<>, ImportError> {
     let file = src.to_string();
-    let mut reader = src.csv_reader()?;
-    let mut first = csv::StringRecord::new();
-    if !reader
-        .read_record(&mut first)
-        .map_err(|e| ImportError::from_csv(&file, e))?
-    {
-        return Err(ImportError::Empty { file });
-    }
+    let (first, reader) = src.csv_with_first_row()?;
     let header = Header::new(file.clone(), first.iter());
     let (geography, _) = GeographyColumns::find(&header, &[])?;
     let mut pairs: BTreeMap<(&'static str, String), MeasurePair> = BTreeMap::new();

@@ -69,14 +69,7 @@ pub fn read_epraccur(
     src: &SourceFile,
 ) -> Result<impl Iterator<Item = Result<OdsPractice, ImportError>> + Send + use<>, ImportError> {
     let file = src.to_string();
-    let mut reader = src.csv_reader()?;
-    let mut first = csv::StringRecord::new();
-    if !reader
-        .read_record(&mut first)
-        .map_err(|e| ImportError::from_csv(&file, e))?
-    {
-        return Err(ImportError::Empty { file });
-    }
+    let (first, reader) = src.csv_with_first_row()?;
     if looks_like_epraccur_header(&first) {
         return Err(ImportError::unrecognised(
             &file,

@@ -353,14 +353,7 @@ pub struct Rows {
 /// `COLUMNS` lists the other names each is accepted under).
 pub fn read(file: &SourceFile) -> Result<(Kind, Rows), ImportError> {
     let label = file.to_string();
-    let mut reader = file.csv_reader()?;
-    let mut header = csv::StringRecord::new();
-    if !reader
-        .read_record(&mut header)
-        .map_err(|e| ImportError::from_csv(&label, e))?
-    {
-        return Err(ImportError::Empty { file: label });
-    }
+    let (header, reader) = file.csv_with_first_row()?;
     let names: Vec<String> = header.iter().map(published_name).collect();
     let mut targets = Vec::with_capacity(names.len());
     let mut components = HashSet::new();
