@@ -11,6 +11,7 @@ pub mod nwrs;
 pub mod ods;
 pub mod online_consultations;
 pub mod payments;
+pub mod pcn_des;
 pub mod qof;
 pub mod registrations;
 
@@ -32,6 +33,7 @@ pub static DATASETS: &[&Dataset] = &[
     &appointments::DATASET,
     &online_consultations::DATASET,
     &cloud_telephony::DATASET,
+    &pcn_des::DATASET,
     &gp_contract::DATASET,
     &payments::DATASET,
 ];
