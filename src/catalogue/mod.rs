@@ -334,6 +334,7 @@ mod tests {
             vec![
                 vec!["practices"],
                 vec!["list_sizes"],
+                vec!["pcn_des"],
                 vec!["gp_contract_practices"]
             ]
         );
@@ -342,6 +343,7 @@ mod tests {
             vec![
                 vec!["practices"],
                 vec!["pcns"],
+                vec!["pcn_des"],
                 vec!["gp_contract_practices"]
             ]
         );
@@ -352,9 +354,11 @@ mod tests {
                 vec!["practice_populations"],
                 vec!["pcns"],
                 vec!["list_sizes"],
+                vec!["pcn_des"],
                 vec!["gp_contract_practices"]
             ]
         );
+        assert_eq!(stale("pcn-des"), vec![vec!["pcn_des"]]);
         assert_eq!(
             stale("gp-contract"),
             vec![

@@ -482,3 +482,194 @@ impl Line<'_> {
             .ok_or_else(|| self.0.bad(Value, "a whole count, or * where suppressed"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::open_sources;
+
+    fn extract_of(name: &str, content: &str) -> Result<Extract, ImportError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        read(&open_sources(&path).unwrap()[0])
+    }
+
+    const HEADER: &str =
+        "PRACTICE_CODE,PRACTICE_NAME,QUALITY_SERVICE,ACH_DATE,IND_CODE,MEASURE,VALUE";
+
+    /// Each row as `date|organisation|indicator|numerator|denominator|pca|measures`.
+    fn served(extract: &Extract) -> Vec<String> {
+        extract
+            .rows
+            .iter()
+            .map(|row| {
+                let s = extract.summarise(row);
+                let show = |v: Option<i64>| v.map_or("null".to_owned(), |v| v.to_string());
+                format!(
+                    "{}|{}|{}|{}|{}|{}|{}",
+                    extract.dates[row.date as usize],
+                    extract.organisations[row.organisation as usize].code,
+                    extract.indicators[row.indicator as usize],
+                    show(s.numerator),
+                    show(s.denominator),
+                    show(s.pca),
+                    s.measures.as_str()
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_of_a_row_are_gathered_whatever_their_order() {
+        let csv = format!(
+            "\u{feff}{HEADER}\r\n\
+             b82001,OAK,NCD2425,2024-06-30,can04,Numerator,3\r\n\
+             A81001,ELM,NCD2425,30/06/2024,CAN04,Numerator,7\r\n\
+             B82001,OAK,NCD2425,20240630,CAN04,Denominator,4\r\n\
+             A81001,ELM,NCD2425,30/06/2024,CAN04,Denominator,10\r\n\
+             A81001,ELM,NCD2425,30/06/2024,CAN04,MI  Count,2\r\n\
+             A81001,ELM,NCD2425,30/06/2024,CAN04,PCA Count (Rule 1: X),1\r\n\
+             A81001,ELM,NCD2425,31/05/2024,CAN04,Numerator,5\r\n"
+        );
+        let extract = extract_of("NCDesJune24.csv", &csv).unwrap();
+        assert_eq!(extract.layout, Layout::Monthly);
+        assert_eq!(
+            served(&extract),
+            [
+                "2024-05-31|A81001|CAN04|5|null|null|{}",
+                r#"2024-06-30|A81001|CAN04|7|10|1|{"MI Count":2}"#,
+                "2024-06-30|B82001|CAN04|3|4|null|{}",
+            ]
+        );
+        let row = &extract.rows[1];
+        assert_eq!(extract.summarise(row).achievement, Some(70.0));
+    }
+
+    #[test]
+    fn several_pcas_are_summed_unless_one_is_suppressed() {
+        let csv = format!(
+            "{HEADER}\n\
+             A81001,ELM,NCD2425,30/06/2024,HI21,PCA Count (Rule 1: A),2\n\
+             A81001,ELM,NCD2425,30/06/2024,HI21,PCA Count (Rule 2: B),3\n\
+             A81001,ELM,NCD2425,30/06/2024,HI21,Denominator,0\n\
+             A81001,ELM,NCD2425,30/06/2024,HI21,Numerator,0\n\
+             B82001,OAK,NCD2425,30/06/2024,HI21,PCA Count (Rule 1: A),*\n\
+             B82001,OAK,NCD2425,30/06/2024,HI21,PCA Count (Rule 2: B),0\n"
+        );
+        let extract = extract_of("x.csv", &csv).unwrap();
+        assert_eq!(
+            served(&extract),
+            [
+                r#"2024-06-30|A81001|HI21|0|0|5|{"PCA Count (Rule 1: A)":2,"PCA Count (Rule 2: B)":3}"#,
+                r#"2024-06-30|B82001|HI21|null|null|null|{"PCA Count (Rule 1: A)":null,"PCA Count (Rule 2: B)":0}"#,
+            ]
+        );
+        // A zero denominator leaves the achievement null.
+        assert_eq!(extract.summarise(&extract.rows[0]).achievement, None);
+    }
+
+    #[test]
+    fn iif_rows_are_pcns_or_practices() {
+        let csv = "ORGANISATION_TYPE,ORGANISATION_CODE,ORGANISATION_NAME,QUALITY_SERVICE,ACH_DATE,\
+IND_CODE,MEASURE,VALUE\n\
+PCN,U00070,WEST MERTON PCN,NCD2324,31/03/2024,NCDMI191,ACC-10b baseline non-standardised numerator,190\n\
+GP practice,A81001,ELM,NCD2324,31/03/2024,NCD005,Numerator,10\n";
+        let extract = extract_of("IIF_indicators_annual_pub_2023_24.csv", csv).unwrap();
+        assert_eq!(extract.layout, Layout::Iif);
+        let kinds: Vec<_> = extract
+            .rows
+            .iter()
+            .map(|r| extract.organisations[r.organisation as usize].kind)
+            .collect();
+        // Sorted as served: organisation type pcn before practice.
+        assert_eq!(kinds, [OrganisationType::Pcn, OrganisationType::Practice]);
+        assert_eq!(
+            extract.organisations[extract.rows[0].organisation as usize].name,
+            Some("WEST MERTON PCN".to_owned())
+        );
+    }
+
+    #[test]
+    fn bad_values_name_line_and_column() {
+        let good = "A81001,ELM,NCD2425,30/06/2024,CAN04,Numerator,1";
+        let cases = [
+            (
+                "A81001,ELM,NCD2425,31/02/2024,CAN04,Numerator,1",
+                "ACH_DATE",
+            ),
+            ("A81001,ELM,NCD2425,,CAN04,Numerator,1", "ACH_DATE"),
+            ("A81001,ELM,NCD2425,30/06/2024,CAN04,Numerator,1.5", "VALUE"),
+            (
+                "A81001,ELM,NCD2425,30/06/2024,CAN04,Denominator,-1",
+                "VALUE",
+            ),
+            ("A81001,ELM,NCD2425,30/06/2024,CAN04,MI Count,lots", "VALUE"),
+            ("A81001,ELM,NCD2425,30/06/2024,CAN04,Numerator,2", "MEASURE"),
+            (",ELM,NCD2425,30/06/2024,CAN04,Numerator,1", "PRACTICE_CODE"),
+            (
+                "A81001,ELM,,30/06/2024,CAN04,Numerator,1",
+                "QUALITY_SERVICE",
+            ),
+            ("A81001,ELM,NCD2425,30/06/2024,,Numerator,1", "IND_CODE"),
+            ("A81001,ELM,NCD2425,30/06/2024,CAN04,,1", "MEASURE"),
+            ("A81001,ELM,NCD2425,30/06/2024", "(number of fields)"),
+        ];
+        for (row, column) in cases {
+            let csv = format!("{HEADER}\n{good}\n{good}\n{row}\n");
+            match extract_of("bad.csv", &csv).unwrap_err() {
+                ImportError::BadValue {
+                    line, column: c, ..
+                } => assert_eq!((line, c.as_str()), (4, column), "{row}"),
+                other => panic!("{row}: {other}"),
+            }
+        }
+        let iif = "ORGANISATION_TYPE,ORGANISATION_CODE,QUALITY_SERVICE,ACH_DATE,IND_CODE,MEASURE,VALUE\n\
+ICB,QHM,NCD2324,31/03/2024,NCD005,Numerator,1\n";
+        match extract_of("iif.csv", iif).unwrap_err() {
+            ImportError::BadValue { line, column, .. } => {
+                assert_eq!((line, column.as_str()), (2, "ORGANISATION_TYPE"))
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn headers_name_the_layout_and_every_missing_column() {
+        let err = extract_of("x.csv", "A,B\n1,2\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("x.csv: unrecognised file: expected a Network Contract DES file"),
+            "{err}"
+        );
+        let err = extract_of("x.csv", "PRACTICE_CODE,VALUE\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "x.csv: missing column(s): QUALITY_SERVICE, ACH_DATE, IND_CODE, MEASURE"
+        );
+    }
+
+    #[test]
+    fn the_ruleset_comes_from_a_by_ruleset_member_name() {
+        assert_eq!(
+            ruleset_of("NCDesSeptember24_CVD_PRE.csv").as_deref(),
+            Some("CVD_PRE")
+        );
+        assert_eq!(
+            ruleset_of("folder/ncdesjuly24_acc.CSV").as_deref(),
+            Some("ACC")
+        );
+        for name in [
+            "NCDesSeptember24.csv",
+            "NCDesSeptember24_.csv",
+            "NCDesSeptember24_CAN.xlsx",
+            "NCDesSept_CAN.csv",
+            "NCDesSmarch24_CAN.csv",
+            "IIF_indicators_annual_pub_2023_24.csv",
+            "NCD",
+        ] {
+            assert_eq!(ruleset_of(name), None, "{name}");
+        }
+    }
+}

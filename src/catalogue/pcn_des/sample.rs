@@ -68,7 +68,7 @@ fn practice_lines(world: &World, i: usize, month: NaiveDate, months: u64) -> Opt
 
     // Cancer care reviews: the eligible grow through the year; one PCA rule.
     let eligible = share(3 + key % 4) * months / 12 + key % 2;
-    let eligible = if key % 17 == 0 { key % 2 } else { eligible };
+    let eligible = if key.is_multiple_of(17) { key % 2 } else { eligible };
     let reviewed = eligible * (55 + (key >> 8) % 40) / 100;
     let declined = (eligible - reviewed).min(1 + (key >> 12) % 3);
     if eligible < 2 && declined > 0 {
@@ -82,7 +82,7 @@ fn practice_lines(world: &World, i: usize, month: NaiveDate, months: u64) -> Opt
     }
 
     // Learning disability health checks: two PCA rules.
-    let register = if key % 13 == 0 { 0 } else { share(4 + key % 3) };
+    let register = if key.is_multiple_of(13) { 0 } else { share(4 + key % 3) };
     let checked = register * (30 + (key >> 16) % 50) * months / 1200;
     let (declined, unsuitable) = if register == 0 {
         ((key >> 20) % 2, 0)
@@ -257,4 +257,127 @@ pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
     write_iif(world, latest, &mut out)?;
     out.flush()?;
     Ok(vec![bare, zipped, ruleset_zip, iif])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::pcn_des::parse::{Layout, Summary, read, ruleset_of};
+    use crate::source::open_sources;
+
+    #[test]
+    fn demo_files_read_back_with_suppression_and_rulesets() {
+        let world = World::generate(3, 0.02);
+        let dir = tempfile::tempdir().unwrap();
+        let files = demo(&world, dir.path()).unwrap();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "NCDesAugust25.csv",
+                "NCDesSeptember25.zip",
+                "NCDesSeptember25_By_Ruleset.zip",
+                "IIF_indicators_annual_pub_2024_25.csv"
+            ]
+        );
+        let mut seen = Vec::new();
+        for path in &files {
+            for source in open_sources(path).unwrap() {
+                let extract = read(&source).unwrap();
+                let summaries: Vec<_> = extract.rows.iter().map(|r| extract.summarise(r)).collect();
+                if extract.layout == Layout::Monthly && ruleset_of(source.name()).is_none() {
+                    // Both suppression rules occur: one PCA with its denominator, and several.
+                    let of = |code: &str| -> Vec<&Summary> {
+                        extract
+                            .rows
+                            .iter()
+                            .zip(&summaries)
+                            .filter(|(r, _)| extract.indicators[r.indicator as usize] == code)
+                            .map(|(_, s)| s)
+                            .collect()
+                    };
+                    assert!(
+                        of("CAN04")
+                            .iter()
+                            .any(|s| s.denominator.is_none() && s.pca.is_none()),
+                        "{source}"
+                    );
+                    assert!(
+                        of("HI21")
+                            .iter()
+                            .any(|s| s.pca.is_none() && s.measures.as_str().contains("null")),
+                        "{source}"
+                    );
+                }
+                seen.push((
+                    source.name().to_owned(),
+                    extract.layout,
+                    extract
+                        .dates
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
+                    extract.indicators.len(),
+                ));
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (
+                    "NCDesAugust25.csv".to_owned(),
+                    Layout::Monthly,
+                    vec!["2025-08-31".to_owned()],
+                    5
+                ),
+                (
+                    "NCDesSeptember25.csv".to_owned(),
+                    Layout::Monthly,
+                    vec!["2025-09-30".to_owned()],
+                    5
+                ),
+                (
+                    "NCDesSeptember25_CAN.csv".to_owned(),
+                    Layout::Monthly,
+                    vec!["2025-09-30".to_owned()],
+                    1
+                ),
+                (
+                    "NCDesSeptember25_LD.csv".to_owned(),
+                    Layout::Monthly,
+                    vec!["2025-09-30".to_owned()],
+                    1
+                ),
+                (
+                    "NCDesSeptember25_SMR.csv".to_owned(),
+                    Layout::Monthly,
+                    vec!["2025-09-30".to_owned()],
+                    1
+                ),
+                (
+                    "NCDesSeptember25_ACC.csv".to_owned(),
+                    Layout::Monthly,
+                    vec!["2025-09-30".to_owned()],
+                    2
+                ),
+                (
+                    "IIF_indicators_annual_pub_2024_25.csv".to_owned(),
+                    Layout::Iif,
+                    vec!["2025-03-31".to_owned()],
+                    2
+                ),
+            ]
+        );
+        assert_eq!(
+            months_into_year(NaiveDate::from_ymd_opt(2025, 4, 1).unwrap()),
+            1
+        );
+        assert_eq!(
+            months_into_year(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()),
+            12
+        );
+    }
 }
