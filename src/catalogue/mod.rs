@@ -12,6 +12,7 @@ pub mod nwrs;
 pub mod ods;
 pub mod online_consultations;
 pub mod payments;
+pub mod pcn_des;
 pub mod qof;
 pub mod registrations;
 
@@ -33,6 +34,7 @@ pub static DATASETS: &[&Dataset] = &[
     &appointments::DATASET,
     &online_consultations::DATASET,
     &cloud_telephony::DATASET,
+    &pcn_des::DATASET,
     &gp_contract::DATASET,
     &gpps::DATASET,
     &payments::DATASET,
@@ -335,6 +337,7 @@ mod tests {
             vec![
                 vec!["practices"],
                 vec!["list_sizes"],
+                vec!["pcn_des"],
                 vec!["gp_contract_practices"]
             ]
         );
@@ -343,6 +346,7 @@ mod tests {
             vec![
                 vec!["practices"],
                 vec!["pcns"],
+                vec!["pcn_des"],
                 vec!["gp_contract_practices"]
             ]
         );
@@ -353,9 +357,11 @@ mod tests {
                 vec!["practice_populations"],
                 vec!["pcns"],
                 vec!["list_sizes"],
+                vec!["pcn_des"],
                 vec!["gp_contract_practices"]
             ]
         );
+        assert_eq!(stale("pcn-des"), vec![vec!["pcn_des"]]);
         assert_eq!(
             stale("gp-contract"),
             vec![

@@ -192,9 +192,9 @@ fn cell(value: ValueRef<'_>, kind: Kind) -> Option<Cell> {
 fn iso_date(text: &str) -> Option<NaiveDate> {
     let b = text.as_bytes();
     let digits = |range: std::ops::Range<usize>| {
-        b[range]
-            .iter()
-            .try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+        b[range].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
     };
     let fast = || {
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
@@ -234,9 +234,7 @@ fn to_sqlite(value: Value) -> Result<SqlValue, sqlx::Error> {
         Value::String(v) => v.map_or(SqlValue::Null, SqlValue::Text),
         Value::Char(v) => v.map_or(SqlValue::Null, |c| SqlValue::Text(c.to_string())),
         Value::Bytes(v) => v.map_or(SqlValue::Null, SqlValue::Blob),
-        Value::ChronoDate(v) => v.map_or(SqlValue::Null, |d| {
-            SqlValue::Text(d.to_string())
-        }),
+        Value::ChronoDate(v) => v.map_or(SqlValue::Null, |d| SqlValue::Text(d.to_string())),
         Value::ChronoDateTimeUtc(v) => v.map_or(SqlValue::Null, |t| {
             SqlValue::Text(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false))
         }),

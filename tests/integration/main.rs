@@ -18,6 +18,7 @@ mod api_online_consultations;
 mod api_organisations;
 mod api_pagination;
 mod api_payments;
+mod api_pcn_des;
 mod api_qof;
 mod api_schema;
 mod backends;
@@ -46,6 +47,7 @@ fn main() {
     trials.extend(api_organisations::trials());
     trials.extend(api_pagination::trials());
     trials.extend(api_payments::trials());
+    trials.extend(api_pcn_des::trials());
     trials.extend(api_qof::trials());
     trials.extend(api_schema::trials());
     trials.extend(backends::trials());
