@@ -57,7 +57,7 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// A setting for the source's importer, for what its files do not say themselves
-        /// (e.g. `--option year=2024-25` for nhs-payments); repeatable. The sources below say
+        /// (e.g. `--option year=2024-25` for payments); repeatable. The sources below say
         /// which they read; one that no file uses fails the import.
         #[arg(long = "option", value_name = "NAME=VALUE")]
         options: Vec<String>,

@@ -33,7 +33,7 @@ const BAD_VALUE: &str = "gpps/broken/GPPS_2025_Practice_data_(weighted)_(csv)_PU
 const MISSING_COLUMNS: &str = "gpps/broken/GPPS_2024_Practice_data_(weighted)_(csv)_PUBLIC.csv";
 
 async fn loaded(app: &TestApp) -> Outcome {
-    app.import("gp-patient-survey", &[Y2025, Y2023_ZIP, Y2021])
+    app.import("gpps", &[Y2025, Y2023_ZIP, Y2021])
         .await
         .expect("survey files")
 }
@@ -43,7 +43,7 @@ async fn import_with(
     files: &[&str],
     options: &[(&str, &str)],
 ) -> Result<Outcome, ImportError> {
-    let source = catalogue::source("gp-patient-survey").expect("known source");
+    let source = catalogue::source("gpps").expect("known source");
     let paths: Vec<_> = files.iter().map(|f| fixture(f)).collect();
     let options: Vec<(String, String)> = options
         .iter()
@@ -334,9 +334,7 @@ async fn the_endpoint_requires_a_core_filter(backend: Backend) {
 async fn reimporting_replaces_a_year(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        app.import("gp-patient-survey", &[REISSUE_2025])
-            .await
-            .expect("reissue");
+        app.import("gpps", &[REISSUE_2025]).await.expect("reissue");
         let body = app.get("/api/v1/gp-patient-survey/?year=2025").await.json();
         assert_eq!(
             keys(&body, &["practice_code", "overall_experience"]),
@@ -360,7 +358,7 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
         loaded(&app).await;
         let before = app.get("/api/v1/gp-patient-survey/?year=2025").await.text();
         let error = app
-            .import("gp-patient-survey", &[REISSUE_2025, BAD_VALUE])
+            .import("gpps", &[REISSUE_2025, BAD_VALUE])
             .await
             .expect_err("bad value");
         assert_eq!(
@@ -370,7 +368,7 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
              negative missing marker)"
         );
         let error = app
-            .import("gp-patient-survey", &[MISSING_COLUMNS])
+            .import("gpps", &[MISSING_COLUMNS])
             .await
             .expect_err("missing columns");
         assert_eq!(
@@ -379,10 +377,7 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
              popsize"
         );
         let error = app
-            .import(
-                "gp-patient-survey",
-                &["payments/nhspaymentsgp-24-25-prac-csv.csv"],
-            )
+            .import("gpps", &["payments/nhspaymentsgp-24-25-prac-csv.csv"])
             .await
             .expect_err("another publication");
         assert!(

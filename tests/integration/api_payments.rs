@@ -33,7 +33,7 @@ const BAD_VALUE: &str = "payments/broken/nhspaymentsgp-24-25-prac-csv.csv";
 const MISSING_COLUMNS: &str = "payments/broken/nhspaymentsgp-23-24-prac-csv.csv";
 
 async fn loaded(app: &TestApp) -> Outcome {
-    app.import("nhs-payments", &[PRACTICES_2425, PRACTICES_1617, PCNS_2425])
+    app.import("payments", &[PRACTICES_2425, PRACTICES_1617, PCNS_2425])
         .await
         .expect("payments")
 }
@@ -43,7 +43,7 @@ async fn import_with(
     files: &[&str],
     options: &[(&str, &str)],
 ) -> Result<Outcome, ImportError> {
-    let source = catalogue::source("nhs-payments").expect("known source");
+    let source = catalogue::source("payments").expect("known source");
     let paths: Vec<_> = files.iter().map(|f| fixture(f)).collect();
     let options: Vec<(String, String)> = options
         .iter()
@@ -272,7 +272,7 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
         );
 
         // An option no file of the run reads fails the run.
-        let source = catalogue::source("nhs-payments").unwrap();
+        let source = catalogue::source("payments").unwrap();
         let unused = run::import_with_options(
             &app.db,
             source,
@@ -287,7 +287,7 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
         .expect_err("a mistyped option");
         assert_eq!(
             unused.to_string(),
-            "nhs-payments: no file used the option(s) yaer"
+            "payments: no file used the option(s) yaer"
         );
         let body = app
             .get("/api/v1/nhs-payments/pcns/?year=2024/25")
@@ -375,7 +375,7 @@ async fn both_endpoints_require_a_core_filter(backend: Backend) {
 async fn reimporting_replaces_a_year_of_one_file_kind(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        app.import("nhs-payments", &[REISSUE_2425])
+        app.import("payments", &[REISSUE_2425])
             .await
             .expect("reissue");
         let body = app
@@ -400,7 +400,7 @@ async fn reimporting_replaces_a_year_of_one_file_kind(backend: Backend) {
 
         // Two files of one year and kind in one run: the later file's rows are kept.
         let outcome = app
-            .import("nhs-payments", &[PRACTICES_2425, REISSUE_2425])
+            .import("payments", &[PRACTICES_2425, REISSUE_2425])
             .await
             .expect("both editions");
         let Outcome::Imported { notes, .. } = outcome else {
@@ -423,7 +423,7 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
             .await
             .text();
         let error = app
-            .import("nhs-payments", &[REISSUE_2425, BAD_VALUE])
+            .import("payments", &[REISSUE_2425, BAD_VALUE])
             .await
             .expect_err("bad value");
         assert_eq!(
@@ -432,7 +432,7 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
              \"12.3x\" (expected an amount)"
         );
         let error = app
-            .import("nhs-payments", &[MISSING_COLUMNS])
+            .import("payments", &[MISSING_COLUMNS])
             .await
             .expect_err("missing columns");
         assert_eq!(
@@ -442,7 +442,7 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
         );
         let error = app
             .import(
-                "nhs-payments",
+                "payments",
                 &["online_consultations/Submissions via OC Systems By Day and Time - November 2025.csv"],
             )
             .await

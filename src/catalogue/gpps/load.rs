@@ -8,7 +8,7 @@ use crate::source::SourceFile;
 use crate::source::error::ImportError;
 
 pub static GP_PATIENT_SURVEY: Source = Source {
-    name: "gp-patient-survey",
+    name: "gpps",
     description: "GP Patient Survey practice results: \
                   GPPS_<yyyy>_Practice_data_(weighted)_(csv)_PUBLIC.csv, or a zip holding it, \
                   read a row at a time. Two header schemes, told by the practice code column: \

@@ -10,7 +10,7 @@ use crate::source::SourceFile;
 use crate::source::error::ImportError;
 
 pub static NHS_PAYMENTS: Source = Source {
-    name: "nhs-payments",
+    name: "payments",
     description: "NHS Payments to General Practice: the annual practice file \
                   (nhspaymentsgp-24-25-prac-csv.csv, nhspaymentsgp-18-19-csv.csv, reissues \
                   such as -v2) and PCN file (nhspaymentsgp-24-25-pcn-csv.csv), told apart by \
