@@ -202,30 +202,60 @@ pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let latest_month = AS_OF - Months::new(1);
     // Quarters end in June, September, December and March.
     let latest = Quarter::ending(latest_month - Months::new(latest_month.month() % 3));
-    let earlier = Quarter::ending(latest.months[0] - Months::new(1));
-    let zip_path = dir.join(format!("{} csv files.zip", quality_service(latest.year)));
-    let mut zip = ZipWriter::new(BufWriter::new(File::create(&zip_path)?));
+    let before = |quarter: &Quarter| Quarter::ending(quarter.months[0] - Months::new(1));
+    let q1 = before(&latest);
+    let last_year_q4 = before(&q1);
+    let last_year_q3 = before(&last_year_q4);
+    // The two zip names the publisher has used, one per year.
+    let last_year = last_year_q4.year.start_year();
+    let last_year_zip = dir.join(format!(
+        "Core_GP_Contract_{:02}{:02}_csv_files.zip",
+        last_year % 100,
+        (last_year + 1) % 100
+    ));
+    write_zip(
+        world,
+        &last_year_zip,
+        &[
+            (&last_year_q3, |d| d.to_string()),
+            (&last_year_q4, |d| d.format("%d/%m/%Y").to_string()),
+        ],
+    )?;
+    let this_year_zip = dir.join(format!("{} csv files.zip", quality_service(latest.year)));
+    write_zip(
+        world,
+        &this_year_zip,
+        &[
+            (&q1, |d| d.format("%d/%m/%Y").to_string()),
+            (&latest, |d| d.to_string()),
+        ],
+    )?;
+    let mut files = vec![last_year_zip, this_year_zip];
+    for quarter in [&q1, &latest] {
+        let carers_path = dir.join(quarter.name("CGPCMI01 Unpaid Carers"));
+        let mut out = BufWriter::new(File::create(&carers_path)?);
+        write_carers(world, quarter, &mut out)?;
+        out.flush()?;
+        files.push(carers_path);
+    }
+    Ok(files)
+}
+
+/// A year's zip of quarterly core files, each with its own date form.
+fn write_zip(world: &World, path: &Path, members: &[(&Quarter, DateForm)]) -> io::Result<()> {
+    let mut zip = ZipWriter::new(BufWriter::new(File::create(path)?));
     // The demo's files are written once and read once: speed matters more than their size.
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(1));
-    let members: [(&Quarter, DateForm); 2] = [
-        (&earlier, |d| d.format("%d/%m/%Y").to_string()),
-        (&latest, |d| d.to_string()),
-    ];
     for (quarter, date) in members {
         zip.start_file(quarter.name("Core GP Contract"), options)
             .map_err(io::Error::other)?;
         let mut out = BufWriter::with_capacity(1 << 16, &mut zip);
-        write_core(world, quarter, date, &mut out)?;
+        write_core(world, quarter, *date, &mut out)?;
         out.flush()?;
     }
-    zip.finish().map_err(io::Error::other)?.flush()?;
-    let carers_path = dir.join(latest.name("CGPCMI01 Unpaid Carers"));
-    let mut out = BufWriter::new(File::create(&carers_path)?);
-    write_carers(world, &latest, &mut out)?;
-    out.flush()?;
-    Ok(vec![zip_path, carers_path])
+    zip.finish().map_err(io::Error::other)?.flush()
 }
 
 #[cfg(test)]
@@ -248,7 +278,9 @@ mod tests {
         assert_eq!(
             names,
             [
+                "Core_GP_Contract_2425_csv_files.zip",
                 "Core GP Contract 2025-26 csv files.zip",
+                "CGPCMI01 Unpaid Carers Q1 2025-26.csv",
                 "CGPCMI01 Unpaid Carers Q2 2025-26.csv"
             ]
         );
@@ -272,6 +304,12 @@ mod tests {
                 ));
             }
         }
+        let q3 = ["2024-10-31", "2024-11-30", "2024-12-31"]
+            .map(String::from)
+            .to_vec();
+        let q4 = ["2025-01-31", "2025-02-28", "2025-03-31"]
+            .map(String::from)
+            .to_vec();
         let q1 = ["2025-04-30", "2025-05-31", "2025-06-30"]
             .map(String::from)
             .to_vec();
@@ -282,14 +320,29 @@ mod tests {
             seen,
             [
                 (
+                    "Core GP Contract Q3 2024-25.csv".to_owned(),
+                    Layout::Core,
+                    q3
+                ),
+                (
+                    "Core GP Contract Q4 2024-25.csv".to_owned(),
+                    Layout::Core,
+                    q4
+                ),
+                (
                     "Core GP Contract Q1 2025-26.csv".to_owned(),
                     Layout::Core,
-                    q1
+                    q1.clone()
                 ),
                 (
                     "Core GP Contract Q2 2025-26.csv".to_owned(),
                     Layout::Core,
                     q2.clone()
+                ),
+                (
+                    "CGPCMI01 Unpaid Carers Q1 2025-26.csv".to_owned(),
+                    Layout::Carers,
+                    q1
                 ),
                 (
                     "CGPCMI01 Unpaid Carers Q2 2025-26.csv".to_owned(),

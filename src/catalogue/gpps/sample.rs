@@ -1,7 +1,7 @@
 //! Demo GP Patient Survey files written from the synthetic world, in the publisher's two header
-//! schemes: the 2025 practice file (2024+ scheme, UTF-8 with a BOM, 74 question columns of ten
-//! questions where the real file has over a thousand) and the 2023 file (the earlier scheme:
-//! `Practice_Code`, ICS columns and `Q<n>_…pct` question columns). One row per practice open in
+//! schemes: the 2025 practice file (2024+ scheme, UTF-8 with a BOM, 109 question columns of
+//! fourteen questions where the real file has over a thousand) and the 2023 file (the earlier
+//! scheme: `Practice_Code`, ICS columns and 111 `Q<n>…` question columns of fifteen questions). One row per practice open in
 //! January of the survey year in each; a question is suppressed (`-97`) now and then and an
 //! unasked one written `/`.
 
@@ -63,6 +63,26 @@ const QUESTIONS_2025: &[Question] = &[
         positive: None,
     },
     Question {
+        stem: "lastgpapptlistened",
+        options: 5,
+        positive: Some(2),
+    },
+    Question {
+        stem: "lastgpappttime",
+        options: 5,
+        positive: Some(2),
+    },
+    Question {
+        stem: "lastgpapptcare",
+        options: 5,
+        positive: Some(2),
+    },
+    Question {
+        stem: "localgpservicesapp",
+        options: 4,
+        positive: Some(2),
+    },
+    Question {
         stem: "dv_ethnicityband",
         options: 5,
         positive: None,
@@ -93,7 +113,23 @@ const BASE_2025: &[&str] = &[
 
 /// Questions of the 2023 questionnaire: number, options and positive options (the `_12pct`
 /// share is options 1 and 2).
-const QUESTIONS_2023: &[(u32, usize)] = &[(28, 5), (18, 5), (3, 4), (9, 3), (90, 3)];
+const QUESTIONS_2023: &[(u32, usize)] = &[
+    (28, 5),
+    (18, 5),
+    (3, 4),
+    (9, 3),
+    (90, 3),
+    (1, 4),
+    (2, 4),
+    (4, 5),
+    (5, 5),
+    (6, 4),
+    (10, 5),
+    (11, 5),
+    (12, 5),
+    (13, 4),
+    (14, 5),
+];
 
 const BASE_2023: &[&str] = &[
     "Practice_Code",
@@ -326,6 +362,8 @@ mod tests {
                     .all(|v| (0.0..=1.0).contains(&v))
             );
             assert!(rows.iter().all(|r| r.ics_code.is_some()));
+            let questions = rows[0].measures.as_str().matches("\":").count();
+            assert!(questions >= 100, "{questions} question columns");
             schemes.push(scheme);
         }
         assert_eq!(schemes, [Scheme::From2024, Scheme::To2023]);

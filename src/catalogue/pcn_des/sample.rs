@@ -1,6 +1,6 @@
 //! Demo Network Contract DES files written from the synthetic world, in the publisher's
-//! layouts: the monthly extract of the month before last as a bare `NCDes<Month><YY>.csv`, the
-//! last month's inside `NCDes<Month><YY>.zip`, the last month again as
+//! layouts: the monthly extracts of the five months before the last as bare
+//! `NCDes<Month><YY>.csv` files, the last month's inside `NCDes<Month><YY>.zip`, the last month again as
 //! `NCDes<Month><YY>_By_Ruleset.zip` (one CSV a ruleset; given after the national files, so the
 //! import serves that month by ruleset), and a small annual IIF file for the previous
 //! financial year with PCN and practice rows.
@@ -10,7 +10,7 @@
 //! denominator), ACC08 (MI Count) and NCDMI109 (Management Information). Counts are cumulative
 //! from April. Suppression follows the producer's rules: with one PCA, a denominator under 2
 //! and a PCA over 0 suppress both; with several, a denominator of 0 and PCAs summing to any
-//! one of them suppress all the PCAs. About 11 × 6,300 × 3 = 210k monthly lines and 14k IIF
+//! one of them suppress all the PCAs. About 11 × 6,300 × 7 = 485k monthly lines and 14k IIF
 //! lines at national scale.
 
 use std::fs::File;
@@ -226,17 +226,20 @@ pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let dir = dir.join("pcn_des");
     std::fs::create_dir_all(&dir)?;
     let latest = AS_OF - Months::new(1);
-    let earlier = latest - Months::new(1);
     // The demo's files are written once and read once: speed matters more than their size.
     let options = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(1));
 
-    let bare = dir.join(format!("{}.csv", stem(earlier)));
-    let mut out = BufWriter::new(File::create(&bare)?);
-    write_month(world, earlier, None, &mut out)?;
-    out.flush()?;
-    drop(out);
+    let mut files = Vec::new();
+    for back in (1..=5).rev() {
+        let month = latest - Months::new(back);
+        let bare = dir.join(format!("{}.csv", stem(month)));
+        let mut out = BufWriter::new(File::create(&bare)?);
+        write_month(world, month, None, &mut out)?;
+        out.flush()?;
+        files.push(bare);
+    }
 
     let zipped = dir.join(format!("{}.zip", stem(latest)));
     let ruleset_zip = dir.join(format!("{}_By_Ruleset.zip", stem(latest)));
@@ -264,7 +267,8 @@ pub fn demo(world: &World, dir: &Path) -> io::Result<Vec<PathBuf>> {
     let mut out = BufWriter::new(File::create(&iif)?);
     write_iif(world, latest, &mut out)?;
     out.flush()?;
-    Ok(vec![bare, zipped, ruleset_zip, iif])
+    files.extend([zipped, ruleset_zip, iif]);
+    Ok(files)
 }
 
 #[cfg(test)]
@@ -285,6 +289,10 @@ mod tests {
         assert_eq!(
             names,
             [
+                "NCDesApril25.csv",
+                "NCDesMay25.csv",
+                "NCDesJune25.csv",
+                "NCDesJuly25.csv",
                 "NCDesAugust25.csv",
                 "NCDesSeptember25.zip",
                 "NCDesSeptember25_By_Ruleset.zip",
@@ -332,8 +340,23 @@ mod tests {
                 ));
             }
         }
+        let earlier = [
+            ("April", "2025-04-30"),
+            ("May", "2025-05-31"),
+            ("June", "2025-06-30"),
+            ("July", "2025-07-31"),
+        ]
+        .map(|(month, date)| {
+            (
+                format!("NCDes{month}25.csv"),
+                Layout::Monthly,
+                vec![date.to_owned()],
+                5,
+            )
+        });
+        assert_eq!(seen[..4], earlier);
         assert_eq!(
-            seen,
+            seen[4..],
             [
                 (
                     "NCDesAugust25.csv".to_owned(),
