@@ -223,8 +223,8 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
         .map(|ConnectInfo(addr)| *addr);
     let path = parts.uri.path();
     // Load balancers probe by address, so the health check answers whatever host is named.
-    if path == health::PATH {
-        return health::serve(state, &parts.method).await;
+    if path == health::PATH || path == health::READY_PATH {
+        return health::serve(state, &parts.method, path).await;
     }
     let host = parts
         .headers

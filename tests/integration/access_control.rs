@@ -18,6 +18,7 @@ crate::trials! {
         the_throttle_trace_of_the_contract_step_by_step,
         throttling_sits_where_drf_puts_it_in_the_pipeline,
         usage_is_counted_per_key_per_day,
+        readiness_needs_the_database_this_schema_and_data,
     ],
     current_thread: [
         redis_down_keeps_serving_and_counts_it,
@@ -453,4 +454,38 @@ async fn health_reports_the_database_and_throttle_fail_opens() {
         serde_json::json!({"detail": "Method \"POST\" not allowed."})
     );
     app.finish().await;
+}
+
+async fn readiness_needs_the_database_this_schema_and_data(backend: Backend) {
+    with_app!(backend, |app| {
+        let ready = app.get_anonymous("/readyz", &[]).await;
+        assert_eq!(ready.status, 503);
+        assert_eq!(
+            ready.json(),
+            serde_json::json!({"status": "not ready", "database": "ok", "schema": "ok",
+                               "data": "none imported"})
+        );
+        app.import("epraccur", &["api/epraccur.csv"])
+            .await
+            .expect("epraccur");
+        let ready = app.get_anonymous("/readyz", &[]).await;
+        assert_eq!(ready.status, 200, "{}", ready.text());
+        assert_eq!(
+            ready.json(),
+            serde_json::json!({"status": "ready", "database": "ok", "schema": "ok", "data": "ok"})
+        );
+        assert_eq!(app.request(Method::HEAD, "/readyz", &[]).await.status, 200);
+        assert_eq!(app.request(Method::POST, "/readyz", &[]).await.status, 405);
+        // A newer build's migrate moved the database on: this node should take no traffic.
+        let mut tx = app.db.begin().await.unwrap();
+        tx.execute_raw(
+            "INSERT INTO schema_version (version, applied_at) VALUES (999, '2026-01-01T00:00:00Z')",
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        let ready = app.get_anonymous("/readyz", &[]).await;
+        assert_eq!(ready.status, 503);
+        assert_eq!(ready.json()["schema"], "differs");
+    });
 }
