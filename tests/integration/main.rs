@@ -24,6 +24,7 @@ mod api_schema;
 mod backends;
 mod database_outage;
 mod demo;
+mod hostile_corpus;
 mod hostile_input;
 mod import_runs;
 mod schema_migration;
@@ -52,6 +53,7 @@ fn main() {
     trials.extend(api_schema::trials());
     trials.extend(backends::trials());
     trials.extend(database_outage::trials());
+    trials.extend(hostile_corpus::trials());
     trials.extend(hostile_input::trials());
     trials.extend(import_runs::trials());
     trials.extend(schema_migration::trials());
