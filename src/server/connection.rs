@@ -198,7 +198,10 @@ pub async fn serve(
             }
         })
     };
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client that shuts its sending side after the request still reads the answer; without
+    // this the request is dropped at that end of file whenever it awaits the database.
+    builder.http1().half_close(true);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     let mut draining = false;

@@ -76,13 +76,13 @@ fn expand(line: &str, key: &str) -> Vec<u8> {
     bytes
 }
 
-/// Sends `request` and reads until the server closes (every request of the corpus asks it to).
-/// The sending side stays open: a client that half-closes may have its request abandoned, as
-/// the HTTP library takes that for a client gone away.
+/// Sends `request`, shuts the sending side (as `nc -q` and some proxies do) and reads until the
+/// server closes: a half-closed client still gets its answer.
 async fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     // The server may answer and close before reading a large body: what it read is enough.
     let _ = stream.write_all(request).await;
+    let _ = stream.shutdown().await;
     let mut received = Vec::new();
     tokio::time::timeout(PATIENCE, async {
         let mut buf = [0u8; 16384];
