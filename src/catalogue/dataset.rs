@@ -11,7 +11,7 @@ use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
 use indicatif::ProgressBar;
-use sea_query::Value;
+use sea_query::{Alias, Expr, ExprTrait, Query, Value};
 
 use crate::db::{Loader, TableRow, Tx};
 use crate::schema::{Endpoint, Table};
@@ -220,7 +220,17 @@ impl LoadContext {
                 &by_file
             }
         };
-        tx.delete_where(table, rows).await?;
+        // Never this file's own rows: a loader streaming a file may meet a slice after it has
+        // loaded rows of another that overlaps it.
+        let mut delete = Query::delete();
+        delete.from_table(Alias::new(table.name));
+        for (column, value) in rows {
+            delete.and_where(Expr::col(Alias::new(*column)).eq(value.clone()));
+        }
+        if table.column("import_id").is_some() {
+            delete.and_where(Expr::col(Alias::new("import_id")).ne(self.import_id));
+        }
+        tx.delete(&delete).await?;
         Ok(claimed)
     }
 }
@@ -250,7 +260,7 @@ pub struct Derivation {
 
 #[cfg(test)]
 mod tests {
-    use sea_query::{Alias, Expr, ExprTrait, Func, Query};
+    use sea_query::Func;
 
     use super::*;
     use crate::db::Db;
@@ -354,5 +364,30 @@ mod tests {
         );
         assert_eq!(run.notes().len(), 1, "{:?}", run.notes());
         assert!(run.notes()[0].contains("visits month"), "{:?}", run.notes());
+    }
+
+    #[tokio::test]
+    async fn a_file_never_empties_its_own_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("own.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate(&[&VISITS], &[], 1).await.unwrap();
+        let run = LoadContext::new(ProgressBar::hidden());
+        let mut tx = db.begin().await.unwrap();
+        let earlier = run.for_file(1);
+        file(&mut tx, &earlier, "2025-11", "", &["A"]).await;
+        let streaming = run.for_file(2);
+        file(&mut tx, &streaming, "2025-10", "north", &["B", "C"]).await;
+        // A slice met later in the same file that takes in rows the file already loaded.
+        assert_eq!(
+            streaming
+                .replace(&mut tx, &VISITS, &[], "everything")
+                .await
+                .unwrap(),
+            Claimed::New
+        );
+        tx.commit().await.unwrap();
+        assert_eq!(visits(&db, "2025-10").await, 2, "the file's own rows stay");
+        assert_eq!(visits(&db, "2025-11").await, 0, "another file's rows go");
     }
 }

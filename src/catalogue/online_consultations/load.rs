@@ -1,7 +1,7 @@
 //! Loading online consultation files. Each edition re-publishes a back series, so a file
-//! replaces every month it holds, in the table of its kind. A file is read twice: first to
-//! check every row and learn its months, so that the months are emptied before any row goes
-//! in, then to load the rows in one stream.
+//! replaces every month it holds, in the table of its kind. A file is read once: each month's
+//! area is emptied when its first row comes, and the import's transaction undoes it all if a
+//! later row is broken.
 //!
 //! A file replaces a month region by region (by ICB or sub-ICB location where a dated file
 //! names no region): the north and south halves of a month are loaded side by side, importing
@@ -15,7 +15,8 @@ use chrono::NaiveDate;
 use super::parse::{Layout, Row, read};
 use super::{ONLINE_CONSULTATION_TIMES, ONLINE_CONSULTATIONS as METRICS};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
-use crate::db::Tx;
+use crate::db::{TableRow, Tx};
+use crate::schema::Table;
 use crate::source::SourceFile;
 use crate::source::error::ImportError;
 
@@ -82,72 +83,47 @@ crate::table_row! {
 
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
     let (layout, rows) = read(file)?;
-    let mut areas: BTreeMap<NaiveDate, BTreeSet<Option<(&'static str, String)>>> = BTreeMap::new();
-    for row in rows {
-        let row = row?;
-        let area = row.place().area();
-        let month = areas.entry(row.month()).or_default();
-        if !month
-            .iter()
-            .any(|known| known.as_ref().map(|(c, a)| (*c, a.as_str())) == area)
-        {
-            month.insert(area.map(|(column, code)| (column, code.to_owned())));
-        }
-    }
-    let table = match layout {
-        Layout::Practice => &METRICS,
-        Layout::Weekday | Layout::Dated => &ONLINE_CONSULTATION_TIMES,
-    };
-    for (month, covered) in &areas {
-        for area in covered {
-            let mut slice = vec![("month", (*month).into())];
-            slice.extend(
-                area.iter()
-                    .map(|(column, code)| (*column, code.as_str().into())),
-            );
-            ctx.replace(tx, table, &slice, "").await?;
-        }
-    }
-    let (_, rows) = read(file)?;
+    let mut areas = Areas::new();
     let loaded = match layout {
         Layout::Practice => {
-            let mut loader = ctx.loader::<MetricRecord>(tx, table)?;
-            for row in rows {
-                let Row::Metric(row) = row? else {
+            stream(tx, ctx, &METRICS, rows, &mut areas, |row, import_id| {
+                let Row::Metric(row) = row else {
                     unreachable!("a practice file reads as metric rows")
                 };
                 let place = row.place;
-                loader
-                    .push(MetricRecord {
-                        month: row.month,
-                        practice_code: place.practice_code,
-                        practice_name: place.practice_name,
-                        pcn_code: place.pcn_code,
-                        pcn_name: place.pcn_name,
-                        sub_icb_code: place.sub_icb_code,
-                        sub_icb_name: place.sub_icb_name,
-                        icb_code: place.icb_code,
-                        icb_name: place.icb_name,
-                        region_code: place.region_code,
-                        region_name: place.region_name,
-                        supplier: row.supplier,
-                        metric: row.metric,
-                        value: row.value,
-                        import_id: ctx.import_id,
-                    })
-                    .await?;
-            }
-            loader.finish().await?
+                MetricRecord {
+                    month: row.month,
+                    practice_code: place.practice_code,
+                    practice_name: place.practice_name,
+                    pcn_code: place.pcn_code,
+                    pcn_name: place.pcn_name,
+                    sub_icb_code: place.sub_icb_code,
+                    sub_icb_name: place.sub_icb_name,
+                    icb_code: place.icb_code,
+                    icb_name: place.icb_name,
+                    region_code: place.region_code,
+                    region_name: place.region_name,
+                    supplier: row.supplier,
+                    metric: row.metric,
+                    value: row.value,
+                    import_id,
+                }
+            })
+            .await?
         }
         Layout::Weekday | Layout::Dated => {
-            let mut loader = ctx.loader::<TimeRecord>(tx, table)?;
-            for row in rows {
-                let Row::Time(row) = row? else {
-                    unreachable!("a day-and-time file reads as time rows")
-                };
-                let place = row.place;
-                loader
-                    .push(TimeRecord {
+            stream(
+                tx,
+                ctx,
+                &ONLINE_CONSULTATION_TIMES,
+                rows,
+                &mut areas,
+                |row, import_id| {
+                    let Row::Time(row) = row else {
+                        unreachable!("a day-and-time file reads as time rows")
+                    };
+                    let place = row.place;
+                    TimeRecord {
                         month: row.month,
                         date: row.date,
                         date_type: row.date_type,
@@ -169,15 +145,67 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
                         admin: row.admin,
                         unknown_other: row.unknown_other,
                         total: row.total,
-                        import_id: ctx.import_id,
-                    })
-                    .await?;
-            }
-            loader.finish().await?
+                        import_id,
+                    }
+                },
+            )
+            .await?
         }
     };
     Ok(Loaded {
         rows: loaded,
         periods: areas.keys().map(NaiveDate::to_string).collect(),
     })
+}
+
+/// The areas of each month a file has met so far: `(column, code)` of the widest area a row
+/// names, `None` for a row that names none.
+type Areas = BTreeMap<NaiveDate, BTreeSet<Option<(&'static str, String)>>>;
+
+/// Loads `rows` in one stream. The first row of a month's area empties that area of the month
+/// (rows of it this file loaded before are kept: see `LoadContext::replace`), so the file is read
+/// once; a row that fails to read fails the import, whose transaction then leaves everything
+/// as it was.
+async fn stream<R: TableRow>(
+    tx: &mut Tx,
+    ctx: &LoadContext,
+    table: &'static Table,
+    rows: impl Iterator<Item = Result<Row, ImportError>>,
+    areas: &mut Areas,
+    record: impl Fn(Row, i64) -> R,
+) -> Result<u64, ImportError> {
+    let mut rows = rows;
+    let mut loaded = 0;
+    let mut met = None;
+    loop {
+        let mut loader = ctx.loader::<R>(tx, table)?;
+        if let Some(row) = met.take() {
+            loader.push(record(row, ctx.import_id)).await?;
+        }
+        for row in rows.by_ref() {
+            let row = row?;
+            let area = row.place().area();
+            let known = areas.get(&row.month()).is_some_and(|seen| {
+                seen.iter()
+                    .any(|s| s.as_ref().map(|(c, a)| (*c, a.as_str())) == area)
+            });
+            if !known {
+                met = Some(row);
+                break;
+            }
+            loader.push(record(row, ctx.import_id)).await?;
+        }
+        loaded += loader.finish().await?;
+        let Some(row) = &met else {
+            return Ok(loaded);
+        };
+        let area = row.place().area().map(|(c, a)| (c, a.to_owned()));
+        let mut slice = vec![("month", row.month().into())];
+        slice.extend(
+            area.iter()
+                .map(|(column, code)| (*column, code.as_str().into())),
+        );
+        ctx.replace(tx, table, &slice, "").await?;
+        areas.entry(row.month()).or_default().insert(area);
+    }
 }
