@@ -16,7 +16,7 @@ use crate::api::auth::KeyCache;
 use crate::api::cache::ResponseCache;
 use crate::api::compat::hosts;
 use crate::api::compat::querydict::too_many_fields;
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, FailureCause};
 use crate::api::health;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::openapi;
@@ -114,13 +114,21 @@ impl AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     // The schema document is static: build it before the first request needs it.
     std::sync::LazyLock::force(&openapi::RENDERED);
+    // A panic is caught inside `finish`, so its 500 gets an access line like any other.
     Router::new()
         .fallback(dispatch)
         .with_state(state.clone())
+        .layer(CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|m| (*m).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                ApiError::Internal(format!("handler panicked: {message}")).into_response()
+            },
+        ))
         .layer(middleware::from_fn_with_state(state, finish))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal("handler panicked".to_owned()).into_response()
-        }))
 }
 
 /// Bounds the request's time, adds Django's default headers and writes one access-log line per
@@ -143,15 +151,28 @@ async fn finish(State(state): State<Arc<AppState>>, request: Request, next: Next
         .extensions()
         .get::<KeyPrefix>()
         .map(|k| k.0.as_str());
-    tracing::info!(
-        target: "haresign::access",
-        %method,
-        path = %target,
-        status = response.status().as_u16(),
-        // Microsecond precision: the float's full expansion is noise in a log line.
-        latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1000.0,
-        key = key.unwrap_or("-"),
-    );
+    let status = response.status().as_u16();
+    // Microsecond precision: the float's full expansion is noise in a log line.
+    let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
+    match response.extensions().get::<FailureCause>() {
+        Some(FailureCause(cause)) if status >= 500 => tracing::error!(
+            target: "haresign::access",
+            %method,
+            path = %target,
+            status,
+            latency_ms,
+            key = key.unwrap_or("-"),
+            cause = %cause,
+        ),
+        _ => tracing::info!(
+            target: "haresign::access",
+            %method,
+            path = %target,
+            status,
+            latency_ms,
+            key = key.unwrap_or("-"),
+        ),
+    }
     response
 }
 
@@ -275,6 +296,64 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// Log lines written while the subscriber is this thread's default.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_error_is_logged_on_its_access_line_with_its_cause() {
+        use tower::ServiceExt;
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("log.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        crate::migrate(&db).await.unwrap();
+        let key = crate::keys::create(&db, &crate::keys::NewKey::named("log"))
+            .await
+            .unwrap();
+        let mut tx = db.begin().await.unwrap();
+        tx.execute_raw("DROP TABLE pcns").await.unwrap();
+        tx.commit().await.unwrap();
+        let app = router(Arc::new(AppState::new(db, Settings::default())));
+        let _default = tracing::subscriber::set_default(subscriber);
+        let request = axum::http::Request::get("/api/v1/pcns/")
+            .header("Host", "testserver")
+            .header("Authorization", format!("Bearer {key}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 500);
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains("haresign::access"))
+            .unwrap_or_else(|| panic!("no access line in {log}"));
+        assert!(line.contains("ERROR"), "{line}");
+        assert!(line.contains("status=500"), "{line}");
+        assert!(
+            line.contains("cause=") && line.contains("no such table: pcns"),
+            "{line}"
+        );
+        assert_eq!(log.lines().count(), 1, "one line for the request: {log}");
+    }
 
     fn logged(target: &str) -> String {
         logged_target(&target.parse::<Uri>().unwrap())

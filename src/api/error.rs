@@ -101,12 +101,32 @@ impl ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         if database_unavailable(&e) {
-            ApiError::ServiceUnavailable(e.to_string())
+            ApiError::ServiceUnavailable(cause_chain(&e))
         } else {
-            ApiError::Internal(e.to_string())
+            ApiError::Internal(cause_chain(&e))
         }
     }
 }
+
+/// An error and each error that caused it, outermost first, as one line.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Wrappers often repeat their source's message; say it once.
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// Why a request failed on the server's side (a 500 or 503), for its access-log line.
+#[derive(Debug, Clone)]
+pub struct FailureCause(pub String);
 
 /// Errors that say the database cannot answer now (down, unreachable, overloaded, a query
 /// stopped at its time limit) rather than that the request or the code is wrong.
@@ -129,14 +149,13 @@ fn database_unavailable(e: &sqlx::Error) -> bool {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match &self {
-            ApiError::Internal(reason) => tracing::error!(%reason, "request failed"),
-            ApiError::ServiceUnavailable(reason) => {
-                tracing::warn!(%reason, "request refused: service unavailable");
-            }
-            _ => {}
-        }
         let mut response = json_response(self.status(), &self.body(), None);
+        // The access log writes it on the request's own line.
+        if let ApiError::Internal(reason) | ApiError::ServiceUnavailable(reason) = &self {
+            response
+                .extensions_mut()
+                .insert(FailureCause(reason.clone()));
+        }
         let headers = response.headers_mut();
         match &self {
             ApiError::NotAuthenticated | ApiError::AuthenticationFailed(_) => {
