@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::record;
 use crate::catalogue::{self, LoadContext, Loaded, Source};
 use crate::db::Db;
+use crate::schema::Table;
 use crate::source::error::ImportError;
 use crate::source::{SourceFile, open_sources, sha256_file};
 use crate::tally;
@@ -147,16 +148,22 @@ async fn load_all(
             tx.execute_raw(statement).await?;
         }
     }
-    let changed = source
+    let changed: Vec<&'static Table> = source
         .writes
         .iter()
-        .chain(derivations.iter().flat_map(|d| d.writes));
-    tally::refresh(&mut tx, changed.copied()).await?;
+        .chain(derivations.iter().flat_map(|d| d.writes))
+        .copied()
+        .collect();
+    tally::refresh(&mut tx, changed.iter().copied()).await?;
     for (id, loaded) in ids.iter().zip(&per_file) {
         let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
         record::succeeded(&mut tx, *id, loaded.rows, &listed.join(",")).await?;
     }
     tx.commit().await?;
+    // The data is in; what follows only makes it quicker to read.
+    if let Err(error) = db.refresh_statistics(&changed).await {
+        tracing::warn!(%error, "the imported tables' statistics were not refreshed");
+    }
     Ok((per_file, run.notes()))
 }
 

@@ -21,6 +21,9 @@ crate::trials! {
         a_replaced_file_given_again_is_loaded_again,
         a_run_whose_process_ended_is_recorded_as_failed_by_the_next,
     ],
+    postgres: [
+        an_import_refreshes_the_statistics_of_the_tables_it_wrote,
+    ],
 }
 
 async fn count(app: &TestApp) -> i64 {
@@ -364,5 +367,27 @@ async fn a_run_whose_process_ended_is_recorded_as_failed_by_the_next(backend: Ba
                 ("run2.csv".to_owned(), "running".to_owned()),
             ]
         );
+    });
+}
+
+async fn an_import_refreshes_the_statistics_of_the_tables_it_wrote() {
+    with_app!(Backend::Postgres, |app| {
+        // PostgreSQL records a table's row estimate when it is vacuumed or analysed: -1 before.
+        let reltuples = |table: &str| {
+            format!("SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass('{table}')")
+        };
+        let read = |sql: String| {
+            let db = app.db.clone();
+            async move {
+                let mut select = Query::select();
+                select.expr(Expr::cust(format!("({sql})")));
+                db.fetch_i64(&select).await.unwrap()
+            }
+        };
+        assert_eq!(read(reltuples("ods_practices")).await, Some(-1));
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        assert_eq!(read(reltuples("ods_practices")).await, Some(8));
+        // The served table its derivation rebuilt, too.
+        assert!(read(reltuples("practices")).await.unwrap_or(-1) >= 0);
     });
 }
