@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, keys, results};
 use haresign::import::run::Outcome;
 
 crate::trials! {
@@ -49,27 +49,6 @@ async fn loaded(app: &TestApp) {
         .expect("gp contract");
 }
 
-fn results(body: &Value) -> &Vec<Value> {
-    body["results"].as_array().expect("results")
-}
-
-/// The `(field, field, …)` values of every row, joined with `|`.
-fn keys(body: &Value, fields: &[&str]) -> Vec<String> {
-    results(body)
-        .iter()
-        .map(|row| {
-            fields
-                .iter()
-                .map(|f| match &row[*f] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
 /// A query value with its spaces, colons and brackets encoded.
 fn encode(value: &str) -> String {
     value
@@ -79,18 +58,14 @@ fn encode(value: &str) -> String {
         .replace(')', "%29")
 }
 
-async fn get_ok(app: &TestApp, uri: &str) -> Value {
-    let response = app.get(uri).await;
-    assert_eq!(response.status, 200, "{uri}: {}", response.text());
-    response.json()
-}
-
 const PCA: &str = "PCA Count (Rule 3: FRAILASSDEC_DAT)";
 
 async fn values_of_a_date_in_order_with_suppressed_values_null(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let body = get_ok(&app, "/api/v1/gp-contract/values/?date=2023-06-30").await;
+        let body = app
+            .get_ok("/api/v1/gp-contract/values/?date=2023-06-30")
+            .await;
         assert_eq!(body["count"], 6);
         assert_eq!(
             keys(&body, &["practice_code", "indicator", "measure", "value"]),
@@ -116,11 +91,9 @@ async fn values_of_a_date_in_order_with_suppressed_values_null(backend: Backend)
             })
         );
         // `*` is null, never 0; a published 0 stays 0.
-        let body = get_ok(
-            &app,
-            "/api/v1/gp-contract/values/?practice=F83001&indicator=CGPCMI01",
-        )
-        .await;
+        let body = app
+            .get_ok("/api/v1/gp-contract/values/?practice=F83001&indicator=CGPCMI01")
+            .await;
         assert_eq!(
             keys(&body, &["date", "value"]),
             ["2023-04-30|null", "2023-05-31|0", "2023-06-30|0"]
@@ -153,14 +126,14 @@ async fn every_values_filter_narrows_the_rows(backend: Backend) {
             ("date=2023-01-31".to_owned(), 0),
             ("practice=B99999".to_owned(), 0),
         ] {
-            let body = get_ok(&app, &format!("/api/v1/gp-contract/values/?{query}")).await;
+            let body = app
+                .get_ok(&format!("/api/v1/gp-contract/values/?{query}"))
+                .await;
             assert_eq!(body["count"], count, "{query}");
         }
-        let body = get_ok(
-            &app,
-            "/api/v1/gp-contract/values/?date=2023-07-31&measure=numerator",
-        )
-        .await;
+        let body = app
+            .get_ok("/api/v1/gp-contract/values/?date=2023-07-31&measure=numerator")
+            .await;
         assert_eq!(
             keys(&body, &["practice_code", "indicator", "value"]),
             [
@@ -191,14 +164,12 @@ async fn the_measure_type_is_read_or_taken_from_the_measure(backend: Backend) {
         // Q1 publishes MEASURE_TYPE (PCA); Q2 has no such column, so the type is the
         // measure's first word. The three ACH_DATE forms (DD/MM/YYYY, ISO, YYYYMMDD) are all
         // served as ISO dates.
-        let body = get_ok(
-            &app,
-            &format!(
+        let body = app
+            .get_ok(&format!(
                 "/api/v1/gp-contract/values/?practice=A81001&measure={}",
                 encode(PCA)
-            ),
-        )
-        .await;
+            ))
+            .await;
         assert_eq!(
             keys(&body, &["date", "measure_type"]),
             ["2023-04-30|PCA", "2023-05-31|PCA", "2023-06-30|PCA"]
@@ -206,11 +177,9 @@ async fn the_measure_type_is_read_or_taken_from_the_measure(backend: Backend) {
         app.import("gp-contract", &[Q2_REISSUE])
             .await
             .expect("reissue");
-        let body = get_ok(
-            &app,
-            "/api/v1/gp-contract/values/?practice=A81001&indicator=ALCMI30",
-        )
-        .await;
+        let body = app
+            .get_ok("/api/v1/gp-contract/values/?practice=A81001&indicator=ALCMI30")
+            .await;
         assert_eq!(
             keys(&body, &["date", "measure", "measure_type"]),
             [
@@ -254,7 +223,7 @@ async fn values_and_carers_require_a_core_filter(backend: Backend) {
         }
         // The lists without a core rule answer without a filter.
         for path in ["practices", "indicators"] {
-            get_ok(&app, &format!("/api/v1/gp-contract/{path}/")).await;
+            app.get_ok(&format!("/api/v1/gp-contract/{path}/")).await;
         }
     });
 }
@@ -262,15 +231,17 @@ async fn values_and_carers_require_a_core_filter(backend: Backend) {
 async fn values_pages_follow_the_order(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let all = get_ok(&app, "/api/v1/gp-contract/values/?practice=A81001").await;
+        let all = app
+            .get_ok("/api/v1/gp-contract/values/?practice=A81001")
+            .await;
         assert_eq!(all["count"], 21);
         let mut paged = Vec::new();
         for page in 1..=5 {
-            let body = get_ok(
-                &app,
-                &format!("/api/v1/gp-contract/values/?practice=A81001&page_size=5&page={page}"),
-            )
-            .await;
+            let body = app
+                .get_ok(&format!(
+                    "/api/v1/gp-contract/values/?practice=A81001&page_size=5&page={page}"
+                ))
+                .await;
             assert_eq!(body["next"].is_null(), page == 5, "page {page}");
             paged.extend(results(&body).iter().cloned());
         }
@@ -289,12 +260,12 @@ async fn values_pages_follow_the_order(backend: Backend) {
 async fn practices_carry_their_ods_geography(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let body = get_ok(&app, "/api/v1/gp-contract/practices/").await;
+        let body = app.get_ok("/api/v1/gp-contract/practices/").await;
         assert_eq!(
             keys(&body, &["practice_code"]),
             ["A81001", "A81003", "F83001", "Z99999"]
         );
-        let ods = get_ok(&app, "/api/v1/practices/?search=A81001").await;
+        let ods = app.get_ok("/api/v1/practices/?search=A81001").await;
         let ods = &ods["results"][0];
         assert_eq!(
             body["results"][0],
@@ -347,7 +318,9 @@ async fn practices_carry_their_ods_geography(backend: Backend) {
             ("search=surgery,camden", vec!["F83001"]),
             ("search=elm&icb=QMJ", vec![]),
         ] {
-            let body = get_ok(&app, &format!("/api/v1/gp-contract/practices/?{query}")).await;
+            let body = app
+                .get_ok(&format!("/api/v1/gp-contract/practices/?{query}"))
+                .await;
             assert_eq!(keys(&body, &["practice_code"]), expected, "{query}");
         }
     });
@@ -358,11 +331,13 @@ async fn practices_follow_a_later_ods_import(backend: Backend) {
         app.import("gp-contract", &[YEAR_ZIP])
             .await
             .expect("gp contract");
-        let before = get_ok(&app, "/api/v1/gp-contract/practices/?practice=F83001").await;
+        let before = app
+            .get_ok("/api/v1/gp-contract/practices/?practice=F83001")
+            .await;
         assert_eq!(before["results"][0]["practice_name"], "CAMDEN ROAD SURGERY");
         assert_eq!(before["results"][0]["icb_code"], Value::Null);
         ods(&app).await;
-        let after = get_ok(&app, "/api/v1/gp-contract/practices/?icb=QMJ").await;
+        let after = app.get_ok("/api/v1/gp-contract/practices/?icb=QMJ").await;
         assert_eq!(
             keys(&after, &["practice_code", "pcn_code"]),
             ["F83001|U11111"]
@@ -373,7 +348,7 @@ async fn practices_follow_a_later_ods_import(backend: Backend) {
 async fn indicators_list_their_measures_per_quality_service(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let body = get_ok(&app, "/api/v1/gp-contract/indicators/").await;
+        let body = app.get_ok("/api/v1/gp-contract/indicators/").await;
         assert_eq!(
             keys(&body, &["indicator", "quality_service", "measures"]),
             [
@@ -402,7 +377,9 @@ async fn indicators_list_their_measures_per_quality_service(backend: Backend) {
             ("search=cmi3%20ccd", vec!["CCDCMI32"]),
             ("search=carers", vec![]),
         ] {
-            let body = get_ok(&app, &format!("/api/v1/gp-contract/indicators/?{query}")).await;
+            let body = app
+                .get_ok(&format!("/api/v1/gp-contract/indicators/?{query}"))
+                .await;
             assert_eq!(keys(&body, &["indicator"]), expected, "{query}");
         }
     });
@@ -411,11 +388,9 @@ async fn indicators_list_their_measures_per_quality_service(backend: Backend) {
 async fn carers_totals_are_all_and_every_filter_narrows(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let body = get_ok(
-            &app,
-            "/api/v1/gp-contract/carers/?date=2025-06-30&sub_icb=00l",
-        )
-        .await;
+        let body = app
+            .get_ok("/api/v1/gp-contract/carers/?date=2025-06-30&sub_icb=00l")
+            .await;
         assert_eq!(
             keys(&body, &["sex", "age", "ethnicity", "value"]),
             [
@@ -461,7 +436,9 @@ async fn carers_totals_are_all_and_every_filter_narrows(backend: Backend) {
             ),
             ("date=2025-05-31&sub_icb=00L&sex=Male&age=All", 1),
         ] {
-            let body = get_ok(&app, &format!("/api/v1/gp-contract/carers/?{query}")).await;
+            let body = app
+                .get_ok(&format!("/api/v1/gp-contract/carers/?{query}"))
+                .await;
             assert_eq!(body["count"], count, "{query}");
         }
         let response = app.get("/api/v1/gp-contract/carers/?date=June").await;
@@ -476,7 +453,7 @@ async fn a_reissue_replaces_the_dates_it_holds(backend: Backend) {
         let august = "/api/v1/gp-contract/values/?date=2023-08-31&indicator=CGPCMI01";
         let september = "/api/v1/gp-contract/values/?date=2023-09-30&indicator=CGPCMI01";
         assert_eq!(
-            keys(&get_ok(&app, august).await, &["practice_code", "value"]),
+            keys(&app.get_ok(august).await, &["practice_code", "value"]),
             ["A81001|61", "A81003|31"]
         );
         // A later import of the reissue replaces Q2's months whole (A81003 is gone from
@@ -485,14 +462,16 @@ async fn a_reissue_replaces_the_dates_it_holds(backend: Backend) {
             .await
             .expect("reissue");
         assert_eq!(
-            keys(&get_ok(&app, august).await, &["practice_code", "value"]),
+            keys(&app.get_ok(august).await, &["practice_code", "value"]),
             ["A81001|61"]
         );
         assert_eq!(
-            keys(&get_ok(&app, september).await, &["practice_code", "value"]),
+            keys(&app.get_ok(september).await, &["practice_code", "value"]),
             ["A81001|65", "A81003|32"]
         );
-        let june = get_ok(&app, "/api/v1/gp-contract/values/?date=2023-06-30").await;
+        let june = app
+            .get_ok("/api/v1/gp-contract/values/?date=2023-06-30")
+            .await;
         assert_eq!(june["count"], 6);
         // The original and its reissue in one import: the later file given is loaded, once.
         let Outcome::Imported { notes, .. } = app
@@ -509,14 +488,16 @@ async fn a_reissue_replaces_the_dates_it_holds(backend: Backend) {
             "{notes:?}"
         );
         assert_eq!(
-            keys(&get_ok(&app, august).await, &["practice_code", "value"]),
+            keys(&app.get_ok(august).await, &["practice_code", "value"]),
             ["A81001|61", "A81003|31"]
         );
         assert_eq!(
-            keys(&get_ok(&app, september).await, &["practice_code", "value"]),
+            keys(&app.get_ok(september).await, &["practice_code", "value"]),
             ["A81001|62", "A81003|32"]
         );
-        let all = get_ok(&app, "/api/v1/gp-contract/values/?practice=A81001").await;
+        let all = app
+            .get_ok("/api/v1/gp-contract/values/?practice=A81001")
+            .await;
         assert_eq!(all["count"], 21);
         assert!(matches!(
             app.import("gp-contract", &[YEAR_ZIP])
@@ -526,7 +507,7 @@ async fn a_reissue_replaces_the_dates_it_holds(backend: Backend) {
         ));
         // The carers file again replaces its own dates only.
         app.import("gp-contract", &[CARERS]).await.expect("carers");
-        let carers = get_ok(&app, "/api/v1/gp-contract/carers/?sub_icb=00L").await;
+        let carers = app.get_ok("/api/v1/gp-contract/carers/?sub_icb=00L").await;
         assert_eq!(carers["count"], 18);
     });
 }
@@ -534,8 +515,10 @@ async fn a_reissue_replaces_the_dates_it_holds(backend: Backend) {
 async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let before = get_ok(&app, "/api/v1/gp-contract/values/?practice=A81001").await;
-        let indicators = get_ok(&app, "/api/v1/gp-contract/indicators/").await;
+        let before = app
+            .get_ok("/api/v1/gp-contract/values/?practice=A81001")
+            .await;
+        let indicators = app.get_ok("/api/v1/gp-contract/indicators/").await;
         let error = app
             .import("gp-contract", &[Q2_REISSUE, BROKEN])
             .await
@@ -559,11 +542,12 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
             "{error}"
         );
         assert_eq!(
-            get_ok(&app, "/api/v1/gp-contract/values/?practice=A81001").await,
+            app.get_ok("/api/v1/gp-contract/values/?practice=A81001")
+                .await,
             before
         );
         assert_eq!(
-            get_ok(&app, "/api/v1/gp-contract/indicators/").await,
+            app.get_ok("/api/v1/gp-contract/indicators/").await,
             indicators
         );
     });

@@ -7,10 +7,8 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, fixture};
-use haresign::catalogue;
-use haresign::import::run::{self, Outcome};
-use haresign::source::error::ImportError;
+use crate::common::{Backend, TestApp};
+use haresign::import::run::Outcome;
 
 crate::trials! {
     each_backend: [
@@ -36,20 +34,6 @@ async fn loaded(app: &TestApp) -> Outcome {
     app.import("gpps", &[Y2025, Y2023_ZIP, Y2021])
         .await
         .expect("survey files")
-}
-
-async fn import_with(
-    app: &TestApp,
-    files: &[&str],
-    options: &[(&str, &str)],
-) -> Result<Outcome, ImportError> {
-    let source = catalogue::source("gpps").expect("known source");
-    let paths: Vec<_> = files.iter().map(|f| fixture(f)).collect();
-    let options: Vec<(String, String)> = options
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
-    run::import_with_options(&app.db, source, &paths, &options, false).await
 }
 
 /// The `(field, field, …)` values of every row, joined with `|`.
@@ -272,7 +256,8 @@ async fn the_earlier_scheme_loads_under_its_own_column_names(backend: Backend) {
 
 async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backend) {
     with_app!(backend, |app| {
-        let error = import_with(&app, &[NO_YEAR], &[])
+        let error = app
+            .import_with_options("gpps", &[NO_YEAR], &[])
             .await
             .expect_err("no year");
         assert!(
@@ -281,7 +266,8 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
             ),
             "{error}"
         );
-        let error = import_with(&app, &[Y2025], &[("year", "2024")])
+        let error = app
+            .import_with_options("gpps", &[Y2025], &[("year", "2024")])
             .await
             .expect_err("disagrees with the name");
         assert!(
@@ -290,7 +276,8 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
                 .contains("the file name says 2025, but --option year says 2024"),
             "{error}"
         );
-        let error = import_with(&app, &[NO_YEAR], &[("year", "2023")])
+        let error = app
+            .import_with_options("gpps", &[NO_YEAR], &[("year", "2023")])
             .await
             .expect_err("before the redesign");
         assert_eq!(
@@ -298,7 +285,8 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
             "gpps-practice-results.csv: unrecognised file: the header is in the 2024 scheme \
              (ad_practicecode), but the year is 2023"
         );
-        let error = import_with(&app, &[NO_YEAR], &[("year", "2024/25")])
+        let error = app
+            .import_with_options("gpps", &[NO_YEAR], &[("year", "2024/25")])
             .await
             .expect_err("not a survey year");
         assert!(
@@ -306,7 +294,7 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
             "{error}"
         );
 
-        import_with(&app, &[NO_YEAR], &[("year", "2024")])
+        app.import_with_options("gpps", &[NO_YEAR], &[("year", "2024")])
             .await
             .expect("with the option");
         let body = app.get("/api/v1/gp-patient-survey/?year=2024").await.json();

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, keys, results};
 use haresign::import::run::Outcome;
 
 crate::trials! {
@@ -39,27 +39,6 @@ async fn loaded(app: &TestApp) -> Outcome {
     )
     .await
     .expect("online consultations")
-}
-
-fn results(body: &Value) -> &Vec<Value> {
-    body["results"].as_array().expect("results")
-}
-
-/// The `(field, field, …)` values of every row, joined with `|`.
-fn keys(body: &Value, fields: &[&str]) -> Vec<String> {
-    results(body)
-        .iter()
-        .map(|row| {
-            fields
-                .iter()
-                .map(|f| match &row[*f] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
 }
 
 /// A query value with its spaces and percent signs encoded.

@@ -6,10 +6,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp, fixture};
+use crate::common::{Backend, TestApp, fixture, keys};
 use haresign::catalogue;
 use haresign::import::run::{self, Outcome};
-use haresign::source::error::ImportError;
 
 crate::trials! {
     each_backend: [
@@ -36,41 +35,6 @@ async fn loaded(app: &TestApp) -> Outcome {
     app.import("payments", &[PRACTICES_2425, PRACTICES_1617, PCNS_2425])
         .await
         .expect("payments")
-}
-
-async fn import_with(
-    app: &TestApp,
-    files: &[&str],
-    options: &[(&str, &str)],
-) -> Result<Outcome, ImportError> {
-    let source = catalogue::source("payments").expect("known source");
-    let paths: Vec<_> = files.iter().map(|f| fixture(f)).collect();
-    let options: Vec<(String, String)> = options
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect();
-    run::import_with_options(&app.db, source, &paths, &options, false).await
-}
-
-fn results(body: &Value) -> &Vec<Value> {
-    body["results"].as_array().expect("results")
-}
-
-/// The `(field, field, …)` values of every row, joined with `|`.
-fn keys(body: &Value, fields: &[&str]) -> Vec<String> {
-    results(body)
-        .iter()
-        .map(|row| {
-            fields
-                .iter()
-                .map(|f| match &row[*f] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
 }
 
 async fn a_year_lists_practices_in_order_with_their_components(backend: Backend) {
@@ -221,7 +185,8 @@ async fn older_camel_case_files_load_under_the_same_names(backend: Backend) {
 
 async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backend) {
     with_app!(backend, |app| {
-        let error = import_with(&app, &[NO_YEAR], &[])
+        let error = app
+            .import_with_options("payments", &[NO_YEAR], &[])
             .await
             .expect_err("no year");
         assert!(
@@ -230,7 +195,8 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
                 .starts_with("payments-practice.csv: unrecognised file: the file name does not say its financial year"),
             "{error}"
         );
-        let error = import_with(&app, &[PRACTICES_2425], &[("year", "2023-24")])
+        let error = app
+            .import_with_options("payments", &[PRACTICES_2425], &[("year", "2023-24")])
             .await
             .expect_err("disagrees with the name");
         assert!(
@@ -239,12 +205,13 @@ async fn a_file_without_a_year_in_its_name_takes_the_year_option(backend: Backen
                 .contains("the file name says 2024/25, but --option year says 2023/24"),
             "{error}"
         );
-        let error = import_with(&app, &[NO_YEAR], &[("year", "2019")])
+        let error = app
+            .import_with_options("payments", &[NO_YEAR], &[("year", "2019")])
             .await
             .expect_err("not a year");
         assert!(error.to_string().contains("--option year=2019"), "{error}");
 
-        import_with(&app, &[NO_YEAR], &[("year", "2019-20")])
+        app.import_with_options("payments", &[NO_YEAR], &[("year", "2019-20")])
             .await
             .expect("with the option");
         let body = app

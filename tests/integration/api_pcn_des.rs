@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, keys, results};
 use haresign::import::run::Outcome;
 
 crate::trials! {
@@ -48,33 +48,6 @@ async fn loaded(app: &TestApp) {
         .expect("pcn des");
 }
 
-fn results(body: &Value) -> &Vec<Value> {
-    body["results"].as_array().expect("results")
-}
-
-/// The `(field, field, …)` values of every row, joined with `|`.
-fn keys(body: &Value, fields: &[&str]) -> Vec<String> {
-    results(body)
-        .iter()
-        .map(|row| {
-            fields
-                .iter()
-                .map(|f| match &row[*f] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
-async fn get_ok(app: &TestApp, uri: &str) -> Value {
-    let response = app.get(uri).await;
-    assert_eq!(response.status, 200, "{uri}: {}", response.text());
-    response.json()
-}
-
 fn notes(outcome: &Outcome) -> &[String] {
     match outcome {
         Outcome::Imported { notes, .. } => notes,
@@ -85,7 +58,7 @@ fn notes(outcome: &Outcome) -> &[String] {
 async fn rows_of_a_date_gather_their_measures_in_order(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let body = get_ok(&app, "/api/v1/pcn-des/?date=2024-06-30").await;
+        let body = app.get_ok("/api/v1/pcn-des/?date=2024-06-30").await;
         assert_eq!(
             keys(
                 &body,
@@ -163,15 +136,19 @@ async fn every_filter_narrows_the_rows(backend: Backend) {
             ("date=2024-07-31&practice=F83001", 1),
             ("date=2024-07-31&pcn=U22222&icb=QMJ", 0),
         ] {
-            let body = get_ok(&app, &format!("/api/v1/pcn-des/?{query}")).await;
+            let body = app.get_ok(&format!("/api/v1/pcn-des/?{query}")).await;
             assert_eq!(body["count"], count, "{query}");
         }
         app.import("pcn-des", &[JULY_BY_RULESET])
             .await
             .expect("by ruleset");
-        let body = get_ok(&app, "/api/v1/pcn-des/?date=2024-07-31&ruleset=can").await;
+        let body = app
+            .get_ok("/api/v1/pcn-des/?date=2024-07-31&ruleset=can")
+            .await;
         assert_eq!(keys(&body, &["practice_code", "ruleset"]), ["A81001|CAN"]);
-        let body = get_ok(&app, "/api/v1/pcn-des/?practice=F83001&ruleset=ACC").await;
+        let body = app
+            .get_ok("/api/v1/pcn-des/?practice=F83001&ruleset=ACC")
+            .await;
         assert_eq!(
             keys(&body, &["date", "indicator", "measures"]),
             [r#"2024-07-31|ACC08|{"MI Count":2000}"#]
@@ -199,7 +176,7 @@ async fn a_core_filter_is_required(backend: Backend) {
 async fn iif_pcn_rows_are_served_at_pcn_level(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let body = get_ok(&app, "/api/v1/pcn-des/?date=2024-03-31").await;
+        let body = app.get_ok("/api/v1/pcn-des/?date=2024-03-31").await;
         assert_eq!(
             keys(
                 &body,
@@ -238,7 +215,9 @@ async fn iif_pcn_rows_are_served_at_pcn_level(backend: Backend) {
         );
         assert_eq!(body["results"][2]["achievement"], 50.0);
         // A PCN row never matches a practice.
-        let body = get_ok(&app, "/api/v1/pcn-des/?pcn=U11111&date=2024-03-31").await;
+        let body = app
+            .get_ok("/api/v1/pcn-des/?pcn=U11111&date=2024-03-31")
+            .await;
         assert_eq!(keys(&body, &["organisation_type"]), ["pcn"]);
     });
 }
@@ -246,7 +225,7 @@ async fn iif_pcn_rows_are_served_at_pcn_level(backend: Backend) {
 async fn geography_follows_a_later_ods_import(backend: Backend) {
     with_app!(backend, |app| {
         app.import("pcn-des", &[JUNE, IIF]).await.expect("pcn des");
-        let before = get_ok(&app, "/api/v1/pcn-des/?practice=A81001").await;
+        let before = app.get_ok("/api/v1/pcn-des/?practice=A81001").await;
         assert_eq!(
             keys(&before, &["date", "pcn_code", "pcn_name", "icb_code"]),
             [
@@ -256,12 +235,14 @@ async fn geography_follows_a_later_ods_import(backend: Backend) {
             ]
         );
         ods(&app).await;
-        let after = get_ok(&app, "/api/v1/pcn-des/?pcn=U22222&indicator=CAN04").await;
+        let after = app
+            .get_ok("/api/v1/pcn-des/?pcn=U22222&indicator=CAN04")
+            .await;
         assert_eq!(
             keys(&after, &["practice_code", "pcn_name", "icb_code"]),
             ["A81001|RIVERSIDE NORTH PCN|QHM"]
         );
-        let pcn = get_ok(&app, "/api/v1/pcn-des/?icb=QMJ&date=2024-03-31").await;
+        let pcn = app.get_ok("/api/v1/pcn-des/?icb=QMJ&date=2024-03-31").await;
         assert_eq!(
             keys(&pcn, &["pcn_code", "pcn_name"]),
             ["U11111|CAMDEN CENTRAL PCN"]
@@ -278,7 +259,7 @@ async fn national_and_by_ruleset_files_replace_each_other(backend: Backend) {
             .expect("by ruleset");
         assert_eq!(
             keys(
-                &get_ok(&app, july).await,
+                &app.get_ok(july).await,
                 &["practice_code", "indicator", "ruleset"]
             ),
             ["A81001|CAN04|CAN", "F83001|ACC08|ACC"]
@@ -287,7 +268,7 @@ async fn national_and_by_ruleset_files_replace_each_other(backend: Backend) {
         app.import("pcn-des", &[JULY]).await.expect("national");
         assert_eq!(
             keys(
-                &get_ok(&app, july).await,
+                &app.get_ok(july).await,
                 &["practice_code", "indicator", "ruleset", "numerator", "pca"]
             ),
             ["A81001|CAN04|null|36|3", "F83001|ACC08|null|null|null"]
@@ -295,7 +276,7 @@ async fn national_and_by_ruleset_files_replace_each_other(backend: Backend) {
         // The IIF file's practice rows are another publication: March stays.
         app.import("pcn-des", &[IIF]).await.expect("iif");
         app.import("pcn-des", &[JUNE]).await.expect("june");
-        let all = get_ok(&app, "/api/v1/pcn-des/?practice=A81001").await;
+        let all = app.get_ok("/api/v1/pcn-des/?practice=A81001").await;
         assert_eq!(all["count"], 4);
     });
 }
@@ -315,7 +296,7 @@ async fn within_one_import_the_later_form_wins(backend: Backend) {
             notes(&outcome)
         );
         assert_eq!(
-            keys(&get_ok(&app, july).await, &["practice_code", "ruleset"]),
+            keys(&app.get_ok(july).await, &["practice_code", "ruleset"]),
             ["A81001|CAN", "F83001|ACC"]
         );
         let outcome = app
@@ -330,7 +311,7 @@ async fn within_one_import_the_later_form_wins(backend: Backend) {
             notes(&outcome)
         );
         assert_eq!(
-            keys(&get_ok(&app, july).await, &["practice_code", "ruleset"]),
+            keys(&app.get_ok(july).await, &["practice_code", "ruleset"]),
             ["A81001|null", "F83001|null"]
         );
     });
@@ -339,7 +320,7 @@ async fn within_one_import_the_later_form_wins(backend: Backend) {
 async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
     with_app!(backend, |app| {
         loaded(&app).await;
-        let before = get_ok(&app, "/api/v1/pcn-des/?practice=A81001").await;
+        let before = app.get_ok("/api/v1/pcn-des/?practice=A81001").await;
         let error = app
             .import("pcn-des", &[JULY_BY_RULESET, BROKEN])
             .await
@@ -362,9 +343,6 @@ async fn a_broken_file_changes_nothing_and_says_where(backend: Backend) {
                 .contains("unrecognised file: expected a Network Contract DES file"),
             "{error}"
         );
-        assert_eq!(
-            get_ok(&app, "/api/v1/pcn-des/?practice=A81001").await,
-            before
-        );
+        assert_eq!(app.get_ok("/api/v1/pcn-des/?practice=A81001").await, before);
     });
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{Backend, TestApp, keys, results};
 use haresign::import::run::Outcome;
 
 crate::trials! {
@@ -34,27 +34,6 @@ async fn loaded(app: &TestApp) {
 
 const CORE_ERROR: &str =
     r#"{"detail":"At least one of these filters is required: year, practice."}"#;
-
-fn results(body: &Value) -> &Vec<Value> {
-    body["results"].as_array().expect("results")
-}
-
-/// The `(field, field, …)` values of every row, joined with `|`.
-fn keys(body: &Value, fields: &[&str]) -> Vec<String> {
-    results(body)
-        .iter()
-        .map(|row| {
-            fields
-                .iter()
-                .map(|f| match &row[*f] {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
 
 async fn years_list_latest_first_with_settings_and_counts(backend: Backend) {
     with_app!(backend, |app| {

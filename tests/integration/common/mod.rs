@@ -139,6 +139,28 @@ impl TestResponse {
     }
 }
 
+/// The `results` of a DRF page.
+pub fn results(body: &Value) -> &Vec<Value> {
+    body["results"].as_array().expect("results")
+}
+
+/// The `(field, field, …)` values of every row of a page, joined with `|`.
+pub fn keys(body: &Value, fields: &[&str]) -> Vec<String> {
+    results(body)
+        .iter()
+        .map(|row| {
+            fields
+                .iter()
+                .map(|f| match &row[*f] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
 pub fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -196,9 +218,30 @@ impl TestApp {
     }
 
     pub async fn import(&self, source: &str, files: &[&str]) -> Result<Outcome, ImportError> {
+        self.import_with_options(source, files, &[]).await
+    }
+
+    /// `import` with `--option name=value`s.
+    pub async fn import_with_options(
+        &self,
+        source: &str,
+        files: &[&str],
+        options: &[(&str, &str)],
+    ) -> Result<Outcome, ImportError> {
         let source = catalogue::source(source).expect("known source");
         let paths: Vec<PathBuf> = files.iter().map(|f| fixture(f)).collect();
-        run::import(&self.db, source, &paths, false).await
+        let options: Vec<(String, String)> = options
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        run::import_with_options(&self.db, source, &paths, &options, false).await
+    }
+
+    /// The JSON body of a GET that must succeed.
+    pub async fn get_ok(&self, uri: &str) -> Value {
+        let response = self.get(uri).await;
+        assert_eq!(response.status, 200, "{uri}: {}", response.text());
+        response.json()
     }
 
     pub async fn import_paths(
