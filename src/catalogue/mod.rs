@@ -16,7 +16,7 @@ pub mod pcn_des;
 pub mod qof;
 pub mod registrations;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 pub use dataset::{Claimed, Dataset, Derivation, LoadContext, LoadFuture, Loaded, Slice, Source};
@@ -96,12 +96,16 @@ pub fn derivations_after(source: &Source) -> Vec<&'static Derivation> {
     stale
 }
 
-/// The key scope that reads `endpoint`: its dataset's.
+/// The key scope that reads `endpoint`: its dataset's. Looked up by path, from a map built
+/// once, since every authenticated request asks.
 pub fn scope_of(endpoint: &Endpoint) -> &'static str {
-    DATASETS
-        .iter()
-        .find(|d| d.endpoints.iter().any(|e| std::ptr::eq(*e, endpoint)))
-        .map_or("", |d| d.scope)
+    static SCOPES: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+        DATASETS
+            .iter()
+            .flat_map(|d| d.endpoints.iter().map(|e| (e.path, d.scope)))
+            .collect()
+    });
+    SCOPES.get(endpoint.path).copied().unwrap_or("")
 }
 
 /// The scopes a key may be limited to.
