@@ -88,6 +88,10 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000", env = "HARESIGN_BIND")]
     bind: SocketAddr,
+    /// Address to serve Prometheus metrics on (`GET /metrics`), apart from the API so that it is
+    /// not public by accident; off when unset.
+    #[arg(long, env = "HARESIGN_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
     /// Build https:// links when a proxy sends `X-Forwarded-Proto: https`.
     #[arg(long, env = "HARESIGN_TRUST_FORWARDED_PROTO")]
     trust_forwarded_proto: bool,
@@ -561,7 +565,7 @@ async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
         max_connections_per_peer: args.max_connections_per_peer,
         shutdown_timeout: args.shutdown_timeout.0,
     };
-    server::serve(state, args.bind, limits)
+    server::serve(state, args.bind, args.metrics_bind, limits)
         .await
         .context("serving")
 }

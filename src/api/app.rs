@@ -1,6 +1,7 @@
 //! Application state and router assembly.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -16,19 +17,22 @@ use crate::api::auth::KeyCache;
 use crate::api::cache::ResponseCache;
 use crate::api::compat::hosts;
 use crate::api::compat::querydict::too_many_fields;
+use crate::api::docs::{DOCS_PATH, REDOC_PATH};
 use crate::api::error::{ApiError, FailureCause};
 use crate::api::health;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
-use crate::api::openapi;
-use crate::api::public;
+use crate::api::metrics::{Metrics, RouteLabel, UNMATCHED};
+use crate::api::openapi::{self, SCHEMA_PATH};
+use crate::api::public::{self, View};
 use crate::api::response::{
     add_security_headers, append_slash_redirect, django_bad_request, django_not_found,
     json_response,
 };
-use crate::api::routes::resolve;
+use crate::api::routes::{API_V1, resolve};
 use crate::catalogue;
 use crate::db::Db;
 use crate::keys;
+use crate::schema::Endpoint;
 use crate::throttle::{Clock, MemoryStore, Rate, Throttle, ThrottleStore};
 use crate::usage::UsageRecorder;
 
@@ -78,6 +82,7 @@ impl Default for Settings {
 
 pub struct AppState {
     pub db: Db,
+    pub metrics: Metrics,
     pub keys: KeyCache,
     pub settings: Settings,
     pub throttle: Throttle,
@@ -101,6 +106,7 @@ impl AppState {
     ) -> Self {
         AppState {
             db,
+            metrics: Metrics::new(route_labels()),
             keys: KeyCache::default(),
             cache: ResponseCache::new(settings.cache_check_interval, clock.clone()),
             settings,
@@ -152,8 +158,14 @@ async fn finish(State(state): State<Arc<AppState>>, request: Request, next: Next
         .get::<KeyPrefix>()
         .map(|k| k.0.as_str());
     let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    let route = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or(UNMATCHED, |r| r.0);
+    state.metrics.record_request(route, status, elapsed);
     // Microsecond precision: the float's full expansion is noise in a log line.
-    let latency_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
+    let latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1000.0;
     match response.extensions().get::<FailureCause>() {
         Some(FailureCause(cause)) if status >= 500 => tracing::error!(
             target: "haresign::access",
@@ -216,7 +228,8 @@ fn logged_target(uri: &Uri) -> String {
 
 async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let head = request.method() == Method::HEAD;
-    let response = respond(&state, request).await;
+    let (route, mut response) = respond(&state, request).await;
+    response.extensions_mut().insert(RouteLabel(route));
     if head {
         without_body(response).await
     } else {
@@ -236,7 +249,39 @@ async fn without_body(mut response: Response) -> Response {
     response
 }
 
-async fn respond(state: &Arc<AppState>, request: Request) -> Response {
+/// The route pattern a catalogue endpoint is counted under in the metrics.
+fn endpoint_label(endpoint: &Endpoint) -> &'static str {
+    static LABELS: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+        catalogue::endpoints()
+            .iter()
+            .map(|e| (e.path, format!("{API_V1}{}", e.path)))
+            .collect()
+    });
+    LABELS.get(endpoint.path).map_or(UNMATCHED, String::as_str)
+}
+
+fn view_label(view: View) -> &'static str {
+    match view {
+        View::Index => API_V1,
+        View::Schema => SCHEMA_PATH,
+        View::Swagger => DOCS_PATH,
+        View::Redoc => REDOC_PATH,
+        View::Asset(asset) => asset.path.as_str(),
+    }
+}
+
+/// Every label `respond` gives a request.
+fn route_labels() -> Vec<&'static str> {
+    let endpoints = catalogue::endpoints().iter().map(|e| endpoint_label(e));
+    let views = public::views().map(view_label);
+    endpoints
+        .chain(views)
+        .chain([health::PATH, health::READY_PATH])
+        .collect()
+}
+
+/// The response, and the route it is counted under.
+async fn respond(state: &Arc<AppState>, request: Request) -> (&'static str, Response) {
     let (parts, _body) = request.into_parts();
     let remote = parts
         .extensions
@@ -245,7 +290,12 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
     let path = parts.uri.path();
     // Load balancers probe by address, so the health check answers whatever host is named.
     if path == health::PATH || path == health::READY_PATH {
-        return health::serve(state, &parts.method, path).await;
+        let route = if path == health::PATH {
+            health::PATH
+        } else {
+            health::READY_PATH
+        };
+        return (route, health::serve(state, &parts.method, path).await);
     }
     let host = parts
         .headers
@@ -255,15 +305,20 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
         .or_else(|| parts.uri.authority().map(|a| a.to_string()))
         .unwrap_or_default();
     if !hosts::is_allowed(&host, &state.settings.allowed_hosts) {
-        return django_bad_request();
+        return (UNMATCHED, django_bad_request());
     }
     let endpoints = catalogue::endpoints();
     let route = resolve(endpoints, path);
     let view = route.is_none().then(|| public::resolve(path)).flatten();
+    let label = match (&route, view) {
+        (Some(route), _) => endpoint_label(route.endpoint),
+        (None, Some(view)) => view_label(view),
+        (None, None) => UNMATCHED,
+    };
     // Every view reads the query during content negotiation, where Django refuses one of more
     // than 1,000 fields with its plain 400 page, before authentication.
     if (route.is_some() || view.is_some()) && too_many_fields(parts.uri.query()) {
-        return django_bad_request();
+        return (label, django_bad_request());
     }
     let info = RequestInfo {
         method: &parts.method,
@@ -272,10 +327,10 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
         remote,
     };
     if let Some(route) = route {
-        return list::serve(state, &route, &info).await;
+        return (label, list::serve(state, &route, &info).await);
     }
     if let Some(view) = view {
-        return public::serve(state, view, &info).await;
+        return (label, public::serve(state, view, &info).await);
     }
     let slashed = format!("{path}/");
     if !path.ends_with('/')
@@ -285,12 +340,13 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
             Some(q) => format!("{path}/?{q}"),
             None => format!("{path}/"),
         };
-        return append_slash_redirect(&location);
+        return (UNMATCHED, append_slash_redirect(&location));
     }
     if path.starts_with("/api/") {
-        return json_response(StatusCode::NOT_FOUND, &ApiError::not_found().body(), None);
+        let body = ApiError::not_found().body();
+        return (UNMATCHED, json_response(StatusCode::NOT_FOUND, &body, None));
     }
-    django_not_found()
+    (UNMATCHED, django_not_found())
 }
 
 #[cfg(test)]
@@ -334,6 +390,7 @@ mod tests {
         tx.commit().await.unwrap();
         let app = router(Arc::new(AppState::new(db, Settings::default())));
         let _default = tracing::subscriber::set_default(subscriber);
+        let errors_before = crate::api::error::database_errors();
         let request = axum::http::Request::get("/api/v1/pcns/")
             .header("Host", "testserver")
             .header("Authorization", format!("Bearer {key}"))
@@ -341,6 +398,10 @@ mod tests {
             .unwrap();
         let response = app.oneshot(request).await.unwrap();
         assert_eq!(response.status(), 500);
+        assert!(
+            crate::api::error::database_errors() > errors_before,
+            "the failed query is counted for /metrics"
+        );
         let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
         let line = log
             .lines()

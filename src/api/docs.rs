@@ -105,6 +105,10 @@ pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     ]
 });
 
+pub fn assets() -> impl Iterator<Item = &'static Asset> {
+    ASSETS.iter()
+}
+
 pub fn asset(path: &str) -> Option<&'static Asset> {
     ASSETS.iter().find(|a| a.path == path)
 }

@@ -1,5 +1,7 @@
 //! The one error type of the HTTP layer; every variant renders DRF's status, body and headers.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -98,8 +100,17 @@ impl ApiError {
     }
 }
 
+/// Database errors turned into responses by this process, for `/metrics`. Counted where every
+/// one of them passes, rather than threaded through each view.
+static DATABASE_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+pub fn database_errors() -> u64 {
+    DATABASE_ERRORS.load(Ordering::Relaxed)
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        DATABASE_ERRORS.fetch_add(1, Ordering::Relaxed);
         if database_unavailable(&e) {
             ApiError::ServiceUnavailable(cause_chain(&e))
         } else {

@@ -90,6 +90,7 @@ async fn respond(
     }
     let url = absolute_uri(state, request);
     let (cached, ticket) = state.cache.get(&state.db, &url, rendering.indent).await?;
+    state.metrics.record_cache(cached.is_some());
     if let Some(body) = cached {
         return Ok(json_bytes_response(StatusCode::OK, body));
     }

@@ -11,6 +11,7 @@ pub mod health;
 pub mod index;
 pub mod json;
 pub mod list;
+pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
 pub mod pipeline;

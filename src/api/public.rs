@@ -32,6 +32,13 @@ pub enum View {
     Asset(&'static Asset),
 }
 
+/// Every public view.
+pub fn views() -> impl Iterator<Item = View> {
+    [View::Index, View::Schema, View::Swagger, View::Redoc]
+        .into_iter()
+        .chain(docs::assets().map(View::Asset))
+}
+
 /// The public view at exactly `path`, if any.
 pub fn resolve(path: &str) -> Option<View> {
     match path {

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::api::app::{AppState, router};
+use crate::api::metrics::metrics_router;
 use crate::logging::WarnLimiter;
 use caps::{ConnectionCaps, Refusal};
 pub use connection::Timeouts;
@@ -61,23 +62,45 @@ impl Default for Limits {
     }
 }
 
-/// Binds `addr` and serves until Ctrl-C or SIGTERM.
-pub async fn serve(state: AppState, addr: SocketAddr, limits: Limits) -> std::io::Result<()> {
+/// Binds `addr` (and `metrics`, for `/metrics`, when given) and serves until Ctrl-C or SIGTERM.
+pub async fn serve(
+    state: AppState,
+    addr: SocketAddr,
+    metrics: Option<SocketAddr>,
+    limits: Limits,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    serve_on(listener, state, limits, shutdown_signal()).await
+    let metrics = match metrics {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    serve_on(listener, metrics, state, limits, shutdown_signal()).await
 }
 
-/// Serves on `listener` until `shutdown` completes, then stops accepting, lets requests in
-/// flight finish for at most `limits.shutdown_timeout`, closes what is left and writes the
-/// usage counted so far.
+/// Serves on `listener` (and `/metrics` on `metrics`) until `shutdown` completes, then stops
+/// accepting, lets requests in flight finish for at most `limits.shutdown_timeout`, closes what
+/// is left and writes the usage counted so far.
 pub async fn serve_on(
     listener: TcpListener,
+    metrics: Option<TcpListener>,
     state: AppState,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "serving");
     let state = Arc::new(state);
+    let exporter = match metrics {
+        Some(listener) => {
+            tracing::info!(address = %listener.local_addr()?, "serving /metrics");
+            let app = metrics_router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::warn!(%error, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let flusher = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -147,6 +170,9 @@ pub async fn serve_on(
         connections.shutdown().await;
     }
     flusher.abort();
+    if let Some(exporter) = exporter {
+        exporter.abort();
+    }
     flush_usage(&state).await;
     Ok(())
 }

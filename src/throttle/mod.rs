@@ -180,14 +180,28 @@ const FAIL_OPEN_WARN_INTERVAL: Duration = Duration::from_secs(10);
 /// fail-open when the store is down.
 pub struct Throttle {
     store: Arc<dyn ThrottleStore>,
+    allowed_total: AtomicU64,
+    throttled_total: AtomicU64,
     fail_open_total: AtomicU64,
     warn_limiter: WarnLimiter,
+}
+
+/// The decisions a [`Throttle`] has made since it was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThrottleCounts {
+    /// Allowed by the store's answer.
+    pub allowed: u64,
+    pub throttled: u64,
+    /// Allowed because the store did not answer.
+    pub failed_open: u64,
 }
 
 impl Throttle {
     pub fn new(store: Arc<dyn ThrottleStore>) -> Self {
         Self {
             store,
+            allowed_total: AtomicU64::new(0),
+            throttled_total: AtomicU64::new(0),
             fail_open_total: AtomicU64::new(0),
             warn_limiter: WarnLimiter::new(FAIL_OPEN_WARN_INTERVAL),
         }
@@ -202,8 +216,14 @@ impl Throttle {
     pub async fn check(&self, scope: &str, ident: &str, rate: Rate, now: f64) -> ThrottleOutcome {
         let key = format!("{scope}:{ident}");
         match self.store.allow_request(&key, rate, now).await {
-            Ok(Decision::Allowed) => ThrottleOutcome::Allowed,
-            Ok(Decision::Throttled { wait }) => ThrottleOutcome::Throttled(Throttled::new(wait)),
+            Ok(Decision::Allowed) => {
+                self.allowed_total.fetch_add(1, Ordering::Relaxed);
+                ThrottleOutcome::Allowed
+            }
+            Ok(Decision::Throttled { wait }) => {
+                self.throttled_total.fetch_add(1, Ordering::Relaxed);
+                ThrottleOutcome::Throttled(Throttled::new(wait))
+            }
             Err(error) => {
                 let total = self.fail_open_total.fetch_add(1, Ordering::Relaxed) + 1;
                 if self.warn_limiter.should_warn() {
@@ -222,6 +242,14 @@ impl Throttle {
     /// How many requests were allowed because the store failed.
     pub fn fail_open_count(&self) -> u64 {
         self.fail_open_total.load(Ordering::Relaxed)
+    }
+
+    pub fn counts(&self) -> ThrottleCounts {
+        ThrottleCounts {
+            allowed: self.allowed_total.load(Ordering::Relaxed),
+            throttled: self.throttled_total.load(Ordering::Relaxed),
+            failed_open: self.fail_open_count(),
+        }
     }
 }
 

@@ -193,7 +193,7 @@ async fn no_request_of_the_corpus_gets_a_server_error_or_an_undrf_body(backend: 
     let addr = listener.local_addr().expect("address");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::new(db, Settings::default());
-    let server = tokio::spawn(serve_on(listener, state, Limits::default(), async {
+    let server = tokio::spawn(serve_on(listener, None, state, Limits::default(), async {
         let _ = stopped.await;
     }));
 

@@ -27,6 +27,7 @@ mod demo;
 mod hostile_corpus;
 mod hostile_input;
 mod import_runs;
+mod metrics;
 mod schema_migration;
 mod server_limits;
 mod shutdown_signal;
@@ -56,6 +57,7 @@ fn main() {
     trials.extend(hostile_corpus::trials());
     trials.extend(hostile_input::trials());
     trials.extend(import_runs::trials());
+    trials.extend(metrics::trials());
     trials.extend(schema_migration::trials());
     trials.extend(server_limits::trials());
     #[cfg(unix)]

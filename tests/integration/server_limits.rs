@@ -47,7 +47,7 @@ impl Server {
         let addr = listener.local_addr().expect("address");
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(db, Settings::default());
-        let task = tokio::spawn(serve_on(listener, state, limits, async {
+        let task = tokio::spawn(serve_on(listener, None, state, limits, async {
             let _ = stopped.await;
         }));
         Server {
