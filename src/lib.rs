@@ -10,6 +10,7 @@ pub mod keys;
 pub mod logging;
 pub mod schema;
 pub mod server;
+pub mod signal;
 pub mod source;
 pub mod synthetic;
 pub mod tally;

@@ -351,7 +351,8 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             };
             let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            match run::import_with_options(&db, source, &files, &options, show).await? {
+            let stop = haresign::signal::terminated();
+            match run::import_until(&db, source, &files, &options, show, stop).await? {
                 Outcome::Unchanged => {
                     println!("{}: already imported, nothing changed", source.name)
                 }

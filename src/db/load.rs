@@ -283,6 +283,9 @@ impl<R: TableRow> Loader<'_, R> {
         if self.buffered == 0 {
             return Ok(());
         }
+        // Parsing and encoding never wait, so without this a loader would hold its task until
+        // the file ends, and a signal that stops the import would go unnoticed until then.
+        tokio::task::yield_now().await;
         match &mut self.chunk {
             Chunk::Sqlite(rows) => {
                 if self.writer.is_none() {

@@ -55,6 +55,27 @@ pub async fn import_with_options(
     options: &[(String, String)],
     show_progress: bool,
 ) -> Result<Outcome, ImportError> {
+    import_until(
+        db,
+        source,
+        paths,
+        options,
+        show_progress,
+        std::future::pending(),
+    )
+    .await
+}
+
+/// `import_with_options` that gives up when `stop` completes (a signal): the transaction is
+/// rolled back, and the run is recorded as failed.
+pub async fn import_until(
+    db: &Db,
+    source: &Source,
+    paths: &[PathBuf],
+    options: &[(String, String)],
+    show_progress: bool,
+    stop: impl Future<Output = ()>,
+) -> Result<Outcome, ImportError> {
     let started = Instant::now();
     record::abandoned(db).await?;
     let mut files = Vec::new();
@@ -86,7 +107,12 @@ pub async fn import_with_options(
     } else {
         ProgressBar::hidden()
     };
-    match load_all(db, source, &files, &ids, options, &progress).await {
+    let loaded = tokio::select! {
+        biased;
+        () = stop => Err(ImportError::Interrupted),
+        loaded = load_all(db, source, &files, &ids, options, &progress) => loaded,
+    };
+    match loaded {
         Ok((per_file, notes)) => {
             progress.finish_and_clear();
             let mut rows = 0;

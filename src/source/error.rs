@@ -41,6 +41,9 @@ pub enum ImportError {
         source_name: &'static str,
         options: Vec<String>,
     },
+    #[error("interrupted before it finished (Ctrl-C or SIGTERM); nothing it loaded was kept")]
+    Interrupted,
+
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
 }

@@ -20,6 +20,7 @@ crate::trials! {
         the_wrong_kind_of_file_is_refused_clearly,
         a_replaced_file_given_again_is_loaded_again,
         a_run_whose_process_ended_is_recorded_as_failed_by_the_next,
+        an_interrupted_import_keeps_nothing_and_is_recorded_as_failed,
     ],
     postgres: [
         an_import_refreshes_the_statistics_of_the_tables_it_wrote,
@@ -183,6 +184,42 @@ async fn a_missing_column_names_the_file_and_changes_nothing(backend: Backend) {
         let last = rows.last().unwrap();
         assert_eq!(text(&last[5]), "failed");
         assert!(text(&last[6]).contains("ICB_NAME"));
+    });
+}
+
+/// What `haresign import` does on SIGTERM or Ctrl-C: the run stops, its transaction is rolled
+/// back, and it is recorded as failed.
+async fn an_interrupted_import_keeps_nothing_and_is_recorded_as_failed(backend: Backend) {
+    with_app!(backend, |app| {
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        let before = app.get("/api/v1/practices/").await.text();
+        let dir = tempfile::tempdir().unwrap();
+        let fewer = copy_without_lines(
+            &fixture("api/epraccur.csv"),
+            dir.path(),
+            "epraccur.csv",
+            |l| l.starts_with("\"A81002\""),
+        );
+        let source = haresign::catalogue::source("epraccur").unwrap();
+        let error = haresign::import::run::import_until(
+            &app.db,
+            source,
+            &[fewer],
+            &[],
+            false,
+            std::future::ready(()),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(error, haresign::source::error::ImportError::Interrupted),
+            "{error}"
+        );
+        assert_eq!(app.get("/api/v1/practices/").await.text(), before);
+        let rows = imports(&app).await;
+        let last = rows.last().unwrap();
+        assert_eq!(text(&last[5]), "failed");
+        assert!(text(&last[6]).contains("interrupted"), "{:?}", last[6]);
     });
 }
 
