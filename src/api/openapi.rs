@@ -822,9 +822,18 @@ mod tests {
         let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["active", "code", "month", "page", "page_size", "year"]
+            [
+                "active",
+                "code",
+                "format",
+                "month",
+                "page",
+                "page_size",
+                "year"
+            ]
         );
         let by_name = |n: &str| params.iter().find(|p| p["name"] == n).unwrap();
+        assert_eq!(by_name("format")["schema"]["enum"], json!(["json", "csv"]));
         assert_eq!(by_name("active")["schema"], json!({"type": "boolean"}));
         assert_eq!(by_name("month")["schema"]["format"], "date");
         assert_eq!(by_name("year")["schema"]["example"], "2025/26");
