@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, Order, PostgresQueryBuilder,
-    Query, SelectStatement, SqliteQueryBuilder, UpdateStatement, Value,
+    Alias, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, PostgresQueryBuilder, Query,
+    SelectStatement, SqliteQueryBuilder, UpdateStatement, Value,
 };
 use sea_query_sqlx::SqlxBinder;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -172,9 +172,9 @@ impl Db {
         }
     }
 
-    /// Runs a select and sends its rows in batches as the reader takes them, with the time
-    /// limit applying to each batch (see `ReadPool::stream` and `stream::postgres_batches`).
-    /// Nothing is read until this is called; errors arrive as the last batch.
+    /// Runs a select on a thread or task of its own and sends its rows in batches as the reader
+    /// takes them, with the time limit applying to each batch (see `ReadPool::stream` and
+    /// `stream::postgres_batches`). An error arrives as the last batch.
     pub fn stream_cells(&self, select: &SelectStatement, kinds: &[Kind]) -> Batches {
         let (sender, receiver) = mpsc::channel(stream::BATCHES_AHEAD);
         match self {
@@ -214,7 +214,7 @@ impl Db {
     }
 
     /// The keys of the JSON objects in `column` of the rows `rows` selects (a select of that
-    /// column), each once, sorted.
+    /// column), each once, sorted by their UTF-8 bytes whatever the database's collation.
     pub async fn object_keys(
         &self,
         rows: SelectStatement,
@@ -234,18 +234,19 @@ impl Db {
         let mut select = Query::select();
         select
             .distinct()
-            .expr(key.clone())
+            .expr(key)
             .from_subquery(rows, Alias::new("s"))
-            .from_function(keys_of, Alias::new("k"))
-            .order_by_expr(key, Order::Asc);
+            .from_function(keys_of, Alias::new("k"));
         let rows = self.fetch_cells(&select, &[Kind::Text]).await?;
-        Ok(rows
+        let mut keys: Vec<String> = rows
             .into_iter()
             .filter_map(|row| match row.into_iter().next() {
                 Some(Cell::Text(key)) => Some(key),
                 _ => None,
             })
-            .collect())
+            .collect();
+        keys.sort_unstable();
+        Ok(keys)
     }
 
     /// Runs a select whose single column is an integer (a count, an existence check).
