@@ -185,3 +185,27 @@ done
 
 RSS=$(ps -o rss= -p "$SERVER" | tr -d ' ')
 echo "serving RSS after load: $((RSS / 1024)) MB (target < 100 MB)"
+
+# The national month as one CSV download (about a million rows), with the server's resident
+# memory sampled from /proc while it streams (its all-time peak, VmHWM, would include the load
+# above).
+echo "== CSV download: gp-appointments/?month=$APPT_MONTH&format=csv (target >= 100 MB/s, RSS < 100 MB)"
+(
+  peak=0
+  while kill -0 "$SERVER" 2>/dev/null && [ ! -e "$WORK/csv.done" ]; do
+    rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$SERVER/status")
+    [ "${rss:-0}" -gt "$peak" ] && peak=$rss
+    echo "$peak" >"$WORK/csv-peak.txt"
+    sleep 0.05
+  done
+) &
+SAMPLER=$!
+curl -s -o "$WORK/month.csv" -w "%{http_code} %{size_download} %{time_total}\n" \
+  -H "Authorization: Bearer $KEY" "http://$API/api/v1/gp-appointments/?month=$APPT_MONTH&format=csv" \
+  >"$WORK/csv.txt"
+touch "$WORK/csv.done"
+wait "$SAMPLER"
+read -r status bytes seconds <"$WORK/csv.txt"
+printf "status %s, %d rows, %.1f MB in %.2f s = %.0f MB/s, server RSS peak during it %d MB\n" \
+  "$status" "$(($(wc -l <"$WORK/month.csv") - 1))" "$(echo "$bytes / 1000000" | bc -l)" "$seconds" \
+  "$(echo "$bytes / 1000000 / $seconds" | bc -l)" "$(($(cat "$WORK/csv-peak.txt") / 1024))"

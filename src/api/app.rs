@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use std::net::SocketAddr;
 
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use futures_util::stream;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::auth::KeyCache;
@@ -237,8 +241,13 @@ async fn dispatch(State(state): State<Arc<AppState>>, request: Request) -> Respo
     }
 }
 
-/// HEAD: GET's headers, `Content-Length` included, and no body.
+/// HEAD: GET's headers, `Content-Length` included, and no body. A streamed body (a CSV
+/// download) has no length to give, and is dropped unread.
 async fn without_body(mut response: Response) -> Response {
+    if response.body().size_hint().exact().is_none() {
+        *response.body_mut() = Body::from_stream(stream::empty::<Result<Bytes, Infallible>>());
+        return response;
+    }
     let length = axum::body::to_bytes(std::mem::take(response.body_mut()), usize::MAX)
         .await
         .map(|b| b.len())

@@ -5,16 +5,21 @@
 //!
 //! Row counts are kept the same way, by the statement that counts them: every page of one
 //! filter shares its count, and counting a million matching rows once per import is enough.
+//!
+//! The same look at the imports table gives each source's latest succeeded import, from which
+//! an endpoint's entity tag is derived (`conditional`): only imports that refill its table
+//! change it.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use sea_query::{Alias, Expr, ExprTrait, Func, Query};
 
-use crate::db::Db;
+use crate::db::{Cell, Db};
 use crate::import::record::IMPORTS;
+use crate::schema::Kind;
 use crate::throttle::Clock;
 
 /// Bounds on what is kept, URLs and bodies counted alike; reaching either empties the cache.
@@ -29,9 +34,20 @@ const MAX_URL_BYTES: usize = 2048;
 const MAX_COUNTS: usize = 50_000;
 const MAX_COUNT_KEY_BYTES: usize = 4096;
 
-/// The data generation a response was computed under.
-#[derive(Debug, Clone, Copy)]
-pub struct Ticket(Option<i64>);
+/// The data generation a response was computed under: a number that changes whenever a
+/// source's latest succeeded import does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+/// The latest succeeded import of each source, by source name.
+pub type LatestImports = BTreeMap<String, i64>;
+
+/// What the last look at the imports table found.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub ticket: Ticket,
+    pub latest: Arc<LatestImports>,
+}
 
 pub struct ResponseCache {
     /// How long a look at the imports table is trusted: the most a response can lag an import.
@@ -41,7 +57,8 @@ pub struct ResponseCache {
 }
 
 struct State {
-    generation: Option<i64>,
+    ticket: Ticket,
+    latest: Arc<LatestImports>,
     /// When the imports table was last looked at, in the clock's seconds.
     checked: Option<f64>,
     entries: HashMap<(String, Option<usize>), Bytes>,
@@ -55,7 +72,8 @@ impl ResponseCache {
             check_interval,
             clock,
             state: Mutex::new(State {
-                generation: None,
+                ticket: Ticket(0),
+                latest: Arc::default(),
                 checked: None,
                 entries: HashMap::new(),
                 bytes: 0,
@@ -64,8 +82,9 @@ impl ResponseCache {
         }
     }
 
-    /// Empties the cache if an import has succeeded since the last look.
-    async fn revalidate(&self, db: &Db) -> Result<(), sqlx::Error> {
+    /// The data generation, looking at the imports table again when the last look is older
+    /// than the check interval; the cache is emptied when a source has a newer import.
+    pub async fn generation(&self, db: &Db) -> Result<Generation, sqlx::Error> {
         let due = {
             let state = self.state.lock().expect("cache lock poisoned");
             let trusted = 0.0..self.check_interval.as_secs_f64();
@@ -74,46 +93,38 @@ impl ResponseCache {
                 .checked
                 .is_none_or(|t| !trusted.contains(&(self.clock.now() - t)))
         };
-        if !due {
-            return Ok(());
+        if due {
+            let latest = latest_imports(db).await?;
+            let mut state = self.state.lock().expect("cache lock poisoned");
+            if *state.latest != latest {
+                state.entries.clear();
+                state.counts.clear();
+                state.bytes = 0;
+                state.latest = Arc::new(latest);
+                state.ticket = Ticket(state.ticket.0 + 1);
+            }
+            state.checked = Some(self.clock.now());
         }
-        let mut select = Query::select();
-        select
-            .expr(Func::count(Expr::col(Alias::new("id"))))
-            .from(Alias::new(IMPORTS.name))
-            .and_where(Expr::col(Alias::new("status")).eq("succeeded"));
-        let generation = db.fetch_i64(&select).await?;
-        let mut state = self.state.lock().expect("cache lock poisoned");
-        if state.generation != generation {
-            state.entries.clear();
-            state.counts.clear();
-            state.bytes = 0;
-            state.generation = generation;
-        }
-        state.checked = Some(self.clock.now());
-        Ok(())
+        let state = self.state.lock().expect("cache lock poisoned");
+        Ok(Generation {
+            ticket: state.ticket,
+            latest: state.latest.clone(),
+        })
     }
 
-    /// The cached body for this URL and rendering, and the ticket under which a body computed
-    /// now may be stored.
-    pub async fn get(
-        &self,
-        db: &Db,
-        url: &str,
-        indent: Option<usize>,
-    ) -> Result<(Option<Bytes>, Ticket), sqlx::Error> {
-        self.revalidate(db).await?;
+    /// The body kept for this URL and rendering under `ticket`'s generation.
+    pub fn get(&self, ticket: Ticket, url: &str, indent: Option<usize>) -> Option<Bytes> {
         let state = self.state.lock().expect("cache lock poisoned");
-        let cached = (url.len() <= MAX_URL_BYTES)
-            .then(|| state.entries.get(&(url.to_owned(), indent)).cloned())
-            .flatten();
-        Ok((cached, Ticket(state.generation)))
+        if state.ticket != ticket || url.len() > MAX_URL_BYTES {
+            return None;
+        }
+        state.entries.get(&(url.to_owned(), indent)).cloned()
     }
 
     /// Stores a body, unless an import succeeded since its ticket was issued.
     pub fn put(&self, ticket: Ticket, url: String, indent: Option<usize>, body: Bytes) {
         let mut state = self.state.lock().expect("cache lock poisoned");
-        if state.generation != ticket.0 || url.len() > MAX_URL_BYTES {
+        if state.ticket != ticket || url.len() > MAX_URL_BYTES {
             return;
         }
         let size = url.len() + body.len();
@@ -131,7 +142,7 @@ impl ResponseCache {
     /// The row count `statement` (a rendered count query) gave under `ticket`'s generation.
     pub fn count(&self, ticket: Ticket, statement: &str) -> Option<u64> {
         let state = self.state.lock().expect("cache lock poisoned");
-        (state.generation == ticket.0)
+        (state.ticket == ticket)
             .then(|| state.counts.get(statement).copied())
             .flatten()
     }
@@ -139,7 +150,7 @@ impl ResponseCache {
     /// Keeps a row count, unless an import succeeded since its ticket was issued.
     pub fn put_count(&self, ticket: Ticket, statement: String, count: u64) {
         let mut state = self.state.lock().expect("cache lock poisoned");
-        if state.generation != ticket.0 || statement.len() > MAX_COUNT_KEY_BYTES {
+        if state.ticket != ticket || statement.len() > MAX_COUNT_KEY_BYTES {
             return;
         }
         if state.counts.len() >= MAX_COUNTS {
@@ -152,6 +163,27 @@ impl ResponseCache {
     pub fn held_bytes(&self) -> usize {
         self.state.lock().expect("cache lock poisoned").bytes
     }
+}
+
+/// Each source's latest succeeded import.
+async fn latest_imports(db: &Db) -> Result<LatestImports, sqlx::Error> {
+    let mut select = Query::select();
+    select
+        .column(Alias::new("source"))
+        .expr(Func::max(Expr::col(Alias::new("id"))))
+        .from(Alias::new(IMPORTS.name))
+        .and_where(Expr::col(Alias::new("status")).eq("succeeded"))
+        .group_by_col(Alias::new("source"));
+    let rows = db
+        .fetch_cells(&select, &[Kind::Text, Kind::Integer])
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| match <[Cell; 2]>::try_from(row) {
+            Ok([Cell::Text(source), Cell::Int(id)]) => Some((source, id)),
+            _ => None,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -171,9 +203,9 @@ mod tests {
     fn keys_count_towards_the_byte_bound() {
         let cache = cache();
         let body = Bytes::from_static(b"{\"count\":0}");
-        cache.put(Ticket(None), url(100), None, body.clone());
+        cache.put(Ticket(0), url(100), None, body.clone());
         assert_eq!(cache.held_bytes(), 100 + body.len());
-        cache.put(Ticket(None), url(100), None, Bytes::from_static(b"[]"));
+        cache.put(Ticket(0), url(100), None, Bytes::from_static(b"[]"));
         assert_eq!(
             cache.held_bytes(),
             100 + 2,
@@ -181,7 +213,7 @@ mod tests {
         );
         for i in 0..20_000 {
             cache.put(
-                Ticket(None),
+                Ticket(0),
                 format!("{}{i}", url(MAX_URL_BYTES - 6)),
                 None,
                 body.clone(),
@@ -193,15 +225,15 @@ mod tests {
     #[test]
     fn counts_are_kept_for_their_generation_only() {
         let cache = cache();
-        cache.put_count(Ticket(Some(3)), "SELECT COUNT(*) FROM t".to_owned(), 7);
-        assert_eq!(cache.count(Ticket(None), "SELECT COUNT(*) FROM t"), None);
-        cache.put_count(Ticket(None), "SELECT COUNT(*) FROM t".to_owned(), 7);
-        assert_eq!(cache.count(Ticket(None), "SELECT COUNT(*) FROM t"), Some(7));
-        assert_eq!(cache.count(Ticket(Some(3)), "SELECT COUNT(*) FROM t"), None);
-        assert_eq!(cache.count(Ticket(None), "SELECT COUNT(*) FROM u"), None);
-        cache.put_count(Ticket(None), "x".repeat(MAX_COUNT_KEY_BYTES + 1), 1);
+        cache.put_count(Ticket(3), "SELECT COUNT(*) FROM t".to_owned(), 7);
+        assert_eq!(cache.count(Ticket(0), "SELECT COUNT(*) FROM t"), None);
+        cache.put_count(Ticket(0), "SELECT COUNT(*) FROM t".to_owned(), 7);
+        assert_eq!(cache.count(Ticket(0), "SELECT COUNT(*) FROM t"), Some(7));
+        assert_eq!(cache.count(Ticket(3), "SELECT COUNT(*) FROM t"), None);
+        assert_eq!(cache.count(Ticket(0), "SELECT COUNT(*) FROM u"), None);
+        cache.put_count(Ticket(0), "x".repeat(MAX_COUNT_KEY_BYTES + 1), 1);
         assert_eq!(
-            cache.count(Ticket(None), &"x".repeat(MAX_COUNT_KEY_BYTES + 1)),
+            cache.count(Ticket(0), &"x".repeat(MAX_COUNT_KEY_BYTES + 1)),
             None
         );
     }
@@ -210,14 +242,14 @@ mod tests {
     fn over_long_urls_are_not_kept() {
         let cache = cache();
         cache.put(
-            Ticket(None),
+            Ticket(0),
             url(MAX_URL_BYTES + 1),
             None,
             Bytes::from_static(b"[]"),
         );
         assert_eq!(cache.held_bytes(), 0);
         cache.put(
-            Ticket(None),
+            Ticket(0),
             url(MAX_URL_BYTES),
             None,
             Bytes::from_static(b"[]"),

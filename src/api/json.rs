@@ -242,15 +242,53 @@ impl Serialize for Cell {
                 .serialize(s),
             // `Display` writes `%Y-%m-%d` directly; a format string is parsed on every call.
             Cell::Date(d) => s.collect_str(d),
-            // DRF prints UTC as `Z` and microseconds only when non-zero.
-            Cell::Timestamp(t) => {
-                let precision = if t.timestamp_subsec_micros() == 0 {
-                    chrono::SecondsFormat::Secs
-                } else {
-                    chrono::SecondsFormat::Micros
-                };
-                s.serialize_str(&t.to_rfc3339_opts(precision, true))
-            }
+            Cell::Timestamp(t) => s.serialize_str(&drf_timestamp(t)),
+        }
+    }
+}
+
+/// DRF's `DateTimeField`: UTC as `Z`, microseconds only when non-zero.
+fn drf_timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
+    let precision = if t.timestamp_subsec_micros() == 0 {
+        chrono::SecondsFormat::Secs
+    } else {
+        chrono::SecondsFormat::Micros
+    };
+    t.to_rfc3339_opts(precision, true)
+}
+
+/// Appends a cell as its JSON value reads without the quotes of a string: a decimal's digits as
+/// written, a date in ISO form, a float as Python writes it; null (and a non-finite float,
+/// which JSON writes as null) as nothing. An object is appended as its JSON text.
+pub fn write_plain(cell: &Cell, out: &mut String) {
+    match cell {
+        Cell::Null => {}
+        Cell::Int(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Cell::Float(v) if v.is_finite() => out.push_str(&python_repr(*v)),
+        Cell::Float(_) => {}
+        Cell::Text(v) => out.push_str(v),
+        Cell::Decimal(v, places) => out.push_str(&format_decimal(*v, *places)),
+        Cell::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
+        Cell::Date(d) => {
+            let _ = write!(out, "{d}");
+        }
+        Cell::Timestamp(t) => out.push_str(&drf_timestamp(t)),
+        Cell::Object(_) => out.push_str(&String::from_utf8_lossy(&to_drf_json(cell))),
+    }
+}
+
+/// Appends a JSON value as `write_plain` appends a cell: a string unquoted, a number as Python's
+/// json module writes it, null as nothing, an array or object as its JSON text.
+pub fn write_plain_value(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(_) | Value::Array(_) | Value::Object(_) => {
+            out.push_str(&String::from_utf8_lossy(&to_drf_json(value)));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The one generic view: every catalogue endpoint is served by `serve`, in DRF's pipeline order
 //! (negotiate → authenticate → permit → throttle → method, see `pipeline`, then filter → resolve
-//! the path → page → render).
+//! the path → page → render), with conditional GET (`conditional`) before the page is read and
+//! CSV downloads (`csv_download`) beside JSON.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,13 +17,15 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::json;
 
-use super::cache::Ticket;
+use super::cache::{LatestImports, Ticket};
 use super::compat::pagination::{PageRequest, page_request, page_size, resolve_page};
 use super::compat::querydict::QueryParams;
 use super::compat::urls::{remove_query_param, replace_query_param};
+use super::conditional::{self, EntityTag};
+use super::csv_download;
 use super::error::ApiError;
 use super::filters;
-use super::negotiate::{Rendering, negotiate};
+use super::negotiate::{CSV, JSON, Renderer, Rendering, select};
 use super::pipeline::{self, Read};
 use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::Resolved;
@@ -56,9 +59,10 @@ pub async fn serve(state: &AppState, route: &Resolved, request: &RequestInfo<'_>
     if let Some(prefix) = caller {
         response.extensions_mut().insert(KeyPrefix(prefix));
     }
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
+    let headers = response.headers_mut();
+    headers.insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
+    // DRF's `default_response_headers` for a view with more than one renderer.
+    headers.insert(header::VARY, HeaderValue::from_static("Accept"));
     response
 }
 
@@ -74,10 +78,13 @@ async fn respond(
         .suffix
         .as_deref()
         .or_else(|| params.non_empty("format"));
-    let rendering = negotiate(
+    let selected = select(
+        &RENDERERS,
         format,
         request.headers.get(header::ACCEPT).map(|v| v.as_bytes()),
     )?;
+    let renderer = RENDERERS[selected.index];
+    let rendering = selected.rendering;
     let key = pipeline::authenticate(state, request.headers)
         .await?
         .ok_or(ApiError::NotAuthenticated)?;
@@ -89,36 +96,150 @@ async fn respond(
         return Ok(options(endpoint, rendering));
     }
     let url = absolute_uri(state, request);
-    let (cached, ticket) = state.cache.get(&state.db, &url, rendering.indent).await?;
-    state.metrics.record_cache(cached.is_some());
-    if let Some(body) = cached {
-        return Ok(json_bytes_response(StatusCode::OK, body));
+    let generation = state.cache.generation(&state.db).await?;
+    let tag = entity_tag(
+        state,
+        endpoint,
+        &generation.latest,
+        &url,
+        renderer,
+        rendering,
+    );
+    let ok_or_not_modified =
+        |response: Response| conditional::respond(request.headers, &tag, response);
+    // A body kept for this URL proves its request valid: the tag alone decides.
+    if renderer == JSON {
+        let cached = state.cache.get(generation.ticket, &url, rendering.indent);
+        state.metrics.record_cache(cached.is_some());
+        if let Some(body) = cached {
+            return Ok(ok_or_not_modified(json_bytes_response(
+                StatusCode::OK,
+                body,
+            )));
+        }
     }
     let filtered = filters::condition(endpoint, params, state.db.backend())?;
     let condition = resolve(state, route, filtered.condition).await?;
     filters::require_core(endpoint, params)?;
-    let kinds = &fields_of(endpoint).kinds;
+    if let Some(not_modified) = conditional::check(request.headers, &tag) {
+        return Ok(not_modified);
+    }
+    let fields = fields_of(endpoint);
+    let query = PageQuery {
+        endpoint,
+        condition,
+        period_alone: filtered.period_alone.filter(|_| endpoint.lookup.is_none()),
+        kinds: &fields.kinds,
+        ticket: generation.ticket,
+    };
+    if renderer == CSV {
+        let rows = download_rows(state, params, &query).await?;
+        let filename = csv_download::filename(endpoint, &route.params, params);
+        let head = request.method == Method::HEAD;
+        let fields = (fields.names.as_slice(), fields.kinds.as_slice());
+        let response = csv_download::response(&state.db, fields, rows, &filename, head).await?;
+        return Ok(ok_or_not_modified(response));
+    }
     match endpoint.shape {
         Shape::Array => {
-            let select = rows_of(endpoint, &condition, Order::Asc);
+            let select = rows_of(endpoint, &query.condition, Order::Asc);
             let body = Rows {
-                names: &fields_of(endpoint).names,
-                rows: state.db.fetch_cells(&select, kinds).await?,
+                names: &fields.names,
+                rows: state.db.fetch_cells(&select, query.kinds).await?,
             };
-            Ok(cached_response(state, ticket, url, rendering, &body))
+            let response = cached_response(state, query.ticket, url, rendering, &body);
+            Ok(ok_or_not_modified(response))
         }
         Shape::Paginated => {
-            let request = PageQuery {
-                endpoint,
-                condition,
-                period_alone: filtered.period_alone.filter(|_| endpoint.lookup.is_none()),
-                kinds,
-                ticket,
-            };
-            let body = page(state, params, request, &url).await?;
-            Ok(cached_response(state, ticket, url, rendering, &body))
+            let ticket = query.ticket;
+            let body = page(state, params, query, &url).await?;
+            Ok(ok_or_not_modified(cached_response(
+                state, ticket, url, rendering, &body,
+            )))
         }
     }
+}
+
+/// What a list view renders: DRF's JSON, or CSV.
+const RENDERERS: [Renderer; 2] = [JSON, CSV];
+
+/// The tag of a list response: the build, the paging settings, the URL (scheme, host, path and
+/// query, as links are built from them), the renderer and indent, and the latest import of each
+/// source whose imports change the rows served (`sources_of`).
+fn entity_tag(
+    state: &AppState,
+    endpoint: &Endpoint,
+    latest: &LatestImports,
+    url: &str,
+    renderer: Renderer,
+    rendering: Rendering,
+) -> EntityTag {
+    let mut generation = String::new();
+    for source in sources_of(endpoint) {
+        let id = latest.get(*source).copied().unwrap_or(0);
+        generation.push_str(&format!("{source}={id};"));
+    }
+    let settings = format!(
+        "{}/{}",
+        state.settings.page_size, state.settings.max_page_size
+    );
+    let indent = rendering.indent.unwrap_or(0).to_string();
+    EntityTag::of(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        settings.as_bytes(),
+        url.as_bytes(),
+        renderer.media_type.as_bytes(),
+        indent.as_bytes(),
+        generation.as_bytes(),
+    ])
+}
+
+/// The sources whose imports change what an endpoint serves: those refilling its table and,
+/// for a path lookup, its parent's table (whose rows decide a 404).
+fn sources_of(endpoint: &Endpoint) -> &'static [&'static str] {
+    static SOURCES: LazyLock<HashMap<&'static str, Vec<&'static str>>> = LazyLock::new(|| {
+        catalogue::endpoints()
+            .iter()
+            .map(|e| {
+                let mut sources = catalogue::sources_refilling(e.table.name);
+                if let Some(lookup) = &e.lookup {
+                    sources.extend(catalogue::sources_refilling(lookup.parent_table));
+                }
+                sources.sort_unstable();
+                sources.dedup();
+                (e.path, sources)
+            })
+            .collect()
+    });
+    &SOURCES[endpoint.path]
+}
+
+/// The rows a CSV download holds: every row the filters select, or one page of them when the
+/// request names a page or a page size, cut as the JSON pages are.
+async fn download_rows(
+    state: &AppState,
+    params: &QueryParams,
+    query: &PageQuery<'_>,
+) -> Result<SelectStatement, ApiError> {
+    let endpoint = query.endpoint;
+    let paged = endpoint.shape == Shape::Paginated
+        && (params.last("page").is_some() || params.last("page_size").is_some());
+    let mut select = rows_of(endpoint, &query.condition, Order::Asc);
+    if !paged {
+        return Ok(select);
+    }
+    let size = page_size(
+        params.last("page_size"),
+        state.settings.page_size,
+        state.settings.max_page_size,
+    );
+    let requested = page_request(params.last("page")).map_err(|_| ApiError::InvalidPage)?;
+    let count = query.count(state).await?;
+    let (page, _) = resolve_page(requested, count, size).map_err(|_| ApiError::InvalidPage)?;
+    select
+        .limit(u64::from(size))
+        .offset((page - 1) * u64::from(size));
+    Ok(select)
 }
 
 /// The rows a path parameter selects (`practices/{ods_code}/population/`), with Django's 404
@@ -344,7 +465,7 @@ fn options(endpoint: &Endpoint, rendering: Rendering) -> Response {
     let body = json!({
         "name": endpoint.view_name,
         "description": endpoint.description,
-        "renders": ["application/json"],
+        "renders": RENDERERS.map(|r| r.media_type),
         "parses": ["application/json", "application/x-www-form-urlencoded", "multipart/form-data"],
     });
     json_response(StatusCode::OK, &body, rendering.indent)

@@ -4,6 +4,8 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod compat;
+pub mod conditional;
+pub mod csv_download;
 pub mod docs;
 pub mod error;
 pub mod filters;

@@ -1,5 +1,5 @@
-//! DRF's `DefaultContentNegotiation`: JSON for the catalogue views, several renderers for the
-//! schema view.
+//! DRF's `DefaultContentNegotiation`: JSON and CSV for the catalogue views, several renderers
+//! for the schema view, JSON alone for the index.
 
 use super::error::ApiError;
 use super::json::drf_indent;
@@ -58,6 +58,12 @@ pub struct Renderer {
 pub const JSON: Renderer = Renderer {
     media_type: "application/json",
     format: "json",
+};
+
+/// Comma-separated rows, offered by the list views beside JSON.
+pub const CSV: Renderer = Renderer {
+    media_type: "text/csv",
+    format: "csv",
 };
 
 /// The renderer negotiation chose, by index into the view's list.

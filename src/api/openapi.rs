@@ -208,6 +208,11 @@ fn parameters(endpoint: &Endpoint, settings: &Settings) -> Vec<Value> {
         }
         out.push(query_parameter(filter.name, schema, description));
     }
+    out.push(query_parameter(
+        "format",
+        json!({"type": "string", "enum": ["json", "csv"]}),
+        "`csv` for every matching row as a CSV download (only the page named when `page` or `page_size` is given); as does `Accept: text/csv`.".to_owned(),
+    ));
     if endpoint.shape == Shape::Paginated {
         out.push(query_parameter(
             "page",
@@ -282,6 +287,20 @@ fn www_authenticate() -> Value {
             "schema": {"type": "string"},
             "description": "`Bearer`: the scheme to authenticate with.",
         }
+    })
+}
+
+/// The headers of a conditional GET.
+fn validators() -> Value {
+    json!({
+        "ETag": {
+            "schema": {"type": "string"},
+            "description": "Changes when an import changes what this request returns; send it back in `If-None-Match`.",
+        },
+        "Cache-Control": {
+            "schema": {"type": "string"},
+            "description": "`private, max-age=0, must-revalidate`.",
+        },
     })
 }
 
@@ -380,9 +399,22 @@ fn responses(endpoint: &Endpoint, used: &mut Used) -> Value {
             format!("Every row. {}", ordering(endpoint)),
         ),
     };
+    let mut ok_content = json_content(ok_schema, vec![]);
+    ok_content["text/csv"] = json!({"schema": {"type": "string"}});
     out.insert(
         "200".into(),
-        response(&ok_description, json_content(ok_schema, vec![]), None),
+        response(
+            &format!("{ok_description} As CSV: a header row of the field names (an object field spread over one `<field>.<key>` column per key), then every row."),
+            ok_content,
+            Some(validators()),
+        ),
+    );
+    out.insert(
+        "304".into(),
+        json!({
+            "description": "`If-None-Match` names the current `ETag`: the copy the client holds is current.",
+            "headers": validators(),
+        }),
     );
     if let Some(bad) = bad_request(endpoint, used) {
         out.insert("400".into(), bad);
@@ -419,7 +451,7 @@ fn responses(endpoint: &Endpoint, used: &mut Used) -> Value {
         ),
     );
     let mut not_found = vec![example("Unknown format", ApiError::not_found().body())];
-    let mut reasons = vec!["a `format` other than `json`".to_owned()];
+    let mut reasons = vec!["a `format` other than `json` or `csv`".to_owned()];
     if endpoint.shape == Shape::Paginated {
         reasons.insert(0, "a page past the last (or not a number)".to_owned());
         not_found.insert(0, example("Invalid page", ApiError::InvalidPage.body()));
@@ -452,7 +484,7 @@ fn responses(endpoint: &Endpoint, used: &mut Used) -> Value {
     out.insert(
         "406".into(),
         response(
-            "The `Accept` header admits no JSON.",
+            "The `Accept` header admits neither JSON nor CSV.",
             json_content(
                 schema_ref("Detail"),
                 vec![example("Not acceptable", ApiError::NotAcceptable.body())],
@@ -790,9 +822,18 @@ mod tests {
         let names: Vec<&str> = params.iter().map(|p| p["name"].as_str().unwrap()).collect();
         assert_eq!(
             names,
-            ["active", "code", "month", "page", "page_size", "year"]
+            [
+                "active",
+                "code",
+                "format",
+                "month",
+                "page",
+                "page_size",
+                "year"
+            ]
         );
         let by_name = |n: &str| params.iter().find(|p| p["name"] == n).unwrap();
+        assert_eq!(by_name("format")["schema"]["enum"], json!(["json", "csv"]));
         assert_eq!(by_name("active")["schema"], json!({"type": "boolean"}));
         assert_eq!(by_name("month")["schema"]["format"], "date");
         assert_eq!(by_name("year")["schema"]["example"], "2025/26");

@@ -9,17 +9,18 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::compat::querydict::QueryParams;
+use super::conditional;
 use super::docs::{self, Asset, DOCS_PATH, Page, REDOC_PAGE, REDOC_PATH, SWAGGER_PAGE};
 use super::error::ApiError;
 use super::index;
 use super::json::to_drf_json_indented;
 use super::list::{RequestInfo, origin};
-use super::negotiate::{Renderer, Rendering, Selected, negotiate, select};
+use super::negotiate::{JSON, Renderer, Rendering, Selected, negotiate, select};
 use super::openapi::{
     RENDERED, SCHEMA_MEDIA_TYPES, SCHEMA_PATH, SCHEMA_VIEW_DESCRIPTION, TITLE, to_yaml,
 };
 use super::pipeline::{self, Read, authenticate, throttle};
-use super::response::{ALLOW_READ_ONLY, json_response};
+use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::API_V1;
 use crate::api::app::AppState;
 
@@ -103,7 +104,13 @@ async fn index_view(state: &AppState, request: &RequestInfo<'_>) -> Response {
         let key = authenticate(state, request.headers).await?;
         throttle(state, key.as_ref(), request).await?;
         let body = match pipeline::method(request.method)? {
-            Read::Get => index::index(&origin(state, request), &state.settings),
+            Read::Get => {
+                let index = index::index(&origin(state, request), &state.settings);
+                let body = render(&index, rendering.indent);
+                let current = conditional::of_body(JSON.media_type, &body);
+                let response = json_bytes_response(StatusCode::OK, body.into());
+                return Ok(conditional::respond(request.headers, &current, response));
+            }
             Read::Options => metadata(
                 "Api Root",
                 "Every endpoint with its filters, how to authenticate, and where the schema and docs are.",
@@ -230,7 +237,13 @@ async fn schema_response(
     } else {
         to_drf_json_indented(&RENDERED.document, schema_indent(selected.rendering))
     };
-    let mut response = bytes_response(StatusCode::OK, &schema_content_type(renderer), body);
+    let content_type = schema_content_type(renderer);
+    let current = conditional::of_body(&content_type, &body);
+    if conditional::if_none_match(request.headers, &current) {
+        return Ok(conditional::not_modified(&current));
+    }
+    let mut response = bytes_response(StatusCode::OK, &content_type, body);
+    conditional::tag(&mut response, &current);
     let disposition = format!("inline; filename=\"{TITLE}.{}\"", renderer.format);
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         response
@@ -264,11 +277,16 @@ async fn page_view(
     .await;
     let mut response = match result {
         Ok(()) => {
+            let current = conditional::of_body(HTML.media_type, page.html.as_bytes());
+            if conditional::if_none_match(request.headers, &current) {
+                return allow_read_only(conditional::not_modified(&current));
+            }
             let mut response = bytes_response(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
                 page.html.clone(),
             );
+            conditional::tag(&mut response, &current);
             if let Ok(csp) = HeaderValue::from_str(&page.csp) {
                 response
                     .headers_mut()

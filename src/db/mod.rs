@@ -7,6 +7,7 @@ mod load;
 mod migrate;
 mod object;
 mod sqlite_read;
+mod stream;
 
 pub use cell::{Cell, format_decimal};
 pub use ddl::search_index_name;
@@ -14,13 +15,14 @@ pub use load::{Encoder, Field, FieldType, Loader, TableRow};
 pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};
 pub use object::{JsonObject, ObjectBuilder};
 use sqlite_read::ReadPool;
+pub use stream::{BATCH_ROWS, Batch, Batches};
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sea_query::{
-    Alias, DeleteStatement, Expr, ExprTrait, InsertStatement, PostgresQueryBuilder, Query,
+    Alias, DeleteStatement, Expr, ExprTrait, Func, InsertStatement, PostgresQueryBuilder, Query,
     SelectStatement, SqliteQueryBuilder, UpdateStatement, Value,
 };
 use sea_query_sqlx::SqlxBinder;
@@ -30,6 +32,7 @@ use sqlx::sqlite::{
 };
 // Statements are rendered by sea-query with every value bound as a parameter.
 use sqlx::{AssertSqlSafe, Postgres, Row, Sqlite, Transaction};
+use tokio::sync::mpsc;
 
 use crate::schema::{Kind, Table};
 
@@ -167,6 +170,83 @@ impl Db {
                     .collect()
             }
         }
+    }
+
+    /// Runs a select on a thread or task of its own and sends its rows in batches as the reader
+    /// takes them, with the time limit applying to each batch (see `ReadPool::stream` and
+    /// `stream::postgres_batches`). An error arrives as the last batch.
+    pub fn stream_cells(&self, select: &SelectStatement, kinds: &[Kind]) -> Batches {
+        let (sender, receiver) = mpsc::channel(stream::BATCHES_AHEAD);
+        match self {
+            Db::Sqlite {
+                reads: Some(reads), ..
+            } => reads.stream(select, kinds.to_vec(), sender),
+            // An in-memory database holds every row in memory already.
+            Db::Sqlite { .. } => {
+                let (db, select, kinds) = (self.clone(), select.clone(), kinds.to_vec());
+                tokio::spawn(async move {
+                    match db.fetch_cells(&select, &kinds).await {
+                        Ok(rows) => {
+                            for batch in rows.chunks(BATCH_ROWS) {
+                                if sender.send(Ok(batch.to_vec())).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            let _ = sender.send(Err(error)).await;
+                        }
+                    }
+                });
+            }
+            Db::Postgres(pool) => {
+                let (sql, values) = select.build_sqlx(PostgresQueryBuilder);
+                tokio::spawn(stream::postgres_batches(
+                    pool.clone(),
+                    sql,
+                    values,
+                    kinds.to_vec(),
+                    sender,
+                ));
+            }
+        }
+        Batches(receiver)
+    }
+
+    /// The keys of the JSON objects in `column` of the rows `rows` selects (a select of that
+    /// column), each once, sorted by their UTF-8 bytes whatever the database's collation.
+    pub async fn object_keys(
+        &self,
+        rows: SelectStatement,
+        column: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let column = Expr::col((Alias::new("s"), Alias::new(column)));
+        let (key, keys_of) = match self.backend() {
+            Backend::Sqlite => (
+                Expr::cust("k.key"),
+                Func::cust(Alias::new("json_each")).arg(column),
+            ),
+            Backend::Postgres => (
+                Expr::cust("k"),
+                Func::cust(Alias::new("json_object_keys")).arg(column.cast_as(Alias::new("json"))),
+            ),
+        };
+        let mut select = Query::select();
+        select
+            .distinct()
+            .expr(key)
+            .from_subquery(rows, Alias::new("s"))
+            .from_function(keys_of, Alias::new("k"));
+        let rows = self.fetch_cells(&select, &[Kind::Text]).await?;
+        let mut keys: Vec<String> = rows
+            .into_iter()
+            .filter_map(|row| match row.into_iter().next() {
+                Some(Cell::Text(key)) => Some(key),
+                _ => None,
+            })
+            .collect();
+        keys.sort_unstable();
+        Ok(keys)
     }
 
     /// Runs a select whose single column is an integer (a count, an existence check).

@@ -15,8 +15,9 @@ use rusqlite::config::DbConfig;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sea_query::{SelectStatement, SqliteQueryBuilder, Value};
+use tokio::sync::mpsc;
 
-use super::Cell;
+use super::{BATCH_ROWS, Batch, Cell};
 use crate::schema::Kind;
 
 /// Read-only connections, opened on demand and reused: a query holds one only while it runs,
@@ -102,13 +103,77 @@ impl ReadPool {
             .map(to_sqlite)
             .collect::<Result<Vec<_>, _>>()?;
         let conn = self.connection().map_err(decode_error)?;
+        self.arm(&conn);
+        let result = query(&conn.conn, &sql, &params, kinds);
+        self.give_back(conn);
+        result
+    }
+
+    /// Sends a select's rows in batches of `BATCH_ROWS` from a blocking thread, holding one
+    /// connection until the last is taken or the receiver is dropped. The time limit applies to
+    /// each batch, not to the whole read: an export of any size may take as long as its reader
+    /// does, and a query that spends the limit without producing a batch is still stopped.
+    pub fn stream(
+        self: &Arc<Self>,
+        select: &SelectStatement,
+        kinds: Vec<Kind>,
+        sender: mpsc::Sender<Batch>,
+    ) {
+        let (sql, values) = select.build(SqliteQueryBuilder);
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = values
+                .into_iter()
+                .map(to_sqlite)
+                .collect::<Result<Vec<_>, _>>()
+                .and_then(|params| {
+                    let conn = pool.connection().map_err(decode_error)?;
+                    let result = pool.send_batches(&conn, &sql, &params, &kinds, &sender);
+                    pool.give_back(conn);
+                    result
+                });
+            if let Err(error) = result {
+                let _ = sender.blocking_send(Err(error));
+            }
+        });
+    }
+
+    fn send_batches(
+        &self,
+        conn: &ReadConnection,
+        sql: &str,
+        params: &[SqlValue],
+        kinds: &[Kind],
+        sender: &mpsc::Sender<Batch>,
+    ) -> Result<(), sqlx::Error> {
+        let mut statement = conn.conn.prepare_cached(sql).map_err(decode_error)?;
+        self.arm(conn);
+        let mut rows = statement
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(decode_error)?;
+        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        while let Some(row) = rows.next().map_err(decode_error)? {
+            batch.push(decode(row, kinds)?);
+            if batch.len() == BATCH_ROWS {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                if sender.blocking_send(Ok(full)).is_err() {
+                    return Ok(());
+                }
+                self.arm(conn);
+            }
+        }
+        if !batch.is_empty() {
+            let _ = sender.blocking_send(Ok(batch));
+        }
+        Ok(())
+    }
+
+    /// Starts the time limit of the statement step about to run on `conn`.
+    fn arm(&self, conn: &ReadConnection) {
         if let Some(limit) = self.query_timeout {
             let deadline = nanos_since(self.epoch).saturating_add(nanos(limit));
             conn.deadline.store(deadline, Ordering::Relaxed);
         }
-        let result = query(&conn.conn, &sql, &params, kinds);
-        self.give_back(conn);
-        result
     }
 }
 
@@ -124,16 +189,20 @@ fn query(
         .map_err(decode_error)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(decode_error)? {
-        let mut cells = Vec::with_capacity(kinds.len());
-        for (i, kind) in kinds.iter().enumerate() {
-            let value = row.get_ref(i).map_err(decode_error)?;
-            cells.push(cell(value, *kind).ok_or_else(|| {
-                sqlx::Error::Decode(format!("column {i} does not hold a {kind:?}").into())
-            })?);
-        }
-        out.push(cells);
+        out.push(decode(row, kinds)?);
     }
     Ok(out)
+}
+
+fn decode(row: &rusqlite::Row<'_>, kinds: &[Kind]) -> Result<Vec<Cell>, sqlx::Error> {
+    let mut cells = Vec::with_capacity(kinds.len());
+    for (i, kind) in kinds.iter().enumerate() {
+        let value = row.get_ref(i).map_err(decode_error)?;
+        cells.push(cell(value, *kind).ok_or_else(|| {
+            sqlx::Error::Decode(format!("column {i} does not hold a {kind:?}").into())
+        })?);
+    }
+    Ok(cells)
 }
 
 fn nanos(d: Duration) -> u64 {

@@ -261,7 +261,10 @@ async fn methods_head_and_options(backend: Backend) {
         assert_eq!(options.status, 200);
         let body = options.json();
         assert_eq!(body["name"], "Practice List");
-        assert_eq!(body["renders"], serde_json::json!(["application/json"]));
+        assert_eq!(
+            body["renders"],
+            serde_json::json!(["application/json", "text/csv"])
+        );
         assert_eq!(
             body["parses"],
             serde_json::json!([

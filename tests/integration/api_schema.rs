@@ -216,8 +216,13 @@ fn every_endpoint_is_documented_with_every_filter() {
             }
         }
         assert_eq!(
+            param("format")["schema"],
+            json!({"type": "string", "enum": ["json", "csv"]})
+        );
+        assert_eq!(
             names.len(),
             endpoint.filters.len()
+                + 1
                 + 2 * usize::from(paginated)
                 + endpoint.path.matches('{').count(),
             "{path}: no undeclared parameters"
