@@ -110,6 +110,14 @@ impl ResponseCache {
         Ok((cached, Ticket(state.generation)))
     }
 
+    /// The ticket under which a count taken now may be kept.
+    pub async fn ticket(&self, db: &Db) -> Result<Ticket, sqlx::Error> {
+        self.revalidate(db).await?;
+        Ok(Ticket(
+            self.state.lock().expect("cache lock poisoned").generation,
+        ))
+    }
+
     /// Stores a body, unless an import succeeded since its ticket was issued.
     pub fn put(&self, ticket: Ticket, url: String, indent: Option<usize>, body: Bytes) {
         let mut state = self.state.lock().expect("cache lock poisoned");
