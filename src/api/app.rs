@@ -20,6 +20,7 @@ use crate::api::error::{ApiError, FailureCause};
 use crate::api::health;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::openapi;
+use crate::api::overview::{self, period::StaleAfter};
 use crate::api::public;
 use crate::api::response::{
     add_security_headers, append_slash_redirect, django_bad_request, django_not_found,
@@ -54,6 +55,9 @@ pub struct Settings {
     /// Django's `ALLOWED_HOSTS`: the hosts a request may name (`.example.org` for a domain and
     /// its subdomains, `*` for any); another gets Django's 400 page. Empty: any host.
     pub allowed_hosts: Vec<String>,
+    /// Days past the end of its latest period after which `datasets/` calls a dataset stale,
+    /// per publication cadence.
+    pub stale_after: StaleAfter,
 }
 
 pub const DEFAULT_KEY_RATE: &str = "10000/hour";
@@ -72,6 +76,7 @@ impl Default for Settings {
             cache_check_interval: Duration::from_secs(1),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             allowed_hosts: Vec::new(),
+            stale_after: StaleAfter::default(),
         }
     }
 }
@@ -259,10 +264,15 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
     }
     let endpoints = catalogue::endpoints();
     let route = resolve(endpoints, path);
-    let view = route.is_none().then(|| public::resolve(path)).flatten();
+    let overview = route.is_none().then(|| overview::resolve(path)).flatten();
+    let view = (route.is_none() && overview.is_none())
+        .then(|| public::resolve(path))
+        .flatten();
     // Every view reads the query during content negotiation, where Django refuses one of more
     // than 1,000 fields with its plain 400 page, before authentication.
-    if (route.is_some() || view.is_some()) && too_many_fields(parts.uri.query()) {
+    if (route.is_some() || overview.is_some() || view.is_some())
+        && too_many_fields(parts.uri.query())
+    {
         return django_bad_request();
     }
     let info = RequestInfo {
@@ -274,12 +284,17 @@ async fn respond(state: &Arc<AppState>, request: Request) -> Response {
     if let Some(route) = route {
         return list::serve(state, &route, &info).await;
     }
+    if let Some(overview) = overview {
+        return overview::serve(state, &overview, &info).await;
+    }
     if let Some(view) = view {
         return public::serve(state, view, &info).await;
     }
     let slashed = format!("{path}/");
     if !path.ends_with('/')
-        && (resolve(endpoints, &slashed).is_some() || public::resolve(&slashed).is_some())
+        && (resolve(endpoints, &slashed).is_some()
+            || overview::resolve(&slashed).is_some()
+            || public::resolve(&slashed).is_some())
     {
         let location = match parts.uri.query() {
             Some(q) => format!("{path}/?{q}"),

@@ -13,6 +13,7 @@ pub mod json;
 pub mod list;
 pub mod negotiate;
 pub mod openapi;
+pub mod overview;
 pub mod pipeline;
 pub mod public;
 pub mod response;
