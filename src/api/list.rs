@@ -18,9 +18,8 @@ use serde::{Serialize, Serializer};
 use serde_json::json;
 
 use super::cache::{LatestImports, Ticket};
-use super::compat::pagination::{PageRequest, page_request, page_size, resolve_page};
+use super::compat::pagination::{PageRequest, links, page_request, page_size, resolve_page};
 use super::compat::querydict::QueryParams;
-use super::compat::urls::{remove_query_param, replace_query_param};
 use super::conditional::{self, EntityTag};
 use super::csv_download;
 use super::error::ApiError;
@@ -426,15 +425,7 @@ async fn page(
             request.rows(state, offset, u64::from(size), count).await?
         }
     };
-    let next =
-        (page < num_pages).then(|| replace_query_param(url, "page", &(page + 1).to_string()));
-    let previous = (page > 1).then(|| {
-        if page == 2 {
-            remove_query_param(url, "page")
-        } else {
-            replace_query_param(url, "page", &(page - 1).to_string())
-        }
-    });
+    let (next, previous) = links(url, page, num_pages);
     Ok(Page {
         count,
         next,
@@ -472,7 +463,7 @@ fn options(endpoint: &Endpoint, rendering: Rendering) -> Response {
 }
 
 /// `request.build_absolute_uri()`: scheme, `Host` header (port included) and the full path.
-fn absolute_uri(state: &AppState, request: &RequestInfo<'_>) -> String {
+pub(crate) fn absolute_uri(state: &AppState, request: &RequestInfo<'_>) -> String {
     let path_and_query = request
         .uri
         .path_and_query()

@@ -16,6 +16,7 @@ pub mod list;
 pub mod metrics;
 pub mod negotiate;
 pub mod openapi;
+pub mod overview;
 pub mod pipeline;
 pub mod public;
 pub mod response;

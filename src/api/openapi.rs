@@ -12,6 +12,7 @@ use super::compat::querydict::QueryParams;
 use super::error::ApiError;
 use super::filters::{self, Refusal};
 use super::json::to_drf_json_indented;
+use super::overview::{DATASETS_ROUTE, datasets, practice, practice_route};
 use super::routes::API_V1;
 use crate::api::app::Settings;
 use crate::catalogue;
@@ -55,16 +56,7 @@ pub fn to_yaml(value: &Value) -> Vec<u8> {
 /// drf-spectacular's operationId: the path below `/api/` without its variables, `-` as `_`,
 /// joined by `_`, then the action (`list` for every catalogue view).
 pub fn operation_id(endpoint: &Endpoint) -> String {
-    let mut tokens = vec!["v1".to_owned()];
-    tokens.extend(
-        endpoint
-            .path
-            .split('/')
-            .filter(|t| !t.is_empty() && !t.starts_with('{'))
-            .map(|t| t.replace('-', "_")),
-    );
-    tokens.push("list".to_owned());
-    tokens.join("_")
+    format!("v1_{}_list", endpoint.name())
 }
 
 /// `At least one of these filters is required: x, y.` (the 400's own text).
@@ -82,7 +74,7 @@ fn schema_ref(name: &str) -> Value {
 }
 
 /// drf-spectacular's mapping of a read-only serializer field.
-fn field_schema(column: &Column) -> Value {
+pub(crate) fn field_schema(column: &Column) -> Value {
     let mut schema = Map::new();
     let (kind, format) = match column.kind {
         Kind::Text => ("string", None),
@@ -214,22 +206,29 @@ fn parameters(endpoint: &Endpoint, settings: &Settings) -> Vec<Value> {
         "`csv` for every matching row as a CSV download (only the page named when `page` or `page_size` is given); as does `Accept: text/csv`.".to_owned(),
     ));
     if endpoint.shape == Shape::Paginated {
-        out.push(query_parameter(
+        out.extend(page_parameters(settings));
+    }
+    out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    out
+}
+
+/// DRF `PageNumberPagination`'s query parameters.
+fn page_parameters(settings: &Settings) -> [Value; 2] {
+    [
+        query_parameter(
             "page",
             json!({"type": "integer"}),
             "A page number within the paginated result set.".to_owned(),
-        ));
-        out.push(query_parameter(
+        ),
+        query_parameter(
             "page_size",
             json!({"type": "integer"}),
             format!(
                 "Number of results to return per page. Default {}, at most {}.",
                 settings.page_size, settings.max_page_size
             ),
-        ));
-    }
-    out.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    out
+        ),
+    ]
 }
 
 fn ordering(endpoint: &Endpoint) -> String {
@@ -387,6 +386,84 @@ fn bad_request(endpoint: &Endpoint, used: &mut Used) -> Option<Value> {
     Some(response(&description, json_content(schema, examples), None))
 }
 
+/// The errors every view needing a key answers, in status order: 401, 403 where the key's
+/// scopes can refuse it, 404 for `reasons` with their examples, 406 (when `Accept` admits none
+/// of `renders`) and 429.
+fn errors(
+    out: &mut Map<String, Value>,
+    scoped: bool,
+    reasons: &[String],
+    not_found: Vec<(String, Value)>,
+    renders: &str,
+) {
+    out.insert(
+        "401".into(),
+        response(
+            "No API key, or a malformed, unknown or revoked one.",
+            json_content(
+                schema_ref("Detail"),
+                vec![
+                    example("No key", ApiError::NotAuthenticated.body()),
+                    example(
+                        "Unknown key",
+                        ApiError::AuthenticationFailed("Invalid token.").body(),
+                    ),
+                ],
+            ),
+            Some(www_authenticate()),
+        ),
+    );
+    if scoped {
+        out.insert(
+            "403".into(),
+            response(
+                "The key is limited to other datasets.",
+                json_content(
+                    schema_ref("Detail"),
+                    vec![example(
+                        "Permission denied",
+                        ApiError::PermissionDenied.body(),
+                    )],
+                ),
+                None,
+            ),
+        );
+    }
+    out.insert(
+        "404".into(),
+        response(
+            &format!("Not found: {}.", reasons.join(", or ")),
+            json_content(schema_ref("Detail"), not_found),
+            None,
+        ),
+    );
+    out.insert(
+        "406".into(),
+        response(
+            &format!("The `Accept` header admits {renders}."),
+            json_content(
+                schema_ref("Detail"),
+                vec![example("Not acceptable", ApiError::NotAcceptable.body())],
+            ),
+            None,
+        ),
+    );
+    out.insert(
+        "429".into(),
+        response(
+            "Rate limit reached; retry after `Retry-After` seconds.",
+            json_content(
+                schema_ref("Detail"),
+                vec![example(
+                    "Throttled",
+                    ApiError::Throttled(crate::throttle::Throttled::new(Some(30.0))).body(),
+                )],
+            ),
+            Some(retry_after()),
+        ),
+    );
+}
+
 fn responses(endpoint: &Endpoint, used: &mut Used) -> Value {
     let mut out = Map::new();
     let (ok_schema, ok_description) = match endpoint.shape {
@@ -419,37 +496,6 @@ fn responses(endpoint: &Endpoint, used: &mut Used) -> Value {
     if let Some(bad) = bad_request(endpoint, used) {
         out.insert("400".into(), bad);
     }
-    out.insert(
-        "401".into(),
-        response(
-            "No API key, or a malformed, unknown or revoked one.",
-            json_content(
-                schema_ref("Detail"),
-                vec![
-                    example("No key", ApiError::NotAuthenticated.body()),
-                    example(
-                        "Unknown key",
-                        ApiError::AuthenticationFailed("Invalid token.").body(),
-                    ),
-                ],
-            ),
-            Some(www_authenticate()),
-        ),
-    );
-    out.insert(
-        "403".into(),
-        response(
-            "The key is limited to other datasets.",
-            json_content(
-                schema_ref("Detail"),
-                vec![example(
-                    "Permission denied",
-                    ApiError::PermissionDenied.body(),
-                )],
-            ),
-            None,
-        ),
-    );
     let mut not_found = vec![example("Unknown format", ApiError::not_found().body())];
     let mut reasons = vec!["a `format` other than `json` or `csv`".to_owned()];
     if endpoint.shape == Shape::Paginated {
@@ -473,39 +519,7 @@ fn responses(endpoint: &Endpoint, used: &mut Used) -> Value {
             ),
         );
     }
-    out.insert(
-        "404".into(),
-        response(
-            &format!("Not found: {}.", reasons.join(", or ")),
-            json_content(schema_ref("Detail"), not_found),
-            None,
-        ),
-    );
-    out.insert(
-        "406".into(),
-        response(
-            "The `Accept` header admits neither JSON nor CSV.",
-            json_content(
-                schema_ref("Detail"),
-                vec![example("Not acceptable", ApiError::NotAcceptable.body())],
-            ),
-            None,
-        ),
-    );
-    out.insert(
-        "429".into(),
-        response(
-            "Rate limit reached; retry after `Retry-After` seconds.",
-            json_content(
-                schema_ref("Detail"),
-                vec![example(
-                    "Throttled",
-                    ApiError::Throttled(crate::throttle::Throttled::new(Some(30.0))).body(),
-                )],
-            ),
-            Some(retry_after()),
-        ),
-    );
+    errors(&mut out, true, &reasons, not_found, "neither JSON nor CSV");
     Value::Object(out)
 }
 
@@ -523,6 +537,95 @@ fn operation(endpoint: &Endpoint, settings: &Settings, used: &mut Used) -> Value
         "tags": ["v1"],
         "security": [{"tokenAuth": []}],
         "responses": responses(endpoint, used),
+    })
+}
+
+/// `datasets/`: a list view without filters.
+fn datasets_operation(settings: &Settings) -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        response(
+            "One page of datasets, in the index's order.",
+            json_content(
+                schema_ref(&format!("Paginated{}List", datasets::COMPONENT)),
+                vec![],
+            ),
+            None,
+        ),
+    );
+    errors(
+        &mut responses,
+        false,
+        &[
+            "a page past the last (or not a number)".to_owned(),
+            "a `format` other than `json`".to_owned(),
+        ],
+        vec![
+            example("Invalid page", ApiError::InvalidPage.body()),
+            example("Unknown format", ApiError::not_found().body()),
+        ],
+        "no JSON",
+    );
+    json!({
+        "operationId": datasets::OPERATION_ID,
+        "summary": datasets::VIEW_NAME,
+        "description": datasets::DESCRIPTION,
+        "parameters": page_parameters(settings),
+        "tags": ["v1"],
+        "security": [{"tokenAuth": []}],
+        "responses": responses,
+    })
+}
+
+/// `practices/{ods_code}/`: DRF's retrieve action on the practice list.
+fn practice_operation() -> Value {
+    let list = catalogue::practice_list();
+    let key = list
+        .table
+        .primary_key
+        .first()
+        .and_then(|k| list.table.column(k))
+        .map_or("", |c| c.description);
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        response(
+            "The practice.",
+            json_content(schema_ref(practice::COMPONENT), vec![]),
+            None,
+        ),
+    );
+    errors(
+        &mut responses,
+        true,
+        &[
+            format!("an unknown {}", practice::MODEL.to_lowercase()),
+            "a `format` other than `json`".to_owned(),
+        ],
+        vec![
+            example("Unknown practice", practice::not_found().body()),
+            example("Unknown format", ApiError::not_found().body()),
+        ],
+        "no JSON",
+    );
+    json!({
+        "operationId": format!("v1_{}_retrieve", list.name()),
+        "summary": practice::VIEW_NAME,
+        "description": practice::DESCRIPTION,
+        "parameters": [{
+            "in": "path",
+            "name": "ods_code",
+            "schema": {"type": "string", "pattern": "^[^/.]+$"},
+            "description": format!(
+                "{key}, case-insensitive. Unknown: 404 `{}`",
+                practice::not_found().body()["detail"].as_str().unwrap_or_default()
+            ),
+            "required": true,
+        }],
+        "tags": ["v1"],
+        "security": [{"tokenAuth": []}],
+        "responses": responses,
     })
 }
 
@@ -683,6 +786,20 @@ pub fn document() -> Value {
             );
         }
     }
+    paths.insert(
+        format!("{API_V1}{DATASETS_ROUTE}"),
+        json!({ "get": datasets_operation(&settings) }),
+    );
+    schemas.insert(datasets::COMPONENT.to_owned(), datasets::component());
+    schemas.insert(
+        format!("Paginated{}List", datasets::COMPONENT),
+        paginated(datasets::COMPONENT),
+    );
+    paths.insert(
+        format!("{API_V1}{}", practice_route()),
+        json!({ "get": practice_operation() }),
+    );
+    schemas.insert(practice::COMPONENT.to_owned(), practice::component());
     paths.insert(SCHEMA_PATH.to_owned(), json!({ "get": schema_operation() }));
     for (name, schema) in error_components(&used) {
         schemas.insert(name.to_owned(), schema);

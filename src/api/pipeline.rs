@@ -62,12 +62,16 @@ pub async fn throttle(
 
 /// A key limited to dataset groups may read only endpoints of those groups.
 pub fn permit(key: &ApiKey, endpoint: &Endpoint) -> Result<(), ApiError> {
-    let scope = crate::catalogue::scope_of(endpoint);
-    if key.scopes.is_empty() || key.scopes.iter().any(|s| s == scope) {
+    if may_read(key, crate::catalogue::scope_of(endpoint)) {
         Ok(())
     } else {
         Err(ApiError::PermissionDenied)
     }
+}
+
+/// Whether a key may read the datasets of `scope`; a key without scopes reads every one.
+pub fn may_read(key: &ApiKey, scope: &str) -> bool {
+    key.scopes.is_empty() || key.scopes.iter().any(|s| s == scope)
 }
 
 /// What a read-only view does for the request's method, checked after throttling as DRF does.

@@ -72,7 +72,7 @@ fn accept<'a>(request: &'a RequestInfo<'_>) -> Option<&'a [u8]> {
 }
 
 /// DRF `SimpleMetadata`, the body of OPTIONS.
-fn metadata(name: &str, description: &str, renders: &[&str]) -> Value {
+pub(crate) fn metadata(name: &str, description: &str, renders: &[&str]) -> Value {
     json!({
         "name": name,
         "description": description,

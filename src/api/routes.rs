@@ -64,36 +64,50 @@ fn is_format(s: &str) -> bool {
 
 /// Resolves a request path to an endpoint, or `None` when no route matches.
 pub fn resolve(endpoints: &[&'static Endpoint], path: &str) -> Option<Resolved> {
+    endpoints.iter().find_map(|endpoint| {
+        let Matched { params, suffix } = resolve_pattern(endpoint.path, path)?;
+        Some(Resolved {
+            endpoint,
+            params,
+            suffix,
+        })
+    })
+}
+
+/// What a request path gives a route it matches.
+#[derive(Debug)]
+pub struct Matched {
+    pub params: Vec<(&'static str, String)>,
+    /// Format given as a URL suffix (`.json`).
+    pub suffix: Option<String>,
+}
+
+/// Matches a request path against one route below `/api/v1/` (`practices/{ods_code}/`), as
+/// DRF's router and format suffixes do: the path parameters, and the format given as a suffix.
+pub fn resolve_pattern(route: &'static str, path: &str) -> Option<Matched> {
     let rest = path.strip_prefix(API_V1)?;
-    for endpoint in endpoints {
-        let pattern: Vec<&'static str> = endpoint.path.trim_end_matches('/').split('/').collect();
-        // Plain route: requires the trailing slash.
-        if let Some(body) = rest.strip_suffix('/') {
-            let segments: Vec<&str> = body.split('/').collect();
-            if let Some(params) = match_segments(&pattern, &segments) {
-                return Some(Resolved {
-                    endpoint,
-                    params,
-                    suffix: None,
-                });
-            }
-        }
-        // Suffix route: `<last>.<format>` with an optional trailing slash.
-        let body = rest.strip_suffix('/').unwrap_or(rest);
-        if let Some((head, format)) = body.rsplit_once('.')
-            && is_format(format)
-        {
-            let segments: Vec<&str> = head.split('/').collect();
-            if let Some(params) = match_segments(&pattern, &segments) {
-                return Some(Resolved {
-                    endpoint,
-                    params,
-                    suffix: Some(format.to_owned()),
-                });
-            }
+    let pattern: Vec<&'static str> = route.trim_end_matches('/').split('/').collect();
+    // Plain route: requires the trailing slash.
+    if let Some(body) = rest.strip_suffix('/') {
+        let segments: Vec<&str> = body.split('/').collect();
+        if let Some(params) = match_segments(&pattern, &segments) {
+            return Some(Matched {
+                params,
+                suffix: None,
+            });
         }
     }
-    None
+    // Suffix route: `<last>.<format>` with an optional trailing slash.
+    let body = rest.strip_suffix('/').unwrap_or(rest);
+    let (head, format) = body.rsplit_once('.')?;
+    if !is_format(format) {
+        return None;
+    }
+    let segments: Vec<&str> = head.split('/').collect();
+    match_segments(&pattern, &segments).map(|params| Matched {
+        params,
+        suffix: Some(format.to_owned()),
+    })
 }
 
 #[cfg(test)]

@@ -30,6 +30,24 @@ pub struct Dataset {
     pub sources: &'static [&'static Source],
     /// Each after any derivation whose tables it reads.
     pub derivations: &'static [&'static Derivation],
+    pub publication: &'static Publication,
+}
+
+/// The NHS publication a dataset's files come from, as `datasets/` names it.
+pub struct Publication {
+    pub name: &'static str,
+    /// The publication's page on the publisher's site.
+    pub url: &'static str,
+    /// How often a new reporting period is published; `None` for a snapshot (ODS), which is
+    /// replaced whole and has no period to fall behind.
+    pub cadence: Option<Cadence>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cadence {
+    Monthly,
+    Quarterly,
+    Annual,
 }
 
 /// What loading one file produced.

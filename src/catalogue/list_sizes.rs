@@ -224,4 +224,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&LIST_SIZES_ENDPOINT],
     sources: &[],
     derivations: &[&DERIVE],
+    publication: &registrations::PUBLICATION,
 };

@@ -19,9 +19,12 @@ pub mod registrations;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
-pub use dataset::{Claimed, Dataset, Derivation, LoadContext, LoadFuture, Loaded, Slice, Source};
+pub use dataset::{
+    Cadence, Claimed, Dataset, Derivation, LoadContext, LoadFuture, Loaded, Publication, Slice,
+    Source,
+};
 
-use crate::schema::{Endpoint, FilterKind, Table};
+use crate::schema::{Endpoint, Filter, FilterKind, Table};
 
 /// Every dataset, in the order the index and the schema document list their endpoints.
 pub static DATASETS: &[&Dataset] = &[
@@ -123,14 +126,10 @@ pub fn tallied_columns() -> &'static [(&'static str, &'static str)] {
                 endpoint
                     .filters
                     .iter()
-                    .filter(|filter| endpoint.core.contains(&filter.name))
-                    .filter_map(|filter| match filter.kind {
-                        FilterKind::Month(column)
-                        | FilterKind::Date(column)
-                        | FilterKind::FinancialYear(column)
-                        | FilterKind::Year(column) => Some((endpoint.table.name, column)),
-                        _ => None,
+                    .filter(|filter| {
+                        endpoint.core.contains(&filter.name) && filter.kind.is_period()
                     })
+                    .map(|filter| (endpoint.table.name, filter.kind.column()))
             })
             .collect();
         columns.sort_unstable();
@@ -138,6 +137,66 @@ pub fn tallied_columns() -> &'static [(&'static str, &'static str)] {
         columns
     });
     &TALLIED
+}
+
+/// The period a dataset is reported by: the period filter among the core filters of its first
+/// endpoint that has one (so imports tally it), with that endpoint. `None` for a dataset without
+/// periods, such as an ODS snapshot.
+pub fn period_of(dataset: &Dataset) -> Option<(&'static Endpoint, &'static Filter)> {
+    dataset.endpoints.iter().find_map(|endpoint| {
+        endpoint
+            .period_filter()
+            .filter(|filter| endpoint.core.contains(&filter.name))
+            .map(|filter| (*endpoint, filter))
+    })
+}
+
+/// The sources a dataset's rows come from: its own, or for a dataset with none, derived from
+/// the tables of others (list sizes), the sources whose imports refill its tables.
+pub fn sources_of(dataset: &Dataset) -> Vec<&'static str> {
+    if !dataset.sources.is_empty() {
+        return dataset.sources.iter().map(|s| s.name).collect();
+    }
+    let mut names: Vec<&'static str> = dataset
+        .tables
+        .iter()
+        .flat_map(|table| sources_refilling(table.name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// The endpoint listing practices: `practices/{ods_code}/` serves one of its rows.
+pub fn practice_list() -> &'static Endpoint {
+    &ods::PRACTICES_ENDPOINT
+}
+
+/// An endpoint with rows per practice and period, and its filters by both.
+pub struct ByPractice {
+    pub endpoint: &'static Endpoint,
+    pub practice: &'static Filter,
+    pub period: &'static Filter,
+}
+
+/// Every endpoint with a `practice` filter and a period filter, in the catalogue's order.
+pub fn by_practice() -> &'static [ByPractice] {
+    static BY_PRACTICE: LazyLock<Vec<ByPractice>> = LazyLock::new(|| {
+        endpoints()
+            .iter()
+            .filter_map(|endpoint| {
+                Some(ByPractice {
+                    endpoint,
+                    practice: endpoint
+                        .filters
+                        .iter()
+                        .find(|f| f.name == "practice" && matches!(f.kind, FilterKind::Code(_)))?,
+                    period: endpoint.period_filter()?,
+                })
+            })
+            .collect()
+    });
+    &BY_PRACTICE
 }
 
 /// Every `(table, column)` a search filter reads, once each; the database indexes them for
@@ -163,6 +222,72 @@ pub fn searched_columns() -> Vec<(&'static str, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `practices/{ods_code}/` reads the latest period of each of these for one practice: a
+    /// `MAX` at the end of an index's entries for the practice, never a scan of its rows.
+    #[test]
+    fn endpoints_by_practice_are_indexed_by_practice_then_period() {
+        let names: Vec<String> = by_practice().iter().map(|b| b.endpoint.name()).collect();
+        assert!(names.contains(&"qof_achievement".to_owned()), "{names:?}");
+        assert!(names.contains(&"gp_appointments".to_owned()), "{names:?}");
+        for b in by_practice() {
+            let leading = [b.practice.kind.column(), b.period.kind.column()];
+            let table = b.endpoint.table;
+            assert!(
+                table.primary_key.starts_with(&leading)
+                    || table.indexes.iter().any(|i| i.starts_with(&leading)),
+                "{}: no index on {leading:?}",
+                b.endpoint.path
+            );
+        }
+    }
+
+    /// A dataset's periods are those of its first endpoint with a period among its core
+    /// filters, which imports tally.
+    #[test]
+    fn each_dataset_is_reported_by_one_tallied_period() {
+        let periods: Vec<(&str, Option<&str>)> = DATASETS
+            .iter()
+            .map(|d| (d.name, period_of(d).map(|(_, filter)| filter.name)))
+            .collect();
+        assert_eq!(
+            periods,
+            [
+                ("practices", None),
+                ("registrations", None),
+                ("pcns", None),
+                ("list-sizes", Some("month")),
+                ("nwrs", Some("snapshot")),
+                ("qof", Some("year")),
+                ("appointments", Some("month")),
+                ("online_consultations", Some("month")),
+                ("cloud_telephony", Some("month")),
+                ("pcn_des", Some("date")),
+                ("gp_contract", Some("date")),
+                ("gpps", Some("year")),
+                ("payments", Some("year")),
+            ]
+        );
+        for dataset in DATASETS {
+            if let Some((endpoint, filter)) = period_of(dataset) {
+                assert!(
+                    tallied_columns().contains(&(endpoint.table.name, filter.kind.column())),
+                    "{}",
+                    dataset.name
+                );
+            }
+            assert!(
+                dataset.publication.url.starts_with("https://"),
+                "{}",
+                dataset.name
+            );
+        }
+        assert!(
+            sources_of(&list_sizes::DATASET).contains(&"registrations"),
+            "derived from the registrations"
+        );
+        assert_eq!(sources_of(&appointments::DATASET), ["appointments"]);
+    }
 
     /// Every declaration must be internally consistent: fields, filters and ordering name real
     /// columns, and every filter column is indexed.

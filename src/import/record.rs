@@ -42,6 +42,12 @@ pub static IMPORTS: Table = Table {
             "The process running the import: the machine's boot id and the process id, so a \
              later run on the same machine can tell whether it is still alive",
         ),
+        opt(
+            "run_id",
+            Kind::Integer,
+            "The id of the first file of the run that loaded this one, set when the run \
+             succeeds: the files of one command share it",
+        ),
     ],
     primary_key: &["id"],
     indexes: &[&["source", "sha256"]],
@@ -82,10 +88,17 @@ pub async fn start(
 /// Marks a file's run succeeded inside the transaction that loaded it, so the data and its
 /// record commit together: the response cache, which counts succeeded imports, can never see
 /// new data recorded as running, nor a success whose data did not commit.
-pub async fn succeeded(tx: &mut Tx, id: i64, rows: u64, periods: &str) -> Result<(), sqlx::Error> {
+pub async fn succeeded(
+    tx: &mut Tx,
+    id: i64,
+    run_id: i64,
+    rows: u64,
+    periods: &str,
+) -> Result<(), sqlx::Error> {
     let mut update = finished(id);
     update
         .value(Alias::new("status"), "succeeded")
+        .value(Alias::new("run_id"), run_id)
         .value(Alias::new("row_count"), rows as i64)
         .value(Alias::new("periods"), periods);
     tx.update(&update).await.map(|_| ())

@@ -183,7 +183,7 @@ async fn load_all(
     tally::refresh(&mut tx, changed.iter().copied()).await?;
     for (id, loaded) in ids.iter().zip(&per_file) {
         let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
-        record::succeeded(&mut tx, *id, loaded.rows, &listed.join(",")).await?;
+        record::succeeded(&mut tx, *id, ids[0], loaded.rows, &listed.join(",")).await?;
     }
     tx.commit().await?;
     // The data is in; what follows only makes it quicker to read.

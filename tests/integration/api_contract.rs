@@ -165,7 +165,7 @@ async fn unknown_urls_get_json_under_api_and_djangos_page_elsewhere(backend: Bac
     with_app!(backend, |app| {
         for path in [
             "/api/v1/nope/",
-            "/api/v1/practices/A81001/",
+            "/api/v1/practices/A81001/nope/",
             "/api/v2/practices/",
             "/api/v1/nope",
         ] {

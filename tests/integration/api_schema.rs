@@ -113,8 +113,19 @@ fn every_endpoint_is_documented_with_every_filter() {
     );
     assert_eq!(
         doc["paths"].as_object().unwrap().len(),
-        catalogue::endpoints().len() + 1,
-        "every catalogue endpoint plus the schema itself"
+        catalogue::endpoints().len() + 3,
+        "every catalogue endpoint, datasets/, the practice detail and the schema itself"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/datasets/"]["get"]["operationId"],
+        "v1_datasets_list"
+    );
+    let detail = &doc["paths"]["/api/v1/practices/{ods_code}/"]["get"];
+    assert_eq!(detail["operationId"], "v1_practices_retrieve");
+    assert_eq!(detail["parameters"][0]["in"], "path");
+    assert_eq!(
+        detail["responses"]["404"]["content"]["application/json"]["examples"]["unknown_practice"]["value"],
+        json!({"detail": "No Practice matches the given query."})
     );
     assert_eq!(
         doc["paths"]["/api/schema/"]["get"]["parameters"][0]["schema"]["enum"],
@@ -603,7 +614,15 @@ async fn the_index_lists_every_endpoint(backend: Backend) {
             })
         );
         let listed = index["endpoints"].as_array().unwrap();
-        assert_eq!(listed.len(), catalogue::endpoints().len());
+        assert_eq!(
+            listed.len(),
+            catalogue::endpoints().len() + 1,
+            "and datasets/, last"
+        );
+        assert_eq!(
+            listed.last().unwrap()["url"],
+            "http://api.example.com:8443/api/v1/datasets/"
+        );
         for (entry, endpoint) in listed.iter().zip(catalogue::endpoints()) {
             assert_eq!(entry["path"], format!("/api/v1/{}", endpoint.path));
             assert_eq!(

@@ -17,6 +17,7 @@ mod api_list_sizes;
 mod api_nwrs;
 mod api_online_consultations;
 mod api_organisations;
+mod api_overview;
 mod api_pagination;
 mod api_payments;
 mod api_pcn_des;
@@ -50,6 +51,7 @@ fn main() {
     trials.extend(api_online_consultations::trials());
     trials.extend(api_cloud_telephony::trials());
     trials.extend(api_organisations::trials());
+    trials.extend(api_overview::trials());
     trials.extend(api_pagination::trials());
     trials.extend(api_payments::trials());
     trials.extend(api_pcn_des::trials());

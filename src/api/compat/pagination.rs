@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 use super::python::{PyInt, parse_py_int};
+use super::urls::{remove_query_param, replace_query_param};
 
 /// DRF `PageNumberPagination.get_page_size`: `_positive_int(raw, strict=True, cutoff=max)`,
 /// falling back to `default` on any error (absent, empty, not an integer, zero, negative).
@@ -66,6 +67,21 @@ pub fn resolve_page(
             _ => Err(InvalidPage),
         },
     }
+}
+
+/// DRF `PageNumberPagination.get_next_link` and `get_previous_link` of page `page` out of
+/// `num_pages`, for the request's absolute `url`; the link to page 1 has no `page` parameter.
+pub fn links(url: &str, page: u64, num_pages: u64) -> (Option<String>, Option<String>) {
+    let next =
+        (page < num_pages).then(|| replace_query_param(url, "page", &(page + 1).to_string()));
+    let previous = (page > 1).then(|| {
+        if page == 2 {
+            remove_query_param(url, "page")
+        } else {
+            replace_query_param(url, "page", &(page - 1).to_string())
+        }
+    });
+    (next, previous)
 }
 
 #[cfg(test)]

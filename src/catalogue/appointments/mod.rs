@@ -6,7 +6,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Cadence, Dataset, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -140,6 +140,13 @@ pub static ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "Appointments in General Practice",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/appointments-in-general-practice",
+    cadence: Some(Cadence::Monthly),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "appointments",
     scope: SCOPE,
@@ -147,4 +154,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&ENDPOINT],
     sources: &[&load::APPOINTMENTS],
     derivations: &[],
+    publication: &PUBLICATION,
 };

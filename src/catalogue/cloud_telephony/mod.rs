@@ -7,7 +7,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Cadence, Dataset, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -221,6 +221,13 @@ pub static BANDS_ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "Cloud Based Telephony Data in General Practice",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/cloud-based-telephony-data-in-general-practice",
+    cadence: Some(Cadence::Monthly),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "cloud_telephony",
     scope: SCOPE,
@@ -228,4 +235,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&MONTHLY_ENDPOINT, &BANDS_ENDPOINT],
     sources: &[&load::CLOUD_TELEPHONY],
     derivations: &[],
+    publication: &PUBLICATION,
 };

@@ -11,7 +11,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Cadence, Dataset, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -455,6 +455,13 @@ pub static CARERS_ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "GP Contract Services",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/gp-contract-services",
+    cadence: Some(Cadence::Quarterly),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "gp_contract",
     scope: SCOPE,
@@ -470,4 +477,5 @@ pub static DATASET: Dataset = Dataset {
         &derive::PRACTICES_DERIVATION,
         &derive::INDICATORS_DERIVATION,
     ],
+    publication: &PUBLICATION,
 };

@@ -5,7 +5,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Cadence, Dataset, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, ObjectValues, SERVED_COLUMNS, Shape, Table, col,
     internal, opt,
@@ -172,6 +172,13 @@ pub static GP_PATIENT_SURVEY_ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "GP Patient Survey",
+    url: "https://www.england.nhs.uk/statistics/statistical-work-areas/gp-patient-survey/",
+    cadence: Some(Cadence::Annual),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "gpps",
     scope: SCOPE,
@@ -179,4 +186,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&GP_PATIENT_SURVEY_ENDPOINT],
     sources: &[&load::GP_PATIENT_SURVEY],
     derivations: &[],
+    publication: &PUBLICATION,
 };

@@ -6,7 +6,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::{Dataset, Derivation};
+use crate::catalogue::{Cadence, Dataset, Derivation, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -154,6 +154,13 @@ pub static DERIVE: Derivation = Derivation {
     ],
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "General Practice Workforce",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/general-and-personal-medical-services",
+    cadence: Some(Cadence::Monthly),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "nwrs",
     scope: SCOPE,
@@ -161,4 +168,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&SNAPSHOTS_ENDPOINT, &NWRS_ENDPOINT],
     sources: &[&load::NWRS],
     derivations: &[&DERIVE],
+    publication: &PUBLICATION,
 };

@@ -7,7 +7,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::{Dataset, registrations};
+use crate::catalogue::{Dataset, Publication, registrations};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -198,6 +198,13 @@ pub static PCNS_ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "Organisation Data Service: GP and GP practice related data",
+    url: "https://digital.nhs.uk/services/organisation-data-service/export-data-files/csv-downloads/gp-and-gp-practice-related-data",
+    cadence: None,
+};
+
 /// GP practices, from epraccur.
 pub static PRACTICES_DATASET: Dataset = Dataset {
     name: "practices",
@@ -206,6 +213,7 @@ pub static PRACTICES_DATASET: Dataset = Dataset {
     endpoints: &[&PRACTICES_ENDPOINT],
     sources: &[&load::EPRACCUR],
     derivations: &[&derive::PRACTICES],
+    publication: &PUBLICATION,
 };
 
 /// Primary care networks and their member practices, from ePCN.
@@ -216,4 +224,5 @@ pub static PCNS_DATASET: Dataset = Dataset {
     endpoints: &[&PCNS_ENDPOINT],
     sources: &[&load::EPCN],
     derivations: &[&derive::PCNS],
+    publication: &PUBLICATION,
 };

@@ -7,7 +7,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Cadence, Dataset, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -251,6 +251,13 @@ pub static ONLINE_CONSULTATION_TIMES_ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "Submissions via Online Consultation Systems in General Practice",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/submissions-via-online-consultation-systems-in-general-practice",
+    cadence: Some(Cadence::Monthly),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "online_consultations",
     scope: SCOPE,
@@ -261,4 +268,5 @@ pub static DATASET: Dataset = Dataset {
     ],
     sources: &[&load::ONLINE_CONSULTATIONS],
     derivations: &[],
+    publication: &PUBLICATION,
 };

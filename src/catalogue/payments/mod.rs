@@ -6,7 +6,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Cadence, Dataset, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, ObjectValues, SERVED_COLUMNS, Shape, Table, col,
     internal, opt,
@@ -250,6 +250,13 @@ pub static PCN_PAYMENTS_ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "NHS Payments to General Practice",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/nhs-payments-to-general-practice",
+    cadence: Some(Cadence::Annual),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "payments",
     scope: SCOPE,
@@ -257,4 +264,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&PRACTICE_PAYMENTS_ENDPOINT, &PCN_PAYMENTS_ENDPOINT],
     sources: &[&load::NHS_PAYMENTS],
     derivations: &[],
+    publication: &PUBLICATION,
 };

@@ -9,7 +9,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::Dataset;
+use crate::catalogue::{Cadence, Dataset, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, ObjectValues, SERVED_COLUMNS, Shape, Table, col,
     internal, opt,
@@ -201,6 +201,13 @@ pub static ENDPOINT: Endpoint = Endpoint {
     lookup: None,
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "Network Contract DES (MI)",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/mi-network-contract-des",
+    cadence: Some(Cadence::Monthly),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "pcn_des",
     scope: SCOPE,
@@ -208,4 +215,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&ENDPOINT],
     sources: &[&load::PCN_DES],
     derivations: &[&derive::GEOGRAPHY],
+    publication: &PUBLICATION,
 };

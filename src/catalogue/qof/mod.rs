@@ -7,7 +7,7 @@ pub mod parse;
 pub mod sample;
 pub mod settings;
 
-use crate::catalogue::{Dataset, Derivation};
+use crate::catalogue::{Cadence, Dataset, Derivation, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -453,6 +453,13 @@ pub static DERIVE: Derivation = Derivation {
     ],
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "Quality and Outcomes Framework, Achievement, Prevalence and Exceptions data",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/quality-and-outcomes-framework-achievement-prevalence-and-exceptions-data",
+    cadence: Some(Cadence::Annual),
+};
+
 pub static DATASET: Dataset = Dataset {
     name: "qof",
     scope: SCOPE,
@@ -475,4 +482,5 @@ pub static DATASET: Dataset = Dataset {
     ],
     sources: &[&load::QOF],
     derivations: &[&DERIVE],
+    publication: &PUBLICATION,
 };

@@ -6,7 +6,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::{Dataset, Derivation};
+use crate::catalogue::{Cadence, Dataset, Derivation, Publication};
 use crate::schema::{Direction, Endpoint, Kind, PathLookup, Shape, Table, col, internal, opt};
 
 /// The key scope of the organisation endpoints: practices, PCNs, their registrations and list
@@ -194,6 +194,13 @@ pub static DERIVE: Derivation = Derivation {
     ],
 };
 
+/// The publication `datasets/` names as this dataset's source.
+pub static PUBLICATION: Publication = Publication {
+    name: "Patients Registered at a GP Practice",
+    url: "https://digital.nhs.uk/data-and-information/publications/statistical/patients-registered-at-a-gp-practice",
+    cadence: Some(Cadence::Monthly),
+};
+
 /// Patients Registered at a GP Practice: monthly extracts, and each practice's population by
 /// financial year.
 pub static DATASET: Dataset = Dataset {
@@ -203,4 +210,5 @@ pub static DATASET: Dataset = Dataset {
     endpoints: &[&POPULATION_ENDPOINT],
     sources: &[&load::REGISTRATIONS],
     derivations: &[&DERIVE],
+    publication: &PUBLICATION,
 };
