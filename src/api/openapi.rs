@@ -290,6 +290,14 @@ fn www_authenticate() -> Value {
 }
 
 /// The headers of a conditional GET.
+/// The answer to an `If-None-Match` that names the current tag.
+fn not_modified() -> Value {
+    json!({
+        "description": "`If-None-Match` names the current `ETag`: the copy the client holds is current.",
+        "headers": validators(),
+    })
+}
+
 fn validators() -> Value {
     json!({
         "ETag": {
@@ -486,13 +494,7 @@ fn responses(endpoint: &Endpoint, used: &mut Used) -> Value {
             Some(validators()),
         ),
     );
-    out.insert(
-        "304".into(),
-        json!({
-            "description": "`If-None-Match` names the current `ETag`: the copy the client holds is current.",
-            "headers": validators(),
-        }),
-    );
+    out.insert("304".into(), not_modified());
     if let Some(bad) = bad_request(endpoint, used) {
         out.insert("400".into(), bad);
     }
@@ -551,9 +553,10 @@ fn datasets_operation(settings: &Settings) -> Value {
                 schema_ref(&format!("Paginated{}List", datasets::COMPONENT)),
                 vec![],
             ),
-            None,
+            Some(validators()),
         ),
     );
+    responses.insert("304".into(), not_modified());
     errors(
         &mut responses,
         false,
@@ -593,9 +596,10 @@ fn practice_operation() -> Value {
         response(
             "The practice.",
             json_content(schema_ref(practice::COMPONENT), vec![]),
-            None,
+            Some(validators()),
         ),
     );
+    responses.insert("304".into(), not_modified());
     errors(
         &mut responses,
         true,

@@ -21,6 +21,7 @@ crate::trials! {
         datasets_are_paginated_and_answer_like_every_view,
         a_practice_profile_links_the_latest_period_of_every_dataset,
         practice_profiles_resolve_like_drf_detail_routes,
+        datasets_and_practice_profiles_answer_if_none_match,
     ],
 }
 
@@ -452,6 +453,41 @@ async fn practice_profiles_resolve_like_drf_detail_routes(backend: Backend) {
         assert_eq!(
             django.header("content-type"),
             Some("text/html; charset=utf-8")
+        );
+    });
+}
+
+async fn datasets_and_practice_profiles_answer_if_none_match(backend: Backend) {
+    with_app!(backend, |app| {
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        for uri in ["/api/v1/datasets/", "/api/v1/practices/A81001/"] {
+            let first = app.get(uri).await;
+            assert_eq!(first.status, 200, "{uri}: {}", first.text());
+            let tag = first.header("etag").expect("an ETag").to_owned();
+            assert_eq!(
+                first.header("cache-control"),
+                Some("private, max-age=0, must-revalidate")
+            );
+            let again = app
+                .request(Method::GET, uri, &[("if-none-match", tag.as_str())])
+                .await;
+            assert_eq!(again.status, 304, "{uri}");
+            assert!(again.body.is_empty());
+            assert_eq!(again.header("etag"), Some(tag.as_str()));
+            let other = app
+                .request(Method::GET, uri, &[("if-none-match", "\"other\"")])
+                .await;
+            assert_eq!(other.status, 200, "{uri}");
+        }
+        let before = app.get("/api/v1/datasets/").await;
+        app.import("epcn", &["api/epcncorepartnerdetails.csv"])
+            .await
+            .unwrap();
+        let after = app.get("/api/v1/datasets/").await;
+        assert_ne!(
+            before.header("etag"),
+            after.header("etag"),
+            "an import changes what datasets/ says"
         );
     });
 }

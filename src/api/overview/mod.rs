@@ -11,12 +11,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::compat::querydict::QueryParams;
+use super::conditional;
 use super::error::ApiError;
 use super::list::{KeyPrefix, RequestInfo};
-use super::negotiate::negotiate;
+use super::negotiate::{JSON, negotiate};
 use super::pipeline::{self, Read};
 use super::public::metadata;
-use super::response::{ALLOW_READ_ONLY, json_response};
+use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
 use super::routes::{API_V1, Matched, resolve_pattern};
 use crate::api::app::AppState;
 use crate::catalogue;
@@ -130,5 +131,9 @@ async fn respond(
         View::Datasets => datasets::page(state, request, params, &key).await?,
         View::Practice(code) => practice::profile(state, request, code, &key).await?,
     };
-    Ok(json_response(StatusCode::OK, &body, rendering.indent))
+    // Tagged by the bytes: `stale` moves with the date as well as with imports.
+    let bytes = render(&body, rendering.indent);
+    let tag = conditional::of_body(JSON.media_type, &bytes);
+    let response = json_bytes_response(StatusCode::OK, bytes.into());
+    Ok(conditional::respond(request.headers, &tag, response))
 }
