@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Soak: a fixed rate at 70% of the measured peak over a mix of every data endpoint family with
+# distinct random queries (none answered from the response cache), beside 5,000 idle keep-alive
+# connections held open throughout. Prints the server's RSS, threads and open file descriptors
+# every minute, then the errors, statuses and latency percentiles of the run.
+#
+#   bench/soak.sh [minutes] [demo-db]
+#       minutes defaults to 10; demo-db reuses a national demo database (sqlite file) instead of
+#       building one (`haresign demo --no-serve --db sqlite://FILE`).
+#       Needs wrk, oha (`cargo install oha`) and sqlite3.
+#
+# Figures are printed, never asserted: this machine is shared and noisy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MINUTES="${1:-10}"
+REUSE="${2:-}"
+API=127.0.0.1:8096
+IDLE=5000
+WORK="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "soak: $1 is required ($2)" >&2; exit 1; }; }
+need wrk "apt-get install wrk"
+need oha "cargo install oha"
+need sqlite3 "apt-get install sqlite3"
+ulimit -n "$(ulimit -Hn)"
+
+cargo build --release --quiet --bin haresign
+BIN=./target/release/haresign
+if [ -n "$REUSE" ]; then
+  DBFILE="$REUSE"
+else
+  DBFILE="$WORK/soak.db"
+  echo "== building the national demo"
+  $BIN --db "sqlite://$DBFILE" demo --dir "$WORK/data" --no-serve | grep "Demo ready"
+fi
+DB="sqlite://$DBFILE"
+KEY=$($BIN --db "$DB" keys create --name soak --rate 1000000000/second 2>/dev/null)
+
+# The idle connections must outlive the run, and all of them come from one address.
+$BIN --db "$DB" serve --bind "$API" --idle-timeout "$((MINUTES + 2))m" \
+  --max-connections 20000 --max-connections-per-peer 0 2>"$WORK/serve.log" &
+SERVER=$!
+for _ in $(seq 1 200); do curl -sf -o /dev/null "http://$API/healthz" && break; sleep 0.05; done
+
+# A mix of every family: for each, 2,000 random practices (or PCNs, ICBs) with each one's query.
+MONTH=$(sqlite3 "$DBFILE" "SELECT max(month) FROM gp_appointments")
+OC_MONTH=$(sqlite3 "$DBFILE" "SELECT max(month) FROM online_consultations")
+CBT_MONTH=$(sqlite3 "$DBFILE" "SELECT max(month) FROM cloud_telephony")
+practices() { sqlite3 "$DBFILE" "SELECT ods_code FROM practices ORDER BY random() LIMIT 2000" | sed "s|^|$1|; s|\$|${2:-}|"; }
+{
+  practices "/api/v1/practices/?search="
+  practices "/api/v1/practices/" "/population/"
+  practices "/api/v1/list-sizes/?org="
+  practices "/api/v1/nwrs/?snapshot=$(sqlite3 "$DBFILE" "SELECT max(snapshot) FROM nwrs")&practice="
+  practices "/api/v1/qof/achievement/?year=2024/25&practice="
+  practices "/api/v1/qof/prevalence/?practice="
+  practices "/api/v1/gp-appointments/?month=$MONTH&practice="
+  practices "/api/v1/online-consultations/?month=$OC_MONTH&practice="
+  practices "/api/v1/cloud-telephony/?month=$CBT_MONTH&practice="
+  practices "/api/v1/pcn-des/?practice="
+  practices "/api/v1/gp-contract/values/?practice="
+  practices "/api/v1/gp-patient-survey/?practice="
+  practices "/api/v1/nhs-payments/practices/?practice="
+  sqlite3 "$DBFILE" "SELECT DISTINCT icb_code FROM pcns" | sed 's|^|/api/v1/pcns/?icb=|'
+  echo "/api/v1/qof/years/?"
+  echo "/api/v1/nwrs/snapshots/?"
+} | shuf >"$WORK/paths.txt"
+echo "$(wc -l <"$WORK/paths.txt") distinct queries"
+
+# wrk takes its paths from the environment, which bounds one variable to 128 KB: a sample.
+echo "== peak over the mix (wrk, 32 connections, 20 s, every request a cache miss)"
+PEAK=$(PATHS="$(shuf -n 1500 "$WORK/paths.txt" | tr '\n' ' ')" KEY="$KEY" UNIQUE=1 \
+  wrk -t2 -c32 -d20s -s bench/report.lua "http://$API" |
+  awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["rps"] }')
+RATE=$(echo "$PEAK * 0.7 / 1" | bc)
+echo "peak ${PEAK} req/s; soak rate ${RATE} req/s for ${MINUTES} min"
+
+echo "== $IDLE idle keep-alive connections"
+python3 - "$API" "$IDLE" "$WORK/idle.count" "$WORK/idle.stop" <<'PY' &
+import os, resource, socket, sys, time
+host, port = sys.argv[1].split(":")
+want, count_file, stop_file = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+held = []
+for _ in range(want):
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: soak\r\n\r\n")
+    s.recv(4096)
+    held.append(s)
+while not os.path.exists(stop_file):
+    open_now = 0
+    for s in held:
+        s.setblocking(False)
+        try:
+            open_now += s.recv(1) != b""
+        except BlockingIOError:
+            open_now += 1
+        except OSError:
+            pass
+    with open(count_file, "w") as f:
+        f.write(str(open_now))
+    time.sleep(5)
+PY
+IDLER=$!
+for _ in $(seq 1 120); do [ -s "$WORK/idle.count" ] && break; sleep 1; done
+echo "idle connections open: $(cat "$WORK/idle.count" 2>/dev/null || echo '?')"
+
+sample() { # label
+  local rss threads fds
+  rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$SERVER/status")
+  threads=$(awk '/Threads/ { print $2 }' "/proc/$SERVER/status")
+  fds=$(ls "/proc/$SERVER/fd" | wc -l)
+  printf "%-10s RSS %4d MB   threads %3d   open fds %5d   idle connections open %s\n" \
+    "$1" "$rss" "$threads" "$fds" "$(cat "$WORK/idle.count" 2>/dev/null || echo '?')"
+}
+
+echo "== soak: ${RATE} req/s for ${MINUTES} min"
+awk -v api="$API" '{ print "http://" api $0 (index($0, "?") ? "&" : "?") "nocache=" NR }' "$WORK/paths.txt" >"$WORK/urls.txt"
+sample "start"
+oha --no-tui -z "${MINUTES}m" -q "$RATE" -c 64 --latency-correction \
+  -H "Authorization: Bearer $KEY" --urls-from-file "$WORK/urls.txt" --output-format json >"$WORK/oha.json" &
+LOAD=$!
+for minute in $(seq 1 "$MINUTES"); do
+  sleep 60
+  sample "minute $minute"
+done
+wait "$LOAD"
+touch "$WORK/idle.stop"
+python3 - "$WORK/oha.json" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+pct = data["latencyPercentiles"]
+statuses = data["statusCodeDistribution"]
+errors = data.get("errorDistribution", {})
+print(f"soak: {data['summary']['requestsPerSec']:.0f} req/s, statuses {statuses}, errors {errors or 'none'}; "
+      f"p50 {pct['p50']*1000:.2f} ms, p99 {pct['p99']*1000:.2f} ms, p99.9 {pct['p99.9']*1000:.2f} ms "
+      f"(targets: no errors, p99 < 10 ms, RSS flat and < 100 MB)")
+PY
+wait "$IDLER" 2>/dev/null || true
+sample "end"
