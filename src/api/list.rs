@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use sea_query::{
     Alias, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement, SqliteQueryBuilder,
 };
@@ -26,7 +26,7 @@ use super::error::ApiError;
 use super::filters;
 use super::negotiate::{CSV, JSON, Renderer, Rendering, select};
 use super::pipeline::{self, Read};
-use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
+use super::response::{json_bytes_response, json_response, render};
 use super::routes::Resolved;
 use crate::api::app::AppState;
 use crate::catalogue;
@@ -51,15 +51,9 @@ pub struct RequestInfo<'a> {
 pub async fn serve(state: &AppState, route: &Resolved, request: &RequestInfo<'_>) -> Response {
     let params = QueryParams::parse(request.uri.query());
     let mut caller = None;
-    let mut response = match respond(state, route, request, &params, &mut caller).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    };
-    if let Some(prefix) = caller {
-        response.extensions_mut().insert(KeyPrefix(prefix));
-    }
+    let answer = respond(state, route, request, &params, &mut caller).await;
+    let mut response = pipeline::view_response(answer, caller);
     let headers = response.headers_mut();
-    headers.insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
     // DRF's `default_response_headers` for a view with more than one renderer.
     headers.insert(header::VARY, HeaderValue::from_static("Accept"));
     response

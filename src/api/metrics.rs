@@ -14,13 +14,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use sea_query::{Alias, Expr, ExprTrait, Func, Query};
 
 use super::app::AppState;
+use super::overview::datasets;
 use crate::catalogue;
 use crate::db::{Cell, Db};
-use crate::import::record::IMPORTS;
-use crate::schema::Kind;
 use crate::throttle::ThrottleCounts;
 
 /// Upper bounds of the latency buckets, in seconds: most answers take well under a
@@ -200,40 +198,17 @@ struct LastImport {
 
 /// Each dataset's latest successful import, read from the `imports` table at scrape time.
 async fn last_imports(db: &Db) -> Result<HashMap<&'static str, LastImport>, sqlx::Error> {
+    let runs = datasets::latest_runs(db).await?;
     let mut latest = HashMap::new();
     for dataset in catalogue::DATASETS {
-        let sources: Vec<&str> = dataset.sources.iter().map(|s| s.name).collect();
-        let succeeded = || {
-            Expr::col(Alias::new("status"))
-                .eq("succeeded")
-                .and(Expr::col(Alias::new("source")).is_in(sources.clone()))
-        };
-        // The files of one run share its start time.
-        let mut run = Query::select();
-        run.expr(Func::max(Expr::col(Alias::new("started_at"))))
-            .from(Alias::new(IMPORTS.name))
-            .and_where(succeeded());
-        let mut select = Query::select();
-        select
-            .expr(Func::max(Expr::col(Alias::new("finished_at"))))
-            // PostgreSQL sums bigints as numeric.
-            .expr(Expr::cust("CAST(SUM(row_count) AS BIGINT)"))
-            .from(Alias::new(IMPORTS.name))
-            .and_where(succeeded())
-            .and_where(Expr::col(Alias::new("started_at")).in_subquery(run));
-        let rows = db
-            .fetch_cells(&select, &[Kind::Timestamp, Kind::Integer])
-            .await?;
-        if let Some([Cell::Timestamp(finished), rows]) = rows.first().map(Vec::as_slice) {
-            let rows = match rows {
-                Cell::Int(n) => *n,
-                _ => 0,
-            };
+        let files = datasets::latest_run(dataset, &runs);
+        // As `datasets/` gives its time: the run's last file to finish.
+        if let Some(Cell::Timestamp(finished)) = files.last().map(|f| &f.finished) {
             latest.insert(
                 dataset.name,
                 LastImport {
                     finished: finished.timestamp_millis() as f64 / 1000.0,
-                    rows,
+                    rows: files.iter().map(|f| f.rows).sum(),
                 },
             );
         }

@@ -2,15 +2,30 @@
 //! the list views and the public ones agree on which error wins: negotiate (each view knows its
 //! renderers) → authenticate → permit → throttle → method → the view's own work.
 
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
 
 use super::auth::{Presented, parse_authorization};
 use super::error::ApiError;
-use super::list::RequestInfo;
+use super::list::{KeyPrefix, RequestInfo};
+use super::response::ALLOW_READ_ONLY;
 use crate::api::app::AppState;
 use crate::keys::ApiKey;
 use crate::schema::Endpoint;
 use crate::throttle::{ThrottleOutcome, client_ident};
+
+/// A view's answer (its error rendered as DRF does) with the headers every read-only DRF view
+/// sends, carrying the caller's key prefix for the access log.
+pub fn view_response(answer: Result<Response, ApiError>, caller: Option<String>) -> Response {
+    let mut response = answer.unwrap_or_else(IntoResponse::into_response);
+    if let Some(prefix) = caller {
+        response.extensions_mut().insert(KeyPrefix(prefix));
+    }
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
+    response
+}
 
 /// The key the request presents, if any; a malformed or unknown one is refused even where no
 /// key is needed, as DRF authenticates before it checks permissions.

@@ -43,12 +43,13 @@ struct Tally {
 }
 
 /// One file of an import run.
-struct Imported {
+pub(crate) struct Imported {
     run: i64,
     source: String,
     name: String,
     sha256: String,
-    finished: Cell,
+    pub(crate) finished: Cell,
+    pub(crate) rows: i64,
 }
 
 /// The page of datasets `params` asks for.
@@ -140,7 +141,9 @@ fn row(
 }
 
 /// The latest successful run among the dataset's sources: its time and files.
-fn last_import(dataset: &Dataset, imports: &[Imported]) -> Value {
+/// The files of the dataset's latest successful import run, in import order; empty if it has
+/// none. `imports` is what `latest_runs` read.
+pub(crate) fn latest_run<'i>(dataset: &Dataset, imports: &'i [Imported]) -> Vec<&'i Imported> {
     let sources = catalogue::sources_of(dataset);
     let ours = || {
         imports
@@ -148,9 +151,16 @@ fn last_import(dataset: &Dataset, imports: &[Imported]) -> Value {
             .filter(|i| sources.contains(&i.source.as_str()))
     };
     let Some(run) = ours().map(|i| i.run).max() else {
-        return Value::Null;
+        return Vec::new();
     };
-    let files: Vec<&Imported> = ours().filter(|i| i.run == run).collect();
+    ours().filter(|i| i.run == run).collect()
+}
+
+fn last_import(dataset: &Dataset, imports: &[Imported]) -> Value {
+    let files = latest_run(dataset, imports);
+    if files.is_empty() {
+        return Value::Null;
+    }
     let files_json: Vec<Value> = files
         .iter()
         .map(|f| json!({"name": f.name, "sha256": f.sha256}))
@@ -210,13 +220,14 @@ async fn tallies(db: &Db) -> Result<HashMap<(String, String), Tally>, sqlx::Erro
 }
 
 /// The files of every source's latest successful run, in the order they were given.
-async fn latest_runs(db: &Db) -> Result<Vec<Imported>, sqlx::Error> {
+/// The files of every source's latest successful import run.
+pub(crate) async fn latest_runs(db: &Db) -> Result<Vec<Imported>, sqlx::Error> {
     // Files imported before runs were recorded are each a run of their own.
     let run = "COALESCE(run_id, id)";
     let mut select = Query::select();
     select
         .expr(Expr::cust(run))
-        .columns(["source", "file_name", "sha256", "finished_at"].map(Alias::new))
+        .columns(["source", "file_name", "sha256", "finished_at", "row_count"].map(Alias::new))
         .from(Alias::new(IMPORTS.name))
         .and_where(Expr::col(Alias::new("status")).eq("succeeded"))
         .and_where(Expr::cust(format!(
@@ -230,6 +241,7 @@ async fn latest_runs(db: &Db) -> Result<Vec<Imported>, sqlx::Error> {
         Kind::Text,
         Kind::Text,
         Kind::Timestamp,
+        Kind::Integer,
     ];
     Ok(db
         .fetch_cells(&select, &kinds)
@@ -242,7 +254,8 @@ async fn latest_runs(db: &Db) -> Result<Vec<Imported>, sqlx::Error> {
                 Cell::Text(name),
                 Cell::Text(sha256),
                 finished,
-            ] = <[Cell; 5]>::try_from(row).ok()?
+                rows,
+            ] = <[Cell; 6]>::try_from(row).ok()?
             else {
                 return None;
             };
@@ -252,6 +265,10 @@ async fn latest_runs(db: &Db) -> Result<Vec<Imported>, sqlx::Error> {
                 name,
                 sha256,
                 finished,
+                rows: match rows {
+                    Cell::Int(n) => n,
+                    _ => 0,
+                },
             })
         })
         .collect())

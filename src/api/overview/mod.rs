@@ -7,17 +7,17 @@ pub mod datasets;
 pub mod period;
 pub mod practice;
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 
 use super::compat::querydict::QueryParams;
 use super::conditional;
 use super::error::ApiError;
-use super::list::{KeyPrefix, RequestInfo};
+use super::list::RequestInfo;
 use super::negotiate::{JSON, negotiate};
 use super::pipeline::{self, Read};
 use super::public::metadata;
-use super::response::{ALLOW_READ_ONLY, json_bytes_response, json_response, render};
+use super::response::{json_bytes_response, json_response, render};
 use super::routes::{API_V1, Matched, resolve_pattern};
 use crate::api::app::AppState;
 use crate::catalogue;
@@ -82,17 +82,8 @@ fn describe(view: &View) -> (&'static str, &'static str) {
 pub async fn serve(state: &AppState, route: &Route, request: &RequestInfo<'_>) -> Response {
     let params = QueryParams::parse(request.uri.query());
     let mut caller = None;
-    let mut response = match respond(state, route, request, &params, &mut caller).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    };
-    if let Some(prefix) = caller {
-        response.extensions_mut().insert(KeyPrefix(prefix));
-    }
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(ALLOW_READ_ONLY));
-    response
+    let answer = respond(state, route, request, &params, &mut caller).await;
+    pipeline::view_response(answer, caller)
 }
 
 async fn respond(
