@@ -48,7 +48,11 @@ for _ in $(seq 1 200); do curl -sf -o /dev/null "http://$API/healthz" && break; 
 MONTH=$(sqlite3 "$DBFILE" "SELECT max(month) FROM gp_appointments")
 OC_MONTH=$(sqlite3 "$DBFILE" "SELECT max(month) FROM online_consultations")
 CBT_MONTH=$(sqlite3 "$DBFILE" "SELECT max(month) FROM cloud_telephony")
-practices() { sqlite3 "$DBFILE" "SELECT ods_code FROM practices ORDER BY random() LIMIT 2000" | sed "s|^|$1|; s|\$|${2:-}|"; }
+# awk, not sed: the prefixes hold `&`, which a sed replacement reads as the matched text.
+practices() {
+  sqlite3 "$DBFILE" "SELECT ods_code FROM practices ORDER BY random() LIMIT 2000" |
+    awk -v before="$1" -v after="${2:-}" '{ print before $0 after }'
+}
 {
   practices "/api/v1/practices/?search="
   practices "/api/v1/practices/" "/population/"
