@@ -65,7 +65,11 @@ async fn send_postgres_batches(
     .await?;
     let fetch = format!("FETCH FORWARD {BATCH_ROWS} FROM batches");
     loop {
+        // Not kept either: the text is the same for every read, but its columns are those of
+        // this read's cursor, and a kept statement's columns would be those of the first read
+        // the connection ran, decoding another endpoint's rows by the wrong types.
         let rows = sqlx::query(AssertSqlSafe(fetch.clone()))
+            .persistent(false)
             .fetch_all(&mut *tx)
             .await?;
         let last = rows.len() < BATCH_ROWS;

@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use crate::common::{Backend, TestApp, TestResponse, results};
 
+const PAYMENTS: &str = "payments/nhspaymentsgp-24-25-prac-csv.csv";
+
 crate::trials! {
     each_backend: [
         a_download_holds_every_row_the_json_pages_hold,
@@ -15,6 +17,9 @@ crate::trials! {
         page_and_page_size_cut_a_download_as_they_cut_json,
         object_fields_spread_over_one_column_per_key,
         head_of_a_download_runs_no_query_and_sends_no_body,
+    ],
+    postgres: [
+        both_backends_write_the_same_bytes,
     ],
 }
 
@@ -305,4 +310,38 @@ async fn head_of_a_download_runs_no_query_and_sends_no_body(backend: Backend) {
             assert_eq!(head.header(name), get.header(name), "{name}");
         }
     });
+}
+
+/// The same imports downloaded from each backend are the same bytes: text needing quotes,
+/// integers, dates, floats, decimals and object columns, over several batches.
+async fn both_backends_write_the_same_bytes() {
+    let uris = [
+        format!("{MONTH}&format=csv"),
+        "/api/v1/pcn-des/?date=2024-06-30&format=csv".to_owned(),
+        "/api/v1/nhs-payments/practices/?year=2024/25&format=csv".to_owned(),
+    ];
+    let mut downloads = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = TestApp::new(backend).await;
+        many_appointments(&app).await;
+        pcn_des(&app).await;
+        app.import("payments", &[PAYMENTS]).await.expect("payments");
+        let mut bodies = Vec::new();
+        for uri in &uris {
+            let response = app.get(uri).await;
+            assert_eq!(response.status, 200, "{uri}: {}", response.text());
+            bodies.push(response.body);
+        }
+        app.finish().await;
+        downloads.push(bodies);
+    }
+    for ((uri, sqlite), postgres) in uris.iter().zip(&downloads[0]).zip(&downloads[1]) {
+        let differs = sqlite.iter().zip(postgres).position(|(a, b)| a != b);
+        assert!(
+            sqlite == postgres,
+            "{uri}: {} bytes from SQLite, {} from PostgreSQL, first differing at {differs:?}",
+            sqlite.len(),
+            postgres.len()
+        );
+    }
 }
