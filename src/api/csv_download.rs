@@ -175,9 +175,23 @@ impl Record {
     }
 }
 
-/// Whether a field holds a comma, a quote or a line break, the bytes that make it quoted.
+/// Whether a field holds a comma, a quote or a line break, the bytes that make it quoted:
+/// tested eight bytes at a time, as a byte at a time was two fifths of the time spent writing
+/// rows.
 fn needs_quotes(field: &[u8]) -> bool {
-    field
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Whether any byte of `word` is `byte`: a byte of `word ^ repeated` is then zero, and only
+    // a zero byte borrows into its high bit with nothing set there before.
+    let holds = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS != 0
+    };
+    let (words, rest) = field.as_chunks::<8>();
+    words.iter().any(|&word| {
+        let word = u64::from_ne_bytes(word);
+        holds(word, b',') || holds(word, b'"') || holds(word, b'\r') || holds(word, b'\n')
+    }) || rest
         .iter()
         .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
 }
@@ -389,6 +403,23 @@ mod tests {
     }
 
     proptest! {
+        /// Eight bytes at a time, the test finds the bytes a byte at a time would, at any
+        /// offset, and no others (those beside them in value included).
+        #[test]
+        fn fields_needing_quotes_are_found_at_any_offset(
+            mut field in prop::collection::vec(
+                prop::sample::select(b"a\x80\xff\x2b\x2d\x21\x23\x0c\x0e\x09\x0b".to_vec()),
+                0..40,
+            ),
+            at in any::<prop::sample::Index>(),
+            special in prop::option::of(prop::sample::select(b",\"\r\n".to_vec())),
+        ) {
+            if let Some(special) = special {
+                field.insert(at.index(field.len() + 1), special);
+            }
+            prop_assert_eq!(needs_quotes(&field), special.is_some());
+        }
+
         /// Any fields are written byte for byte as the `csv` crate writes them, including
         /// records of a single empty field and fields of only quotes or line breaks.
         #[test]
