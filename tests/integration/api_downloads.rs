@@ -2,8 +2,11 @@
 //! chosen by `?format=csv`, the `.csv` suffix or `Accept: text/csv`, with the API's usual
 //! errors and paging.
 
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{Method, Request};
+use http_body_util::BodyExt;
 use serde_json::Value;
+use tower::ServiceExt;
 
 use crate::common::{Backend, TestApp, TestResponse, results};
 
@@ -20,6 +23,9 @@ crate::trials! {
     ],
     postgres: [
         both_backends_write_the_same_bytes,
+    ],
+    current_thread: [
+        an_error_after_the_first_batch_cuts_the_body_short,
     ],
 }
 
@@ -344,4 +350,51 @@ async fn both_backends_write_the_same_bytes() {
             postgres.len()
         );
     }
+}
+
+/// A row that cannot be read once the first batch is sent cannot change the status: the body
+/// stops short with an error, which the client sees as an incomplete transfer, rather than
+/// ending as if every row had been sent.
+async fn an_error_after_the_first_batch_cuts_the_body_short() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    many_appointments(&app).await;
+    // Text that is not UTF-8, in the last row of the download.
+    let mut tx = app.db.begin().await.unwrap();
+    tx.execute_raw(
+        "UPDATE gp_appointments SET practice_name = CAST(X'FF' AS TEXT) WHERE rowid = \
+         (SELECT rowid FROM gp_appointments ORDER BY month DESC, practice_code DESC, \
+          hcp_type DESC, appt_mode DESC, national_category DESC, \
+          time_between_book_and_appt DESC, appt_status DESC LIMIT 1)",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let request = Request::builder()
+        .uri(format!("{MONTH}&format=csv"))
+        .header("host", "testserver")
+        .header("authorization", format!("Bearer {}", app.key))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut received = Vec::new();
+    let error = loop {
+        match body.frame().await {
+            Some(Ok(frame)) => received.extend_from_slice(frame.data_ref().unwrap()),
+            Some(Err(error)) => break error,
+            None => panic!(
+                "the body ended as if complete after {} bytes",
+                received.len()
+            ),
+        }
+    };
+    let text = String::from_utf8(received).unwrap();
+    assert!(text.starts_with("month,practice_code,"), "{error}");
+    assert!(
+        text.lines().count() > 1000,
+        "at least the first batch arrived"
+    );
+    assert!(text.ends_with("\r\n"), "whole batches arrived");
+    app.finish().await;
 }
