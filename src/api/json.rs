@@ -6,13 +6,14 @@
 //! those two code points and the float format need a custom [`Formatter`].
 
 use std::fmt::Write as _;
-use std::io;
+use std::io::{self, Write as _};
 
+use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter, Serializer};
 
 use crate::api::compat::python::{PyInt, parse_py_int};
-use crate::db::{Cell, format_decimal};
+use crate::db::{Cell, CellRef, format_decimal};
 
 /// Largest indent DRF accepts from `Accept: application/json; indent=N`.
 const MAX_INDENT: i64 = 8;
@@ -257,38 +258,62 @@ fn drf_timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(precision, true)
 }
 
-/// Appends a cell as its JSON value reads without the quotes of a string: a decimal's digits as
-/// written, a date in ISO form, a float as Python writes it; null (and a non-finite float,
+/// Appends a value as its JSON value reads without the quotes of a string: a decimal's digits
+/// as written, a date in ISO form, a float as Python writes it; null (and a non-finite float,
 /// which JSON writes as null) as nothing. An object is appended as its JSON text.
-pub fn write_plain(cell: &Cell, out: &mut String) {
+pub fn write_plain(cell: CellRef<'_>, out: &mut Vec<u8>) {
     match cell {
-        Cell::Null => {}
-        Cell::Int(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Cell::Float(v) if v.is_finite() => out.push_str(&python_repr(*v)),
-        Cell::Float(_) => {}
-        Cell::Text(v) => out.push_str(v),
-        Cell::Decimal(v, places) => out.push_str(&format_decimal(*v, *places)),
-        Cell::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
-        Cell::Date(d) => {
-            let _ = write!(out, "{d}");
-        }
-        Cell::Timestamp(t) => out.push_str(&drf_timestamp(t)),
-        Cell::Object(_) => out.push_str(&String::from_utf8_lossy(&to_drf_json(cell))),
+        CellRef::Null => {}
+        CellRef::Int(v) => out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+        CellRef::Float(v) if v.is_finite() => out.extend_from_slice(python_repr(v).as_bytes()),
+        CellRef::Float(_) => {}
+        CellRef::Text(v) => out.extend_from_slice(v.as_bytes()),
+        CellRef::Decimal(v, places) => out.extend_from_slice(format_decimal(v, places).as_bytes()),
+        CellRef::Bool(v) => out.extend_from_slice(if v { b"true" } else { b"false" }),
+        CellRef::Date(d) => write_date(d, out),
+        CellRef::Timestamp(t) => out.extend_from_slice(drf_timestamp(&t).as_bytes()),
+        // Parsed rather than copied, as `Cell`'s JSON is; text that is no JSON is as stored.
+        CellRef::Object(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) => out.extend_from_slice(&to_drf_json(&value)),
+            Err(_) => out.extend_from_slice(text.as_bytes()),
+        },
     }
+}
+
+/// A date as chrono's `Display` writes it (`%Y-%m-%d`), without the formatting machinery for
+/// the four-digit years of every stored date.
+fn write_date(date: NaiveDate, out: &mut Vec<u8>) {
+    if !(0..=9999).contains(&date.year()) {
+        let _ = write!(out, "{date}");
+        return;
+    }
+    let year = date.year().unsigned_abs();
+    let digit = |n: u32| b'0' + (n % 10) as u8;
+    let (month, day) = (date.month(), date.day());
+    out.extend_from_slice(&[
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        b'-',
+        digit(month / 10),
+        digit(month),
+        b'-',
+        digit(day / 10),
+        digit(day),
+    ]);
 }
 
 /// Appends a JSON value as `write_plain` appends a cell: a string unquoted, a number as Python's
 /// json module writes it, null as nothing, an array or object as its JSON text.
-pub fn write_plain_value(value: &serde_json::Value, out: &mut String) {
+pub fn write_plain_value(value: &serde_json::Value, out: &mut Vec<u8>) {
     use serde_json::Value;
     match value {
         Value::Null => {}
-        Value::String(s) => out.push_str(s),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::String(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Number(_) | Value::Array(_) | Value::Object(_) => {
-            out.push_str(&String::from_utf8_lossy(&to_drf_json(value)));
+            out.extend_from_slice(&to_drf_json(value));
         }
     }
 }
@@ -574,6 +599,15 @@ mod tests {
     }
 
     proptest! {
+        /// Dates are written as chrono writes them, years of other than four digits too.
+        #[test]
+        fn dates_are_written_as_chrono_writes_them(days in -1_000_000i64..4_000_000) {
+            let date = chrono::NaiveDate::from_ymd_opt(1, 1, 1).unwrap() + chrono::Duration::days(days);
+            let mut out = Vec::new();
+            write_plain(CellRef::Date(date), &mut out);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), date.to_string());
+        }
+
         /// The decimal text is the exact value: its digits, read as an integer, are `scaled`,
         /// with `places` of them after the point.
         #[test]

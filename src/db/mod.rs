@@ -9,13 +9,13 @@ mod object;
 mod sqlite_read;
 mod stream;
 
-pub use cell::{Cell, format_decimal};
+pub use cell::{Cell, CellRef, format_decimal};
 pub use ddl::search_index_name;
 pub use load::{Encoder, Field, FieldType, Loader, TableRow};
 pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};
 pub use object::{JsonObject, ObjectBuilder};
 use sqlite_read::ReadPool;
-pub use stream::{BATCH_ROWS, Batch, Batches};
+pub use stream::{BATCH_ROWS, Batch, Batches, RowWriter};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -173,22 +173,34 @@ impl Db {
     }
 
     /// Runs a select on a thread or task of its own and sends its rows in batches as the reader
-    /// takes them, with the time limit applying to each batch (see `ReadPool::stream` and
-    /// `stream::postgres_batches`). An error arrives as the last batch.
-    pub fn stream_cells(&self, select: &SelectStatement, kinds: &[Kind]) -> Batches {
+    /// takes them, each written by `writer` where it was read, with the time limit applying to
+    /// each batch (see `ReadPool::stream` and `stream::postgres_batches`). An error arrives as
+    /// the last batch.
+    pub fn stream_rows<W: RowWriter>(
+        &self,
+        select: &SelectStatement,
+        kinds: &[Kind],
+        mut writer: W,
+    ) -> Batches {
         let (sender, receiver) = mpsc::channel(stream::BATCHES_AHEAD);
         match self {
             Db::Sqlite {
                 reads: Some(reads), ..
-            } => reads.stream(select, kinds.to_vec(), sender),
+            } => reads.stream(select, kinds.to_vec(), writer, sender),
             // An in-memory database holds every row in memory already.
             Db::Sqlite { .. } => {
                 let (db, select, kinds) = (self.clone(), select.clone(), kinds.to_vec());
                 tokio::spawn(async move {
                     match db.fetch_cells(&select, &kinds).await {
                         Ok(rows) => {
-                            for batch in rows.chunks(BATCH_ROWS) {
-                                if sender.send(Ok(batch.to_vec())).await.is_err() {
+                            for chunk in rows.chunks(BATCH_ROWS) {
+                                let mut batch = Vec::new();
+                                let written = chunk
+                                    .iter()
+                                    .try_for_each(|cells| writer.write_cells(cells, &mut batch));
+                                let failed = written.is_err();
+                                let sent = sender.send(written.map(|()| batch)).await;
+                                if sent.is_err() || failed {
                                     break;
                                 }
                             }
@@ -206,6 +218,7 @@ impl Db {
                     sql,
                     values,
                     kinds.to_vec(),
+                    writer,
                     sender,
                 ));
             }

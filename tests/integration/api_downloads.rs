@@ -2,10 +2,15 @@
 //! chosen by `?format=csv`, the `.csv` suffix or `Accept: text/csv`, with the API's usual
 //! errors and paging.
 
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{Method, Request};
+use http_body_util::BodyExt;
 use serde_json::Value;
+use tower::ServiceExt;
 
 use crate::common::{Backend, TestApp, TestResponse, results};
+
+const PAYMENTS: &str = "payments/nhspaymentsgp-24-25-prac-csv.csv";
 
 crate::trials! {
     each_backend: [
@@ -15,6 +20,12 @@ crate::trials! {
         page_and_page_size_cut_a_download_as_they_cut_json,
         object_fields_spread_over_one_column_per_key,
         head_of_a_download_runs_no_query_and_sends_no_body,
+    ],
+    postgres: [
+        both_backends_write_the_same_bytes,
+    ],
+    current_thread: [
+        an_error_after_the_first_batch_cuts_the_body_short,
     ],
 }
 
@@ -305,4 +316,85 @@ async fn head_of_a_download_runs_no_query_and_sends_no_body(backend: Backend) {
             assert_eq!(head.header(name), get.header(name), "{name}");
         }
     });
+}
+
+/// The same imports downloaded from each backend are the same bytes: text needing quotes,
+/// integers, dates, floats, decimals and object columns, over several batches.
+async fn both_backends_write_the_same_bytes() {
+    let uris = [
+        format!("{MONTH}&format=csv"),
+        "/api/v1/pcn-des/?date=2024-06-30&format=csv".to_owned(),
+        "/api/v1/nhs-payments/practices/?year=2024/25&format=csv".to_owned(),
+    ];
+    let mut downloads = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = TestApp::new(backend).await;
+        many_appointments(&app).await;
+        pcn_des(&app).await;
+        app.import("payments", &[PAYMENTS]).await.expect("payments");
+        let mut bodies = Vec::new();
+        for uri in &uris {
+            let response = app.get(uri).await;
+            assert_eq!(response.status, 200, "{uri}: {}", response.text());
+            bodies.push(response.body);
+        }
+        app.finish().await;
+        downloads.push(bodies);
+    }
+    for ((uri, sqlite), postgres) in uris.iter().zip(&downloads[0]).zip(&downloads[1]) {
+        let differs = sqlite.iter().zip(postgres).position(|(a, b)| a != b);
+        assert!(
+            sqlite == postgres,
+            "{uri}: {} bytes from SQLite, {} from PostgreSQL, first differing at {differs:?}",
+            sqlite.len(),
+            postgres.len()
+        );
+    }
+}
+
+/// A row that cannot be read once the first batch is sent cannot change the status: the body
+/// stops short with an error, which the client sees as an incomplete transfer, rather than
+/// ending as if every row had been sent.
+async fn an_error_after_the_first_batch_cuts_the_body_short() {
+    let app = TestApp::new(Backend::Sqlite).await;
+    many_appointments(&app).await;
+    // Text that is not UTF-8, in the last row of the download.
+    let mut tx = app.db.begin().await.unwrap();
+    tx.execute_raw(
+        "UPDATE gp_appointments SET practice_name = CAST(X'FF' AS TEXT) WHERE rowid = \
+         (SELECT rowid FROM gp_appointments ORDER BY month DESC, practice_code DESC, \
+          hcp_type DESC, appt_mode DESC, national_category DESC, \
+          time_between_book_and_appt DESC, appt_status DESC LIMIT 1)",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let request = Request::builder()
+        .uri(format!("{MONTH}&format=csv"))
+        .header("host", "testserver")
+        .header("authorization", format!("Bearer {}", app.key))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut received = Vec::new();
+    let error = loop {
+        match body.frame().await {
+            Some(Ok(frame)) => received.extend_from_slice(frame.data_ref().unwrap()),
+            Some(Err(error)) => break error,
+            None => panic!(
+                "the body ended as if complete after {} bytes",
+                received.len()
+            ),
+        }
+    };
+    let text = String::from_utf8(received).unwrap();
+    assert!(text.starts_with("month,practice_code,"), "{error}");
+    assert!(
+        text.lines().count() > 1000,
+        "at least the first batch arrived"
+    );
+    assert!(text.ends_with("\r\n"), "whole batches arrived");
+    app.finish().await;
 }
