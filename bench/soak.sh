@@ -145,3 +145,23 @@ print(f"soak: {data['summary']['requestsPerSec']:.0f} req/s, statuses {statuses}
 PY
 wait "$IDLER" 2>/dev/null || true
 sample "end"
+
+echo "== server-side latency by endpoint (access log), slowest p99 first"
+python3 - "$WORK/serve.log" <<'PY2'
+import re, sys
+from collections import defaultdict
+line = re.compile(r"path=(\S+) status=(\d+) latency_ms=([\d.]+)")
+by_route = defaultdict(list)
+for text in open(sys.argv[1], errors="replace"):
+    m = line.search(text)
+    if m and "/api/v1/" in m.group(1):
+        route = re.sub(r"/[A-Z]\d{5}/", "/{ods_code}/", m.group(1).split("?")[0])
+        by_route[route].append(float(m.group(3)))
+rows = []
+for route, ms in by_route.items():
+    ms.sort()
+    pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
+    rows.append((pick(0.99), route, len(ms), pick(0.5), ms[-1]))
+for p99, route, n, p50, worst in sorted(rows, reverse=True):
+    print(f"{route:45s} {n:8d} requests  p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  max {worst:8.2f} ms")
+PY2
