@@ -88,7 +88,6 @@ pub static GP_APPOINTMENTS: Table = Table {
         &["practice_code", "month"],
         &["pcn_code", "month"],
         &["sub_icb_code", "month"],
-        &["supplier", "month"],
     ],
 };
 
