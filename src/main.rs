@@ -589,7 +589,18 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
             }
         }
     }
-    let db = connect(&url).await?;
+    // The demo checkpoints each import while it loads the next; it serves through a
+    // connection of its own.
+    let options = ConnectOptions {
+        deferred_checkpoints: true,
+        ..ConnectOptions::default()
+    };
+    let db = Db::connect_with(&url, &options)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&url)))?;
+    haresign::migrate(&db)
+        .await
+        .context("migrating the database")?;
     eprintln!(
         "Generating a synthetic England (scale {}) in {} ...",
         args.scale,
@@ -621,10 +632,10 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
     );
     println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/nwrs/snapshots/'");
     println!("  curl -H 'Authorization: Bearer {key}' '{base}/api/v1/qof/years/'");
+    db.close().await;
     if args.no_serve {
         return Ok(());
     }
     println!("\nServing on {base} (Ctrl-C to stop)");
-    db.close().await;
     serve(&url, &args.serve).await
 }

@@ -62,6 +62,10 @@ pub struct ConnectOptions {
     pub query_timeout: Option<Duration>,
     /// PostgreSQL `search_path` (used to isolate tests).
     pub schema: Option<String>,
+    /// SQLite: a commit leaves what it wrote in the write-ahead log until `Db::checkpoint`
+    /// copies it into the database, instead of copying it before the commit returns. A bulk
+    /// build then checkpoints one import while it loads the next.
+    pub deferred_checkpoints: bool,
 }
 
 impl Default for ConnectOptions {
@@ -70,6 +74,7 @@ impl Default for ConnectOptions {
             acquire_timeout: Duration::from_secs(10),
             query_timeout: None,
             schema: None,
+            deferred_checkpoints: false,
         }
     }
 }
@@ -109,13 +114,16 @@ impl Db {
                 .await?;
             Ok(Db::Postgres(pool))
         } else {
-            let options = SqliteConnectOptions::from_str(url)?
+            let mut options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-16384")
                 .pragma("temp_store", "memory");
+            if how.deferred_checkpoints {
+                options = options.pragma("wal_autocheckpoint", "0");
+            }
             let file = options.get_filename().to_path_buf();
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
@@ -361,6 +369,18 @@ impl Db {
                     .execute(pool)
                     .await?;
             }
+        }
+        Ok(())
+    }
+
+    /// SQLite: copies what the write-ahead log holds into the database, as far as no reader
+    /// still needs the log; it neither waits for nor blocks readers and writers (a `PASSIVE`
+    /// checkpoint). PostgreSQL checkpoints by itself.
+    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
+        if let Db::Sqlite { pool, .. } = self {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await?;
         }
         Ok(())
     }

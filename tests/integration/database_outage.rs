@@ -121,6 +121,7 @@ impl Node {
             acquire_timeout: Duration::from_millis(500),
             query_timeout: Some(query_timeout),
             schema: app.schema().map(str::to_owned),
+            ..ConnectOptions::default()
         };
         let db = Db::connect_with(&proxied, &options).await.unwrap();
         let settings = Settings {

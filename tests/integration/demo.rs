@@ -6,12 +6,13 @@ use sea_query::{Alias, Expr, ExprTrait, Query};
 
 use crate::common::{Backend, TestApp};
 use haresign::catalogue;
-use haresign::db::Cell;
+use haresign::db::{Cell, ConnectOptions, Db};
 use haresign::schema::{Endpoint, FilterKind, Shape};
 
 crate::trials! {
     current_thread: [
         a_small_demo_serves_rows_from_every_endpoint,
+        a_demo_with_deferred_checkpoints_leaves_every_page_in_the_database_file,
     ],
 }
 
@@ -102,4 +103,36 @@ async fn a_small_demo_serves_rows_from_every_endpoint() {
         }
     }
     app.finish().await;
+}
+
+/// The demo's imports leave the write-ahead log to checkpoints that run behind them; when the
+/// build returns, the database file itself holds every page.
+async fn a_demo_with_deferred_checkpoints_leaves_every_page_in_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.db");
+    let options = ConnectOptions {
+        deferred_checkpoints: true,
+        ..ConnectOptions::default()
+    };
+    let db = Db::connect_with(&format!("sqlite://{}", file.display()), &options)
+        .await
+        .unwrap();
+    haresign::migrate(&db).await.unwrap();
+    haresign::demo::build::build(&db, &dir.path().join("files"), SEED, SCALE, false)
+        .await
+        .unwrap();
+    let Db::Sqlite { pool, .. } = &db else {
+        unreachable!("a sqlite:// URL")
+    };
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let on_disk = std::fs::metadata(&file).unwrap().len();
+    assert_eq!(on_disk, u64::try_from(pages * page_size).unwrap());
+    db.close().await;
 }
