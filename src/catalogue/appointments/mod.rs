@@ -88,6 +88,7 @@ pub static GP_APPOINTMENTS: Table = Table {
         &["practice_code", "month"],
         &["pcn_code", "month"],
         &["sub_icb_code", "month"],
+        &["supplier", "month"],
     ],
 };
 
