@@ -25,6 +25,9 @@ crate::trials! {
     postgres: [
         an_import_refreshes_the_statistics_of_the_tables_it_wrote,
     ],
+    current_thread: [
+        an_import_on_sqlite_analyses_the_tables_it_wrote,
+    ],
 }
 
 async fn count(app: &TestApp) -> i64 {
@@ -426,5 +429,28 @@ async fn an_import_refreshes_the_statistics_of_the_tables_it_wrote() {
         assert_eq!(read(reltuples("ods_practices")).await, Some(8));
         // The served table its derivation rebuilt, too.
         assert!(read(reltuples("practices")).await.unwrap_or(-1) >= 0);
+    });
+}
+
+async fn an_import_on_sqlite_analyses_the_tables_it_wrote() {
+    with_app!(Backend::Sqlite, |app| {
+        let read = |sql: &'static str| {
+            let db = app.db.clone();
+            async move {
+                let mut select = Query::select();
+                select.expr(Expr::cust(format!("({sql})")));
+                db.fetch_i64(&select).await.unwrap()
+            }
+        };
+        // SQLite keeps what `ANALYZE` finds in `sqlite_stat1`, made by the first `ANALYZE`.
+        let statistics =
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_stat1'";
+        assert_eq!(read(statistics).await, Some(0));
+        app.import("epraccur", &["api/epraccur.csv"]).await.unwrap();
+        let ods = "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'ods_practices'";
+        assert!(read(ods).await > Some(0));
+        // The served table its derivation rebuilt, too.
+        let served = "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'practices'";
+        assert!(read(served).await > Some(0));
     });
 }
