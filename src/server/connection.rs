@@ -386,7 +386,8 @@ impl Lifecycle {
     where
         C: Future<Output = Result<(), hyper::Error>>,
     {
-        if self.draining {
+        let mut shutting_down = self.draining;
+        if shutting_down {
             graceful_shutdown(&mut connection);
         }
         loop {
@@ -417,7 +418,8 @@ impl Lifecycle {
                     self.draining = true;
                 }
             }
-            if self.draining {
+            if self.draining && !shutting_down {
+                shutting_down = true;
                 graceful_shutdown(&mut connection);
             }
         }
