@@ -31,15 +31,8 @@ const CARERS: &str = "gp_contract/CGPCMI01 Unpaid Carers Q1 2025-26.csv";
 const BROKEN: &str = "gp_contract/broken/Core GP Contract Q3 2023-24.csv";
 
 async fn ods(app: &TestApp) {
-    app.import("epraccur", &["api/epraccur.csv"])
-        .await
-        .expect("epraccur");
-    app.import("epcn", &["api/epcncorepartnerdetails.csv"])
-        .await
-        .expect("epcn");
-    app.import("registrations", &["api/gp-reg-pat-prac-map.csv"])
-        .await
-        .expect("registrations");
+    app.import_ods().await;
+    app.import_registrations(false).await;
 }
 
 async fn loaded(app: &TestApp) {

@@ -19,17 +19,7 @@ async fn loaded(app: &TestApp) {
     app.import("epraccur", &["api/epraccur.csv"])
         .await
         .expect("epraccur");
-    app.import(
-        "registrations",
-        &[
-            "api/gp-reg-pat-prac-map.csv",
-            "api/gp-reg-pat-prac-quin-age-2025-03.csv",
-            "api/gp-reg-pat-prac-quin-age-2025-04.csv",
-            "api/gp-reg-pat-prac-quin-age-2025-05.csv",
-        ],
-    )
-    .await
-    .expect("registrations");
+    app.import_registrations(true).await;
 }
 
 /// `(org_type, org_code)` of every row on the page.

@@ -35,23 +35,8 @@ const QOF_2425: [&str; 3] = [
 const PAYMENTS: &str = "payments/nhspaymentsgp-24-25-prac-csv.csv";
 
 async fn organisations(app: &TestApp) {
-    app.import("epraccur", &["api/epraccur.csv"])
-        .await
-        .expect("epraccur");
-    app.import("epcn", &["api/epcncorepartnerdetails.csv"])
-        .await
-        .expect("epcn");
-    app.import(
-        "registrations",
-        &[
-            "api/gp-reg-pat-prac-map.csv",
-            "api/gp-reg-pat-prac-quin-age-2025-03.csv",
-            "api/gp-reg-pat-prac-quin-age-2025-04.csv",
-            "api/gp-reg-pat-prac-quin-age-2025-05.csv",
-        ],
-    )
-    .await
-    .expect("registrations");
+    app.import_ods().await;
+    app.import_registrations(true).await;
 }
 
 async fn loaded(app: &TestApp) {

@@ -30,15 +30,8 @@ const LD_DECLINED: &str = "PCA Count (Rule 1: LDHCDEC_DAT)";
 const LD_UNSUITABLE: &str = "PCA Count (Rule 2: LDHCUNS_DAT)";
 
 async fn ods(app: &TestApp) {
-    app.import("epraccur", &["api/epraccur.csv"])
-        .await
-        .expect("epraccur");
-    app.import("epcn", &["api/epcncorepartnerdetails.csv"])
-        .await
-        .expect("epcn");
-    app.import("registrations", &["api/gp-reg-pat-prac-map.csv"])
-        .await
-        .expect("registrations");
+    app.import_ods().await;
+    app.import_registrations(false).await;
 }
 
 async fn loaded(app: &TestApp) {

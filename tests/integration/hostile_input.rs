@@ -25,12 +25,7 @@ crate::trials! {
 }
 
 async fn loaded(app: &TestApp) {
-    app.import("epraccur", &["api/epraccur.csv"])
-        .await
-        .expect("epraccur");
-    app.import("epcn", &["api/epcncorepartnerdetails.csv"])
-        .await
-        .expect("epcn");
+    app.import_ods().await;
 }
 
 fn status_and_body(response: &TestResponse) -> (u16, Value) {

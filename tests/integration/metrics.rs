@@ -58,12 +58,7 @@ async fn metrics_count_requests_by_route_and_status_and_give_each_datasets_last_
             None,
             "nothing imported yet:\n{before}"
         );
-        app.import("epraccur", &["api/epraccur.csv"])
-            .await
-            .expect("epraccur");
-        app.import("epcn", &["api/epcncorepartnerdetails.csv"])
-            .await
-            .expect("epcn");
+        app.import_ods().await;
         for _ in 0..3 {
             assert_eq!(app.get("/api/v1/pcns/").await.status, 200);
         }

@@ -221,6 +221,32 @@ impl TestApp {
         self.import_with_options(source, files, &[]).await
     }
 
+    /// The ODS practice and PCN fixtures, from which the other datasets take their geography.
+    pub async fn import_ods(&self) {
+        self.import("epraccur", &["api/epraccur.csv"])
+            .await
+            .expect("epraccur");
+        self.import("epcn", &["api/epcncorepartnerdetails.csv"])
+            .await
+            .expect("epcn");
+    }
+
+    /// The registrations practice-to-PCN map and, with `list_sizes`, three months of list sizes
+    /// (March to May 2025).
+    pub async fn import_registrations(&self, list_sizes: bool) {
+        let mut files = vec!["api/gp-reg-pat-prac-map.csv"];
+        if list_sizes {
+            files.extend([
+                "api/gp-reg-pat-prac-quin-age-2025-03.csv",
+                "api/gp-reg-pat-prac-quin-age-2025-04.csv",
+                "api/gp-reg-pat-prac-quin-age-2025-05.csv",
+            ]);
+        }
+        self.import("registrations", &files)
+            .await
+            .expect("registrations");
+    }
+
     /// `import` with `--option name=value`s.
     pub async fn import_with_options(
         &self,
