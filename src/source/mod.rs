@@ -10,6 +10,7 @@
 //! - otherwise the whole file is ISO-8859-1, where every byte is one character (older NHS files
 //!   write `£` as the single byte 0xA3).
 
+pub mod csv_reader;
 pub mod dates;
 pub mod error;
 pub mod financial_year;
@@ -27,6 +28,8 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
+pub use csv_reader::CsvReader;
+use csv_reader::CsvRecord;
 use dates::parse_source_date;
 use error::ImportError;
 
@@ -191,22 +194,22 @@ impl SourceFile {
         }
     }
 
-    /// A CSV reader over `reader()`, configured as every source needs (see `csv_builder`).
-    pub fn csv_reader(&self) -> Result<csv::Reader<Box<dyn Read + Send>>, ImportError> {
+    /// A CSV reader over `reader()`, reading records as every source needs (see `CsvReader`).
+    pub fn csv_reader(&self) -> Result<CsvReader<Box<dyn Read + Send>>, ImportError> {
         if self.is_xlsx() {
             return Err(ImportError::unrecognised(
                 &self.to_string(),
                 "expected a CSV file, found an xlsx workbook",
             ));
         }
-        Ok(csv_builder().from_reader(self.reader()?))
+        Ok(CsvReader::new(self.reader()?))
     }
 
     /// A CSV reader positioned after the first row, with that row as published; `Empty` for a
     /// file without rows.
     pub fn csv_with_first_row(
         &self,
-    ) -> Result<(csv::StringRecord, csv::Reader<Box<dyn Read + Send>>), ImportError> {
+    ) -> Result<(csv::StringRecord, CsvReader<Box<dyn Read + Send>>), ImportError> {
         let file = self.to_string();
         let mut reader = self.csv_reader()?;
         let mut first = csv::StringRecord::new();
@@ -222,7 +225,7 @@ impl SourceFile {
     /// A CSV reader positioned after the header row, with that row as a `Header`.
     pub fn csv_with_header(
         &self,
-    ) -> Result<(Header, csv::Reader<Box<dyn Read + Send>>), ImportError> {
+    ) -> Result<(Header, CsvReader<Box<dyn Read + Send>>), ImportError> {
         let (first, reader) = self.csv_with_first_row()?;
         Ok((Header::new(self.to_string(), first.iter()), reader))
     }
@@ -232,7 +235,7 @@ impl SourceFile {
     /// allocated; the header is still decoded for lookups by name.
     pub fn byte_csv_with_header(
         &self,
-    ) -> Result<(Header, csv::Reader<Box<dyn Read + Send>>), ImportError> {
+    ) -> Result<(Header, CsvReader<Box<dyn Read + Send>>), ImportError> {
         let file = self.to_string();
         let mut reader = self.csv_reader()?;
         let mut first = csv::ByteRecord::new();
@@ -522,58 +525,40 @@ impl<R: Read> Read for TextDecoder<R> {
     }
 }
 
-/// The CSV settings every source needs: quote-aware, fields trimmed, rows of any length (readers
-/// check lengths themselves, to report them with the file and line), and no header handling (the
-/// readers look at the first row themselves, since some files have no header).
-///
-/// Records end at `\n` only: with the default CRLF terminator the csv crate reports every record
-/// of a CRLF file one line too early. The `\r` left at the end of the last field is removed by
-/// trimming, which is why trimming must stay on.
-pub fn csv_builder() -> csv::ReaderBuilder {
-    let mut builder = csv::ReaderBuilder::new();
-    builder
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .terminator(csv::Terminator::Any(b'\n'));
-    builder
+/// Calls `each` with every non-blank record of `reader` and its line number; read failures
+/// name `file`. The CSV is parsed on a thread of its own, a batch of records ahead, so that
+/// parsing overlaps what `each` does with them; the batches' records are reused, so no row is
+/// allocated.
+pub fn for_each_record<R: Read + Send>(
+    reader: &mut CsvReader<R>,
+    file: &str,
+    each: impl FnMut(&csv::StringRecord, u64) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    parse_ahead(reader, file, each)
 }
 
-/// Calls `each` with every non-blank record of `reader` and its line number, reusing one
-/// record buffer; read failures name `file`.
-pub fn for_each_record<R: Read>(
-    reader: &mut csv::Reader<R>,
+/// `for_each_record` over byte records, for files of millions of rows: fields as trimmed
+/// bytes, never checked as UTF-8.
+pub fn for_each_byte_record<R: Read + Send>(
+    reader: &mut CsvReader<R>,
     file: &str,
-    mut each: impl FnMut(&csv::StringRecord, u64) -> Result<(), ImportError>,
+    each: impl FnMut(&csv::ByteRecord, u64) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
-    let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| ImportError::from_csv(file, e))?
-    {
-        if is_blank(&record) {
-            continue;
-        }
-        each(&record, line_of(&record))?;
-    }
-    Ok(())
+    parse_ahead(reader, file, each)
 }
 
 /// Records per batch handed from the thread that parses the CSV to the one that uses them.
 const RECORD_BATCH: usize = 1024;
 
-/// `for_each_record` over byte records, for files of millions of rows: fields as trimmed
-/// bytes (the reader is built by `csv_builder`), blank rows skipped. The CSV is parsed on a
-/// thread of its own, a batch of records ahead, so that parsing overlaps what `each` does
-/// with them; the batches' records are reused, so no row is allocated.
-pub fn for_each_byte_record<R: Read + Send>(
-    reader: &mut csv::Reader<R>,
+fn parse_ahead<R: Read + Send, T: CsvRecord>(
+    reader: &mut CsvReader<R>,
     file: &str,
-    mut each: impl FnMut(&csv::ByteRecord, u64) -> Result<(), ImportError>,
+    mut each: impl FnMut(&T, u64) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
-    type Batch = Vec<csv::ByteRecord>;
-    let (parsed, to_use) = std::sync::mpsc::sync_channel::<Result<(Batch, usize), ImportError>>(2);
-    let (used, to_refill) = std::sync::mpsc::channel::<Batch>();
+    type Batch<T> = Vec<T>;
+    let (parsed, to_use) =
+        std::sync::mpsc::sync_channel::<Result<(Batch<T>, usize), ImportError>>(2);
+    let (used, to_refill) = std::sync::mpsc::channel::<Batch<T>>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             loop {
@@ -582,10 +567,10 @@ pub fn for_each_byte_record<R: Read + Send>(
                 let mut ended = false;
                 while filled < RECORD_BATCH {
                     if filled == batch.len() {
-                        batch.push(csv::ByteRecord::new());
+                        batch.push(T::default());
                     }
-                    match reader.read_byte_record(&mut batch[filled]) {
-                        Ok(true) if batch[filled].iter().all(<[u8]>::is_empty) => {}
+                    match T::read(reader, &mut batch[filled]) {
+                        Ok(true) if batch[filled].is_blank() => {}
                         Ok(true) => filled += 1,
                         Ok(false) => {
                             ended = true;
@@ -606,7 +591,7 @@ pub fn for_each_byte_record<R: Read + Send>(
         for batch in to_use {
             let (batch, filled) = batch?;
             for record in &batch[..filled] {
-                each(record, record.position().map_or(0, csv::Position::line))?;
+                each(record, record.line())?;
             }
             let _ = used.send(batch);
         }
@@ -616,7 +601,7 @@ pub fn for_each_byte_record<R: Read + Send>(
 
 /// The 1-based line a record starts on, for messages.
 pub fn line_of(record: &csv::StringRecord) -> u64 {
-    record.position().map_or(0, csv::Position::line)
+    CsvRecord::line(record)
 }
 
 /// A `BadValue` unless `record` has exactly `expected` fields.
@@ -640,7 +625,7 @@ pub fn check_field_count(
 
 /// True for a row with no content, such as the `,,,,` lines some exports end with.
 pub fn is_blank(record: &csv::StringRecord) -> bool {
-    record.iter().all(str::is_empty)
+    CsvRecord::is_blank(record)
 }
 
 /// A header row, looked up by column name ignoring case and runs of whitespace (xlsx headers
@@ -765,7 +750,7 @@ mod tests {
     #[test]
     fn byte_records_arrive_in_order_with_their_lines_across_batches() {
         let csv = rows(3 * RECORD_BATCH + 7);
-        let mut reader = csv_builder().from_reader(csv.as_slice());
+        let mut reader = CsvReader::new(csv.as_slice());
         let mut seen = Vec::new();
         for_each_byte_record(&mut reader, "f.csv", |record, line| {
             seen.push((String::from_utf8(record[0].to_vec()).unwrap(), line));
@@ -783,7 +768,7 @@ mod tests {
     #[test]
     fn an_error_of_the_user_stops_the_reading() {
         let csv = rows(5 * RECORD_BATCH);
-        let mut reader = csv_builder().from_reader(csv.as_slice());
+        let mut reader = CsvReader::new(csv.as_slice());
         let mut calls = 0;
         let result = for_each_byte_record(&mut reader, "f.csv", |_, line| {
             calls += 1;
@@ -804,7 +789,7 @@ mod tests {
         let mut csv = rows(RECORD_BATCH + 10);
         csv.extend_from_slice(b"1,\xff\xfe");
         let failing = csv.as_slice().chain(FailingRead);
-        let mut reader = csv_builder().from_reader(failing);
+        let mut reader = CsvReader::new(failing);
         let mut calls = 0;
         let result = for_each_byte_record(&mut reader, "f.csv", |_, _| {
             calls += 1;
@@ -1028,9 +1013,8 @@ mod tests {
     #[test]
     fn csv_records_of_crlf_files_have_their_own_line_numbers() {
         let data = "\"A\",\"B\"\r\n\"multi\r\nline\",\"\"\r\n\r\nx , y \r\n";
-        let records: Vec<csv::StringRecord> = csv_builder()
-            .from_reader(data.as_bytes())
-            .into_records()
+        let records: Vec<csv::StringRecord> = CsvReader::new(data.as_bytes())
+            .records()
             .map(Result::unwrap)
             .collect();
         let summary: Vec<(u64, Vec<&str>)> = records

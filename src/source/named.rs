@@ -6,7 +6,7 @@
 use std::io::Read;
 
 use super::error::ImportError;
-use super::{Header, SourceFile, check_field_count, is_blank, line_of};
+use super::{CsvReader, Header, SourceFile, check_field_count, is_blank, line_of};
 
 /// Whether a file must have a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub fn name_in<F: FieldIndex>(columns: Columns<F>, field: F) -> &'static str {
 /// A file's records, with each field's cell looked up by the column the table names for it.
 pub struct NamedRecords {
     file: String,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: CsvReader<Box<dyn Read + Send>>,
     record: csv::StringRecord,
     /// Where each field is in the header, by field index, if it is there.
     at: Vec<Option<usize>>,
@@ -48,7 +48,7 @@ impl NamedRecords {
     pub fn new<F: FieldIndex>(
         file: &SourceFile,
         header: &Header,
-        reader: csv::Reader<Box<dyn Read + Send>>,
+        reader: CsvReader<Box<dyn Read + Send>>,
         columns: Columns<F>,
     ) -> Result<Self, ImportError> {
         let missing: Vec<String> = columns

@@ -11,7 +11,7 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::source::dates::{month_number, parse_source_date};
 use crate::source::error::ImportError;
-use crate::source::{Header, SourceFile, code, is_blank, line_of, single_spaced, text};
+use crate::source::{CsvReader, Header, SourceFile, code, is_blank, line_of, single_spaced, text};
 
 /// The crosstab's columns in the published order (checked against the November 2025 file);
 /// `APPT_STATUS` is absent from the December 2022 and January 2023 releases.
@@ -194,7 +194,7 @@ impl Appointment {
 /// Reads a crosstab row by row, one record buffer reused.
 pub struct Crosstab {
     file: String,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: CsvReader<Box<dyn Read + Send>>,
     record: csv::StringRecord,
     width: usize,
     at: [usize; 13],

@@ -23,7 +23,7 @@ use std::io::Read;
 use crate::db::JsonObject;
 use crate::source::error::ImportError;
 use crate::source::values::whole_count;
-use crate::source::{SourceFile, code, line_of, text};
+use crate::source::{CsvReader, SourceFile, code, line_of, text};
 
 /// The header scheme of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,7 +357,7 @@ enum Target {
 /// The rows of one file, read as they are iterated.
 pub struct Rows {
     file: String,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: CsvReader<Box<dyn Read + Send>>,
     record: csv::StringRecord,
     targets: Vec<Target>,
     /// Each column's name as published (trimmed), for `measures` and messages.

@@ -22,7 +22,7 @@ use crate::db::{JsonObject, format_decimal};
 use crate::source::error::ImportError;
 use crate::source::financial_year::FinancialYear;
 use crate::source::values::hundredths;
-use crate::source::{SourceFile, code, is_blank, line_of, single_spaced, text};
+use crate::source::{CsvReader, SourceFile, code, is_blank, line_of, single_spaced, text};
 
 /// What a file holds, told by its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,7 +341,7 @@ enum Target {
 pub struct Rows {
     file: String,
     kind: Kind,
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: CsvReader<Box<dyn Read + Send>>,
     record: csv::StringRecord,
     targets: Vec<Target>,
     /// The published name of each column, for messages.

@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use crate::source::error::ImportError;
 use crate::source::financial_year::FinancialYear;
 use crate::source::values::scaled;
-use crate::source::{Header, csv_builder, date, line_of};
+use crate::source::{CsvReader, Header, date, line_of};
 
 /// The settings built into the binary.
 const BUILT_IN: &str = include_str!("../../../config/qof_years.csv");
@@ -71,7 +71,7 @@ fn read(path: Option<std::ffi::OsString>) -> Result<BTreeMap<String, YearSetting
 
 /// Reads a settings file; `label` names it in errors.
 pub fn parse(label: &str, text: &str) -> Result<BTreeMap<String, YearSettings>, ImportError> {
-    let mut reader = csv_builder().from_reader(text.as_bytes());
+    let mut reader = CsvReader::new(text.as_bytes());
     let mut records = reader.records();
     let Some(first) = records.next() else {
         return Err(ImportError::Empty {
