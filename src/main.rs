@@ -589,10 +589,10 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
             }
         }
     }
-    // The demo checkpoints each import while it loads the next; it serves through a
-    // connection of its own.
+    // Built in one go and rebuilt on failure, the demo's database is written without a
+    // write-ahead log; it serves through a connection of its own, which turns the log on.
     let options = ConnectOptions {
-        deferred_checkpoints: true,
+        bulk_build: true,
         ..ConnectOptions::default()
     };
     let db = Db::connect_with(&url, &options)

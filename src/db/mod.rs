@@ -62,10 +62,14 @@ pub struct ConnectOptions {
     pub query_timeout: Option<Duration>,
     /// PostgreSQL `search_path` (used to isolate tests).
     pub schema: Option<String>,
-    /// SQLite: a commit leaves what it wrote in the write-ahead log until `Db::checkpoint`
-    /// copies it into the database, instead of copying it before the commit returns. A bulk
-    /// build then checkpoints one import while it loads the next.
-    pub deferred_checkpoints: bool,
+    /// SQLite: the database is being built from nothing by this process alone, and is built
+    /// again if that fails (the demo). Transactions then keep a rollback journal and never
+    /// sync: each page is written once, into the database file, where the write-ahead log has
+    /// it written twice (into the log, then back by a checkpoint), and no commit waits for the
+    /// disk. A machine that stops mid-build can leave the file damaged, which the next build
+    /// replaces. Connecting without it returns the file to write-ahead logging, under which
+    /// readers never wait for an import.
+    pub bulk_build: bool,
 }
 
 impl Default for ConnectOptions {
@@ -74,7 +78,7 @@ impl Default for ConnectOptions {
             acquire_timeout: Duration::from_secs(10),
             query_timeout: None,
             schema: None,
-            deferred_checkpoints: false,
+            bulk_build: false,
         }
     }
 }
@@ -114,16 +118,18 @@ impl Db {
                 .await?;
             Ok(Db::Postgres(pool))
         } else {
-            let mut options = SqliteConnectOptions::from_str(url)?
+            let (journal, sync) = if how.bulk_build {
+                (SqliteJournalMode::Truncate, SqliteSynchronous::Off)
+            } else {
+                (SqliteJournalMode::Wal, SqliteSynchronous::Normal)
+            };
+            let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .journal_mode(journal)
+                .synchronous(sync)
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-16384")
                 .pragma("temp_store", "memory");
-            if how.deferred_checkpoints {
-                options = options.pragma("wal_autocheckpoint", "0");
-            }
             let file = options.get_filename().to_path_buf();
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
@@ -389,18 +395,6 @@ impl Db {
                     .execute(&mut *conn)
                     .await?;
             }
-        }
-        Ok(())
-    }
-
-    /// SQLite: copies what the write-ahead log holds into the database, as far as no reader
-    /// still needs the log; it neither waits for nor blocks readers and writers (a `PASSIVE`
-    /// checkpoint). PostgreSQL checkpoints by itself.
-    pub async fn checkpoint(&self) -> Result<(), sqlx::Error> {
-        if let Db::Sqlite { pool, .. } = self {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(pool)
-                .await?;
         }
         Ok(())
     }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use crate::catalogue;
 use crate::db::Db;
@@ -37,49 +36,6 @@ pub enum DemoError {
         source_name: &'static str,
         error: ImportError,
     },
-    #[error("checkpointing the database: {0}")]
-    Checkpoint(#[from] sqlx::Error),
-}
-
-/// The write-ahead log copied into the database behind the imports: one checkpoint runs at a
-/// time, on a connection of its own, while the next import loads (`ConnectOptions::
-/// deferred_checkpoints`).
-#[derive(Default)]
-struct Checkpoints {
-    running: Option<JoinHandle<Result<(), sqlx::Error>>>,
-    /// An import committed after the running checkpoint began.
-    behind: bool,
-}
-
-impl Checkpoints {
-    /// After an import: a checkpoint starts unless one is running, which leaves the rest to the
-    /// next.
-    async fn start(&mut self, db: &Db) -> Result<(), DemoError> {
-        match self.running.take() {
-            Some(running) if !running.is_finished() => {
-                self.running = Some(running);
-                self.behind = true;
-                return Ok(());
-            }
-            Some(finished) => finished.await.expect("a checkpoint does not panic")?,
-            None => {}
-        }
-        let db = db.clone();
-        self.running = Some(tokio::spawn(async move { db.checkpoint().await }));
-        self.behind = false;
-        Ok(())
-    }
-
-    /// Waits for the running checkpoint, then checkpoints what is left.
-    async fn finish(mut self, db: &Db) -> Result<(), DemoError> {
-        if let Some(running) = self.running.take() {
-            running.await.expect("a checkpoint does not panic")?;
-        }
-        if self.behind {
-            db.checkpoint().await?;
-        }
-        Ok(())
-    }
 }
 
 /// Writes the demo files under `dir` and imports them into `db` (already migrated). Each
@@ -115,7 +71,6 @@ pub async fn build(
     };
     let mut rows = 0;
     let mut files = 0;
-    let mut checkpoints = Checkpoints::default();
     let imported = async {
         while let Some((source, paths)) = to_import.recv().await {
             let paths = paths?;
@@ -125,13 +80,12 @@ pub async fn build(
                     source_name: source.name,
                     error,
                 })?;
-            checkpoints.start(db).await?;
             files += paths.len();
             if let Outcome::Imported { rows: n, .. } = outcome {
                 rows += n;
             }
         }
-        checkpoints.finish(db).await
+        Ok::<(), DemoError>(())
     }
     .await;
     // Stops the writer at its next publication if an import failed.
