@@ -297,7 +297,12 @@ fn main() -> Result<()> {
 }
 
 async fn connect(url: &str) -> Result<Db> {
-    let db = Db::connect(url)
+    connect_with(url, &ConnectOptions::default()).await
+}
+
+/// `connect` with options for the pool.
+async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Db> {
+    let db = Db::connect_with(url, options)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))?;
     haresign::migrate(&db)
@@ -595,12 +600,7 @@ async fn demo(db_url: Option<String>, args: DemoArgs) -> Result<()> {
         bulk_build: true,
         ..ConnectOptions::default()
     };
-    let db = Db::connect_with(&url, &options)
-        .await
-        .with_context(|| format!("connecting to {}", redact(&url)))?;
-    haresign::migrate(&db)
-        .await
-        .context("migrating the database")?;
+    let db = connect_with(&url, &options).await?;
     eprintln!(
         "Generating a synthetic England (scale {}) in {} ...",
         args.scale,

@@ -555,10 +555,8 @@ fn parse_ahead<R: Read + Send, T: CsvRecord>(
     file: &str,
     mut each: impl FnMut(&T, u64) -> Result<(), ImportError>,
 ) -> Result<(), ImportError> {
-    type Batch<T> = Vec<T>;
-    let (parsed, to_use) =
-        std::sync::mpsc::sync_channel::<Result<(Batch<T>, usize), ImportError>>(2);
-    let (used, to_refill) = std::sync::mpsc::channel::<Batch<T>>();
+    let (parsed, to_use) = std::sync::mpsc::sync_channel::<Result<(Vec<T>, usize), ImportError>>(2);
+    let (used, to_refill) = std::sync::mpsc::channel::<Vec<T>>();
     std::thread::scope(|scope| {
         scope.spawn(move || {
             loop {
