@@ -1,14 +1,15 @@
 //! What a dataset is: the tables it owns, the endpoints that serve them, the publications that
 //! load them and the derivations that rebuild its served tables.
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use indicatif::ProgressBar;
 use sea_query::{Alias, Expr, ExprTrait, Query, Value};
@@ -67,6 +68,17 @@ pub struct LoadContext {
     replaced: Arc<Mutex<HashMap<String, HashMap<String, i64>>>>,
     notes: Arc<Mutex<Vec<String>>>,
     options: Arc<Options>,
+    /// The member the run loads after this one, if any.
+    next: Option<SourceFile>,
+    /// A read of the next member started while this one was loaded (see `read_ahead`).
+    ahead: Arc<Mutex<Option<ReadAhead>>>,
+}
+
+/// A read of one member running on a thread of its own: a
+/// `JoinHandle<Result<T, ImportError>>` for the `T` its loader reads the member as.
+struct ReadAhead {
+    file: SourceFile,
+    read: Box<dyn Any + Send>,
 }
 
 /// What the command line told the run beyond its files (`haresign import <source> --option
@@ -106,6 +118,8 @@ impl LoadContext {
             replaced: Arc::default(),
             notes: Arc::default(),
             options: Arc::default(),
+            next: None,
+            ahead: Arc::default(),
         }
     }
 
@@ -147,14 +161,68 @@ impl LoadContext {
             .collect()
     }
 
-    /// The context of the run's file whose `imports` row is `import_id`.
-    pub fn for_file(&self, import_id: i64) -> Self {
+    /// The context of a member of the run's file whose `imports` row is `import_id`; `next`
+    /// is the member the run loads after it.
+    pub fn for_member(&self, import_id: i64, next: Option<&SourceFile>) -> Self {
         LoadContext {
             import_id,
             progress: self.progress.clone(),
             replaced: Arc::clone(&self.replaced),
             notes: Arc::clone(&self.notes),
             options: Arc::clone(&self.options),
+            next: next.cloned(),
+            ahead: Arc::clone(&self.ahead),
+        }
+    }
+
+    /// `read(file)`, for a loader that reads a whole member before writing it: the read of the
+    /// run's next member is started on a thread of its own before this one is returned, so it
+    /// overlaps the writing of this one and the two cores of a small machine both work. A member
+    /// read ahead is taken from that thread (its error, naming the file, is this call's); one
+    /// whose loader never asks for it is joined and dropped by the next call. At most two
+    /// members' reads exist at once.
+    pub fn read_ahead<T: Send + 'static>(
+        &self,
+        file: &SourceFile,
+        read: fn(&SourceFile) -> Result<T, ImportError>,
+    ) -> Result<T, ImportError> {
+        let mut ahead = self.ahead.lock().expect("no loader panics holding it");
+        let started = ahead.take().and_then(|ahead| {
+            let mine = ahead.file == *file;
+            match ahead.read.downcast::<JoinHandle<Result<T, ImportError>>>() {
+                Ok(thread) if mine => Some(thread),
+                Ok(thread) => {
+                    let _ = thread.join();
+                    None
+                }
+                // Read as another type, which only its own loader could take: its thread is
+                // left to finish on its own.
+                Err(_) => None,
+            }
+        });
+        if let Some(next) = &self.next {
+            let next = next.clone();
+            let thread = std::thread::Builder::new()
+                .name("read-ahead".into())
+                .spawn({
+                    let next = next.clone();
+                    move || read(&next)
+                })
+                .map_err(|source| ImportError::Io {
+                    file: next.to_string(),
+                    source,
+                })?;
+            *ahead = Some(ReadAhead {
+                file: next,
+                read: Box::new(thread),
+            });
+        }
+        drop(ahead);
+        match started {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            None => read(file),
         }
     }
 
@@ -349,7 +417,7 @@ mod tests {
 
         let earlier = LoadContext::new(ProgressBar::hidden());
         let mut tx = db.begin().await.unwrap();
-        let first = earlier.for_file(1);
+        let first = earlier.for_member(1, None);
         assert_eq!(
             file(&mut tx, &first, "2025-10", "", &["A", "B", "C"]).await,
             Claimed::New
@@ -358,9 +426,9 @@ mod tests {
 
         let run = LoadContext::new(ProgressBar::hidden());
         let mut tx = db.begin().await.unwrap();
-        let north = run.for_file(2);
-        let south = run.for_file(3);
-        let reissue = run.for_file(4);
+        let north = run.for_member(2, None);
+        let south = run.for_member(3, None);
+        let reissue = run.for_member(4, None);
         assert_eq!(
             file(&mut tx, &north, "2025-10", "north", &["A"]).await,
             Claimed::New
@@ -392,9 +460,9 @@ mod tests {
         db.migrate(&[&VISITS], &[], 1).await.unwrap();
         let run = LoadContext::new(ProgressBar::hidden());
         let mut tx = db.begin().await.unwrap();
-        let earlier = run.for_file(1);
+        let earlier = run.for_member(1, None);
         file(&mut tx, &earlier, "2025-11", "", &["A"]).await;
-        let streaming = run.for_file(2);
+        let streaming = run.for_member(2, None);
         file(&mut tx, &streaming, "2025-10", "north", &["B", "C"]).await;
         // A slice met later in the same file that takes in rows the file already loaded.
         assert_eq!(
@@ -407,5 +475,66 @@ mod tests {
         tx.commit().await.unwrap();
         assert_eq!(visits(&db, "2025-10").await, 2, "the file's own rows stay");
         assert_eq!(visits(&db, "2025-11").await, 0, "another file's rows go");
+    }
+
+    /// Which members `read_text` read, and on which thread.
+    static READS: Mutex<Vec<(String, Option<String>)>> = Mutex::new(Vec::new());
+
+    fn read_text(file: &SourceFile) -> Result<String, ImportError> {
+        let thread = std::thread::current().name().map(str::to_owned);
+        READS.lock().unwrap().push((file.name().to_owned(), thread));
+        let text = String::from_utf8(file.bytes()?).unwrap();
+        if text.starts_with("bad") {
+            return Err(ImportError::unrecognised(file.name(), "a bad member"));
+        }
+        Ok(text)
+    }
+
+    #[test]
+    fn each_member_is_read_once_and_the_next_one_ahead() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["a.csv", "b.csv", "skipped.csv", "c.csv", "d.csv"];
+        let texts = ["a", "b", "s", "bad c", "d"];
+        let members: Vec<SourceFile> = names
+            .iter()
+            .zip(texts)
+            .map(|(name, text)| {
+                let path = dir.path().join(name);
+                std::fs::write(&path, text).unwrap();
+                crate::source::open_sources(&path).unwrap().remove(0)
+            })
+            .collect();
+        let run = LoadContext::new(ProgressBar::hidden());
+        let mut read = Vec::new();
+        for (place, member) in members.iter().enumerate() {
+            let ctx = run.for_member(1, members.get(place + 1));
+            // A loader that skips its member (a workbook in a zip of CSVs) never asks for it.
+            if member.name() == "skipped.csv" {
+                continue;
+            }
+            read.push(ctx.read_ahead(member, read_text).map_err(|e| e.to_string()));
+        }
+        assert_eq!(read[0], Ok("a".to_owned()));
+        assert_eq!(read[1], Ok("b".to_owned()));
+        let error = read[2].clone().unwrap_err();
+        assert!(error.contains("c.csv"), "{error}");
+        assert_eq!(read[3], Ok("d".to_owned()));
+        let reads = READS.lock().unwrap().clone();
+        let ahead = |name: &str| {
+            reads
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, thread)| thread.as_deref() == Some("read-ahead"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ahead("a.csv"),
+            [false],
+            "the first member has nothing before it"
+        );
+        assert_eq!(ahead("b.csv"), [true]);
+        assert_eq!(ahead("skipped.csv"), [true], "read ahead, then dropped");
+        assert_eq!(ahead("c.csv"), [false], "what was ahead was not c");
+        assert_eq!(ahead("d.csv"), [true]);
     }
 }

@@ -150,10 +150,13 @@ async fn load_all(
     let mut tx = db.begin().await?;
     let mut per_file = Vec::new();
     let run = LoadContext::new(progress.clone()).with_options(options);
+    let members: Vec<&SourceFile> = files.iter().flat_map(|f| &f.sources).collect();
+    let mut place = 0;
     for (file, id) in files.iter().zip(ids) {
-        let context = run.for_file(*id);
         let mut loaded = Loaded::default();
         for member in &file.sources {
+            place += 1;
+            let context = run.for_member(*id, members.get(place).copied());
             progress.set_message(format!("{} {}", source.name, member.name()));
             let part = (source.load)(&mut tx, member, &context).await?;
             loaded.rows += part.rows;

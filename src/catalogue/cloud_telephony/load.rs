@@ -87,7 +87,7 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
             "expected a Cloud Based Telephony CSV (or a zip of them), found a workbook",
         ));
     }
-    let aggregate = parse::read(file)?;
+    let aggregate = ctx.read_ahead(file, parse::read)?;
     let kind = aggregate.kind;
     let regions = regions(&aggregate);
     let part = format!(
