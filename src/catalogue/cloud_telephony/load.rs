@@ -1,7 +1,9 @@
 //! Loading telephony files. Each CSV (a zip's regional or `Unmapped` member, or a bare CSV) is
 //! read and summed to months in memory first (`parse`), then written once: every band to
 //! `cloud_telephony_bands` under its file kind's `dimension_type`, and for the day-and-time
-//! file the month's total per indicator (its bands summed) to `cloud_telephony`.
+//! file the month's total per indicator (its bands summed) to `cloud_telephony`. The run's next
+//! member is read meanwhile on a thread of its own (`LoadContext::read_ahead`), as reading and
+//! writing a member take about as long as each other.
 //!
 //! Replacing: a file claims, for each month it holds, the slice of its own kind (the monthly
 //! table is the day-and-time file's alone), with its regions as the part. So a month's eight
