@@ -15,7 +15,9 @@
 # Latency is read from oha's record of every request (`--db-url`), from each one's scheduled
 # start, leaving out the first WARMUP seconds; the whole run's figures are printed beside.
 #
-# Figures are printed, never asserted: this machine is shared and noisy.
+# For the seconds whose end-to-end p99 was over 10 ms and for the others, it prints the server's
+# CPU use, its requests served and its handler time, so a slow server tells itself apart from a
+# starved one. Figures are printed, never asserted: this machine is shared and noisy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -95,14 +97,6 @@ practices() {
 } | shuf >"$WORK/paths.txt"
 echo "$(wc -l <"$WORK/paths.txt") distinct queries"
 
-# wrk takes its paths from the environment, which bounds one variable to 128 KB: a sample.
-echo "== peak over the mix (wrk, 32 connections, 20 s, every request a cache miss)"
-PEAK=$(PATHS="$(shuf -n 1500 "$WORK/paths.txt" | tr '\n' ' ')" KEY="$KEY" UNIQUE=1 \
-  "${ON_CLIENT[@]}" wrk -t2 -c32 -d20s -s bench/report.lua "http://$API" |
-  awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["rps"] }')
-RATE=$(echo "$PEAK * 0.7 / 1" | bc)
-echo "peak ${PEAK} req/s; soak rate ${RATE} req/s for ${MINUTES} min"
-
 echo "== $IDLE idle keep-alive connections"
 "${ON_CLIENT[@]}" python3 - "$API" "$IDLE" "$WORK/idle.count" "$WORK/idle.stop" <<'PY' &
 import os, resource, selectors, socket, sys
@@ -139,6 +133,14 @@ IDLER=$!
 for _ in $(seq 1 120); do [ -s "$WORK/idle.count" ] && break; sleep 1; done
 echo "idle connections open: $(cat "$WORK/idle.count" 2>/dev/null || echo '?')"
 
+# wrk takes its paths from the environment, which bounds one variable to 128 KB: a sample.
+echo "== peak over the mix (wrk, 32 connections, 20 s, every request a cache miss, beside the idle connections)"
+PEAK=$(PATHS="$(shuf -n 1500 "$WORK/paths.txt" | tr '\n' ' ')" KEY="$KEY" UNIQUE=1 \
+  "${ON_CLIENT[@]}" wrk -t2 -c32 -d20s -s bench/report.lua "http://$API" |
+  awk '/^RESULT/ { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } print v["rps"] }')
+RATE=$(echo "$PEAK * 0.7 / 1" | bc)
+echo "peak ${PEAK} req/s; soak rate ${RATE} req/s for ${MINUTES} min"
+
 sample() { # label
   local rss threads fds
   rss=$(awk '/VmRSS/ { print int($2 / 1024) }' "/proc/$SERVER/status")
@@ -151,6 +153,22 @@ sample() { # label
 echo "== soak: ${RATE} req/s for ${MINUTES} min"
 awk -v api="$API" '{ print "http://" api $0 (index($0, "?") ? "&" : "?") "nocache=" NR }' "$WORK/paths.txt" >"$WORK/urls.txt"
 sample "start"
+# The server's CPU use each second, to tell a server that is slow from one that is starved.
+"${ON_CLIENT[@]}" python3 - "$SERVER" "$WORK/cpu.txt" "$WORK/idle.stop" <<'PY' &
+import os, sys, time
+pid, out, stop = sys.argv[1], open(sys.argv[2], "w"), sys.argv[3]
+tick = os.sysconf("SC_CLK_TCK")
+def used():
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / tick
+before, then = used(), time.time()
+while not os.path.exists(stop):
+    time.sleep(1 - time.time() % 1)
+    now, cpu = time.time(), used()
+    out.write(f"{int(now) - 1} {100 * (cpu - before) / (now - then):.0f}\n")
+    out.flush()
+    before, then = cpu, now
+PY
 "${ON_CLIENT[@]}" oha --no-tui -z "${MINUTES}m" -q "$RATE" -c 64 --latency-correction \
   -H "Authorization: Bearer $KEY" --urls-from-file "$WORK/urls.txt" --output-format json \
   --db-url "$WORK/requests.db" >"$WORK/oha.json" &
@@ -183,6 +201,44 @@ print("  (targets: no errors, p99 < 10 ms, RSS flat and < 100 MB)")
 PY
 wait "$IDLER" 2>/dev/null || true
 sample "end"
+
+echo "== the seconds whose end-to-end p99 was over 10 ms, against the others"
+python3 - "$WORK/requests.db" "$WORK/serve.log" "$WORK/cpu.txt" "$WARMUP" <<'PY3'
+import re, sqlite3, sys
+from collections import defaultdict
+from datetime import datetime
+# Each request's second on the wall clock: oha's `run` is its start time in Unix seconds.
+e2e = defaultdict(list)
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT run, start_latency_correction, end - start_latency_correction FROM oha")
+for run, start, latency in rows:
+    e2e[int(run + start)].append(latency * 1000)
+handler = defaultdict(list)
+stamp = re.compile(r"^(\S+)Z .*path=/api/v1/\S* status=\d+ latency_ms=([\d.]+)")
+for text in open(sys.argv[2], errors="replace"):
+    m = stamp.match(text)
+    if m:
+        second = int(datetime.fromisoformat(m.group(1) + "+00:00").timestamp())
+        handler[second].append(float(m.group(2)))
+cpu = {int(t): float(c) for t, c in (line.split() for line in open(sys.argv[3]))}
+first = min(e2e) + int(float(sys.argv[4]))
+seconds = [s for s in sorted(e2e) if s >= first and s in cpu and handler.get(s)]
+p99 = lambda ms: sorted(ms)[int(0.99 * len(ms))]
+slow = [s for s in seconds if p99(e2e[s]) > 10]
+fast = [s for s in seconds if s not in slow]
+def describe(label, group):
+    if not group:
+        print(f"  {label}: none")
+        return
+    mid = lambda xs: sorted(xs)[len(xs) // 2]
+    served = mid([len(handler[s]) for s in group])
+    mean = mid([sum(handler[s]) / len(handler[s]) for s in group])
+    print(f"  {label}: {len(group)} s; per second (median): {served} requests served, "
+          f"server CPU {mid([cpu[s] for s in group]):.0f}%, handler mean {mean:.3f} ms")
+describe("p99 over 10 ms", slow)
+describe("the others", fast)
+print("  (a server whose CPU runs full and whose handler is slower while the offered rate holds has\n"
+      "   been given less CPU per second than before: the machine, not the queue, changed)")
+PY3
 
 echo "== server-side latency by endpoint (access log), slowest p99 first"
 python3 - "$WORK/serve.log" <<'PY2'
