@@ -754,6 +754,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn analyze_gives_the_rest_of_the_transaction_the_rows_just_loaded() {
+        let backends = Backends::new(&[&KINDS]).await;
+        for (db, _) in &backends.dbs {
+            let mut tx = db.begin().await.unwrap();
+            let mut loader = tx.loader::<Kinds>(&KINDS).unwrap();
+            for id in 0..2_000 {
+                loader
+                    .push(Kinds {
+                        id,
+                        text: None,
+                        integer: None,
+                        decimal: None,
+                        float: None,
+                        date: None,
+                        boolean: None,
+                        timestamp: None,
+                        object: None,
+                        label: ["a", "b"][id as usize % 2],
+                    })
+                    .await
+                    .unwrap();
+            }
+            loader.finish().await.unwrap();
+            tx.analyze(&[&KINDS]).await.unwrap();
+            // The planner's row count of the table, as the statements after it will see it.
+            let estimate = match tx.backend() {
+                crate::db::Backend::Sqlite => {
+                    "CAST(substr(stat, 1, instr(stat, ' ') - 1) AS INTEGER) FROM sqlite_stat1 \
+                     WHERE tbl = 'kinds' AND idx = 'kinds_label_idx'"
+                }
+                crate::db::Backend::Postgres => {
+                    "CAST(reltuples AS BIGINT) FROM pg_class \
+                     WHERE relname = 'kinds' AND relnamespace = current_schema()::regnamespace"
+                }
+            };
+            let mut select = Query::select();
+            select.expr(sea_query::Expr::cust(estimate));
+            let rows = tx.fetch_cells(&select, &[Kind::Integer]).await.unwrap();
+            assert_eq!(rows, [[Cell::Int(2_000)]], "{:?}", db.backend());
+            tx.rollback().await.unwrap();
+        }
+        backends.finish().await;
+    }
+
+    #[tokio::test]
     async fn fields_fill_the_columns_they_are_named_after() {
         let backends = Backends::new(&[&PEOPLE]).await;
         for (db, _) in &backends.dbs {

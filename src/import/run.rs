@@ -172,10 +172,20 @@ async fn load_all(
         });
     }
     let derivations = catalogue::derivations_after(source);
+    let mut written: Vec<&'static Table> = source.writes.to_vec();
     for derivation in &derivations {
+        let stale: Vec<&Table> = derivation
+            .reads
+            .iter()
+            .copied()
+            .filter(|t| written.iter().any(|w| w.name == t.name))
+            .collect();
+        tx.analyze(&stale).await?;
+        written.retain(|w| !stale.iter().any(|t| t.name == w.name));
         for statement in derivation.statements {
             tx.execute_raw(statement).await?;
         }
+        written.extend(derivation.writes);
     }
     let changed: Vec<&'static Table> = source
         .writes
