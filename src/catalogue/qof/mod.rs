@@ -411,10 +411,14 @@ pub static DERIVE: Derivation = Derivation {
         "UPDATE qof_indicators SET active = (indicator_code IN (
              SELECT indicator_code FROM qof_indicators
              WHERE year = (SELECT MAX(year) FROM qof_indicators)))",
-        // `UPDATE … FROM` joins once instead of running a subquery per row (SQLite 3.33+).
+        // `UPDATE … FROM` joins once instead of running a subquery per row (SQLite 3.33+). The
+        // `|| ''` keeps SQLite from reaching the achievement rows through an index, one
+        // indicator at a time, which its statistics favour: the rows are then rewritten in
+        // scattered order, eight times slower than in one pass over the table.
         "UPDATE qof_achievement SET max_points = i.points
          FROM qof_indicators i
-         WHERE i.year = qof_achievement.year AND i.indicator_code = qof_achievement.indicator_code
+         WHERE i.year = qof_achievement.year || ''
+           AND i.indicator_code = qof_achievement.indicator_code || ''
            AND qof_achievement.max_points IS DISTINCT FROM i.points",
         "UPDATE qof_achievement SET max_points = NULL
          WHERE max_points IS NOT NULL AND NOT EXISTS (
