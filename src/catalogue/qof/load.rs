@@ -3,10 +3,10 @@
 //! copy. All files given to one import share its transaction: a broken regional file aborts the
 //! whole year and the previous data stays served.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
-use sea_query::{Alias, OnConflict};
+use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use super::parse::{
     QofFile, identify, read_achievement, read_geographies, read_indicators, read_practice_points,
@@ -18,10 +18,10 @@ use super::{
     QOF_YEAR_SETTINGS,
 };
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
-use crate::db::{TableRow, Tx};
-use crate::schema::Table;
-use crate::source::SourceFile;
+use crate::db::{Cell, TableRow, Tx};
+use crate::schema::{Kind, Table};
 use crate::source::error::ImportError;
+use crate::source::{SourceFile, open_sources};
 
 pub static QOF: Source = Source {
     name: "qof",
@@ -154,6 +154,7 @@ async fn load_achievement(
     region: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_achievement(file)?;
+    let points = year_points(tx, file, year).await?;
     ctx.replace(
         tx,
         &QOF_ACHIEVEMENT,
@@ -171,14 +172,14 @@ async fn load_achievement(
         .loader::<AchievementRow>(&QOF_ACHIEVEMENT)?
         .on_conflict(on_conflict);
     for ((practice, indicator), row) in rows {
+        let max_points = points.get(&indicator).copied().flatten();
         loader
             .push(AchievementRow {
                 year: year.to_owned(),
                 practice_code: practice,
                 indicator_code: indicator,
                 achieved_points: row.achieved_points,
-                // Filled from the year's mapping once every file is in (see `DERIVE`).
-                max_points: None,
+                max_points,
                 numerator: row.numerator,
                 denominator: row.denominator,
                 pcas: row.pcas,
@@ -190,6 +191,47 @@ async fn load_achievement(
             .await?;
     }
     Ok(loader.finish().await?)
+}
+
+/// The points of each indicator of `year`, for the achievement rows' `max_points` as they are
+/// written: from the indicator mapping in the achievement file's own zip, else from the mapping
+/// an earlier import left. `DERIVE` still sets every row from the mapping the year ends up with;
+/// filled here, its update finds nothing to rewrite, where rewriting a year's rows took most of
+/// a QOF import on PostgreSQL.
+async fn year_points(
+    tx: &mut Tx,
+    file: &SourceFile,
+    year: &str,
+) -> Result<HashMap<String, Option<i64>>, ImportError> {
+    if file.in_zip() {
+        for member in open_sources(file.path())? {
+            // A member that cannot be identified reports that itself when it is loaded.
+            if let Ok((QofFile::MappingIndicators, member_year)) = identify(&member)
+                && member_year == year
+            {
+                return Ok(read_indicators(&member)?
+                    .into_iter()
+                    .map(|row| (row.indicator_code, row.points))
+                    .collect());
+            }
+        }
+    }
+    let mut select = Query::select();
+    select
+        .columns([Alias::new("indicator_code"), Alias::new("points")])
+        .from(Alias::new(QOF_INDICATORS.name))
+        .and_where(Expr::col(Alias::new("year")).eq(year));
+    let rows = tx
+        .fetch_cells(&select, &[Kind::Text, Kind::Integer])
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| match row.as_slice() {
+            [Cell::Text(code), Cell::Int(points)] => Some((code.clone(), Some(*points))),
+            [Cell::Text(code), Cell::Null] => Some((code.clone(), None)),
+            _ => None,
+        })
+        .collect())
 }
 
 async fn load_prevalence(
@@ -353,4 +395,75 @@ async fn upsert_year(tx: &mut Tx, year: &str) -> Result<(), ImportError> {
         loader.finish().await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::db::Db;
+
+    fn fixture(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/qof")
+            .join(path)
+    }
+
+    #[tokio::test]
+    async fn achievement_points_come_from_the_zips_mapping_else_the_databases() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("qof.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate(&[&QOF_INDICATORS], &[], 1).await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+
+        let zipped = open_sources(&fixture("QOF2324.zip"))
+            .unwrap()
+            .into_iter()
+            .find(|m| m.name() == "ACHIEVEMENT_LONDON_2324.csv")
+            .unwrap();
+        let points = year_points(&mut tx, &zipped, "2023/24").await.unwrap();
+        assert_eq!(points.len(), 3, "{points:?}");
+        // Points are kept in hundredths.
+        assert_eq!(points["AF001"], Some(2900));
+        assert_eq!(points["SMOK002"], Some(2500));
+        let other_year = year_points(&mut tx, &zipped, "2024/25").await.unwrap();
+        assert!(other_year.is_empty(), "{other_year:?}");
+
+        let bare = open_sources(&fixture("2324/ACHIEVEMENT_LONDON_2324.csv"))
+            .unwrap()
+            .remove(0);
+        assert!(
+            year_points(&mut tx, &bare, "2023/24")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let mut loader = tx.loader::<IndicatorRow>(&QOF_INDICATORS).unwrap();
+        for (code, points) in [("AF001", Some(1200)), ("DM014", None)] {
+            loader
+                .push(IndicatorRow {
+                    year: "2023/24".to_owned(),
+                    indicator_code: code.to_owned(),
+                    description: None,
+                    points,
+                    group_code: None,
+                    group_description: None,
+                    domain_code: None,
+                    domain_description: None,
+                    patient_list_type: None,
+                    active: true,
+                    import_id: 1,
+                })
+                .await
+                .unwrap();
+        }
+        loader.finish().await.unwrap();
+        let points = year_points(&mut tx, &bare, "2023/24").await.unwrap();
+        assert_eq!(
+            points,
+            HashMap::from([("AF001".to_owned(), Some(1200)), ("DM014".to_owned(), None)])
+        );
+    }
 }
