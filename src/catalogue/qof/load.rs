@@ -81,6 +81,7 @@ crate::table_row! {
         year: String,
         practice_code: String,
         group_code: String,
+        group_description: Option<String>,
         patient_list_type: Option<String>,
         register: Option<i64>,
         list_size: Option<i64>,
@@ -154,7 +155,7 @@ async fn load_achievement(
     region: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_achievement(file)?;
-    let points = year_points(tx, file, year).await?;
+    let mapping = year_mapping(tx, file, year).await?;
     ctx.replace(
         tx,
         &QOF_ACHIEVEMENT,
@@ -172,7 +173,7 @@ async fn load_achievement(
         .loader::<AchievementRow>(&QOF_ACHIEVEMENT)?
         .on_conflict(on_conflict);
     for ((practice, indicator), row) in rows {
-        let max_points = points.get(&indicator).copied().flatten();
+        let max_points = mapping.points.get(&indicator).copied().flatten();
         loader
             .push(AchievementRow {
                 year: year.to_owned(),
@@ -193,45 +194,92 @@ async fn load_achievement(
     Ok(loader.finish().await?)
 }
 
-/// The points of each indicator of `year`, for the achievement rows' `max_points` as they are
-/// written: from the indicator mapping in the achievement file's own zip, else from the mapping
-/// an earlier import left. `DERIVE` still sets every row from the mapping the year ends up with;
-/// filled here, its update finds nothing to rewrite, where rewriting a year's rows took most of
-/// a QOF import on PostgreSQL.
-async fn year_points(
+/// What the year's indicator mapping gives the rows of other files: each indicator's points
+/// (achievement `max_points`) and each register group's description (prevalence
+/// `group_description`, the greatest of its indicators', as `DERIVE` takes it).
+#[derive(Debug, Default, PartialEq)]
+struct YearMapping {
+    points: HashMap<String, Option<i64>>,
+    groups: HashMap<String, Option<String>>,
+}
+
+impl YearMapping {
+    fn add(
+        &mut self,
+        indicator: String,
+        points: Option<i64>,
+        group: Option<(String, Option<String>)>,
+    ) {
+        self.points.insert(indicator, points);
+        if let Some((code, description)) = group {
+            let kept = self.groups.entry(code).or_default();
+            // SQL's MAX: the greatest description, null only when every one is.
+            if description > *kept {
+                *kept = description;
+            }
+        }
+    }
+}
+
+/// The year's mapping, for rows as they are written: from the indicator mapping in the file's
+/// own zip, else from the mapping an earlier import left. `DERIVE` still sets every row from the
+/// mapping the year ends up with; filled here, its updates find nothing to rewrite, where
+/// rewriting a year's rows took most of a QOF import on PostgreSQL.
+async fn year_mapping(
     tx: &mut Tx,
     file: &SourceFile,
     year: &str,
-) -> Result<HashMap<String, Option<i64>>, ImportError> {
+) -> Result<YearMapping, ImportError> {
+    let mut mapping = YearMapping::default();
     if file.in_zip() {
         for member in open_sources(file.path())? {
             // A member that cannot be identified reports that itself when it is loaded.
             if let Ok((QofFile::MappingIndicators, member_year)) = identify(&member)
                 && member_year == year
             {
-                return Ok(read_indicators(&member)?
-                    .into_iter()
-                    .map(|row| (row.indicator_code, row.points))
-                    .collect());
+                for row in read_indicators(&member)? {
+                    let group = row.group_code.map(|code| (code, row.group_description));
+                    mapping.add(row.indicator_code, row.points, group);
+                }
+                return Ok(mapping);
             }
         }
     }
     let mut select = Query::select();
     select
-        .columns([Alias::new("indicator_code"), Alias::new("points")])
+        .columns(
+            [
+                "indicator_code",
+                "points",
+                "group_code",
+                "group_description",
+            ]
+            .map(Alias::new),
+        )
         .from(Alias::new(QOF_INDICATORS.name))
         .and_where(Expr::col(Alias::new("year")).eq(year));
     let rows = tx
-        .fetch_cells(&select, &[Kind::Text, Kind::Integer])
+        .fetch_cells(
+            &select,
+            &[Kind::Text, Kind::Integer, Kind::Text, Kind::Text],
+        )
         .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| match row.as_slice() {
-            [Cell::Text(code), Cell::Int(points)] => Some((code.clone(), Some(*points))),
-            [Cell::Text(code), Cell::Null] => Some((code.clone(), None)),
+    let text = |cell: &Cell| match cell {
+        Cell::Text(text) => Some(text.clone()),
+        _ => None,
+    };
+    for row in &rows {
+        let Some(indicator) = text(&row[0]) else {
+            continue;
+        };
+        let points = match row[1] {
+            Cell::Int(points) => Some(points),
             _ => None,
-        })
-        .collect())
+        };
+        let group = text(&row[2]).map(|code| (code, text(&row[3])));
+        mapping.add(indicator, points, group);
+    }
+    Ok(mapping)
 }
 
 async fn load_prevalence(
@@ -241,6 +289,7 @@ async fn load_prevalence(
     year: &str,
 ) -> Result<u64, ImportError> {
     let rows = read_prevalence(file)?;
+    let mapping = year_mapping(tx, file, year).await?;
     ctx.replace(tx, &QOF_PREVALENCE, &[("year", year.into())], "")
         .await?;
     let mut seen = BTreeSet::new();
@@ -257,6 +306,7 @@ async fn load_prevalence(
             .push(PrevalenceRow {
                 year: year.to_owned(),
                 practice_code: row.practice_code,
+                group_description: mapping.groups.get(&row.group_code).cloned().flatten(),
                 group_code: row.group_code,
                 patient_list_type: row.patient_list_type,
                 register: row.register,
@@ -411,7 +461,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn achievement_points_come_from_the_zips_mapping_else_the_databases() {
+    async fn rows_take_the_mapping_of_their_zip_else_the_databases() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("qof.db").display());
         let db = Db::connect(&url).await.unwrap();
@@ -423,33 +473,39 @@ mod tests {
             .into_iter()
             .find(|m| m.name() == "ACHIEVEMENT_LONDON_2324.csv")
             .unwrap();
-        let points = year_points(&mut tx, &zipped, "2023/24").await.unwrap();
-        assert_eq!(points.len(), 3, "{points:?}");
+        let mapping = year_mapping(&mut tx, &zipped, "2023/24").await.unwrap();
+        assert_eq!(mapping.points.len(), 3, "{mapping:?}");
         // Points are kept in hundredths.
-        assert_eq!(points["AF001"], Some(2900));
-        assert_eq!(points["SMOK002"], Some(2500));
-        let other_year = year_points(&mut tx, &zipped, "2024/25").await.unwrap();
-        assert!(other_year.is_empty(), "{other_year:?}");
+        assert_eq!(mapping.points["AF001"], Some(2900));
+        assert_eq!(mapping.points["SMOK002"], Some(2500));
+        assert_eq!(
+            mapping.groups["SMOK"].as_deref(),
+            Some("Smoking, all patients")
+        );
+        let other_year = year_mapping(&mut tx, &zipped, "2024/25").await.unwrap();
+        assert_eq!(other_year, YearMapping::default());
 
-        let bare = open_sources(&fixture("2324/ACHIEVEMENT_LONDON_2324.csv"))
+        let bare = open_sources(&fixture("2324/PREVALENCE_2324.csv"))
             .unwrap()
             .remove(0);
-        assert!(
-            year_points(&mut tx, &bare, "2023/24")
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        let nothing_yet = year_mapping(&mut tx, &bare, "2023/24").await.unwrap();
+        assert_eq!(nothing_yet, YearMapping::default());
         let mut loader = tx.loader::<IndicatorRow>(&QOF_INDICATORS).unwrap();
-        for (code, points) in [("AF001", Some(1200)), ("DM014", None)] {
+        let indicators = [
+            ("AF001", Some(1200), "AF", Some("Atrial fibrillation")),
+            ("DM014", None, "DM", None),
+            ("DM020", Some(200), "DM", Some("Diabetes mellitus")),
+            ("DM021", Some(300), "DM", Some("Diabetes")),
+        ];
+        for (code, points, group, description) in indicators {
             loader
                 .push(IndicatorRow {
                     year: "2023/24".to_owned(),
                     indicator_code: code.to_owned(),
                     description: None,
                     points,
-                    group_code: None,
-                    group_description: None,
+                    group_code: Some(group.to_owned()),
+                    group_description: description.map(str::to_owned),
                     domain_code: None,
                     domain_description: None,
                     patient_list_type: None,
@@ -460,10 +516,12 @@ mod tests {
                 .unwrap();
         }
         loader.finish().await.unwrap();
-        let points = year_points(&mut tx, &bare, "2023/24").await.unwrap();
-        assert_eq!(
-            points,
-            HashMap::from([("AF001".to_owned(), Some(1200)), ("DM014".to_owned(), None)])
-        );
+        let mapping = year_mapping(&mut tx, &bare, "2023/24").await.unwrap();
+        assert_eq!(mapping.points.len(), 4);
+        assert_eq!(mapping.points["AF001"], Some(1200));
+        assert_eq!(mapping.points["DM014"], None);
+        // The greatest of a group's descriptions, as SQL's MAX gives it, whatever their order.
+        assert_eq!(mapping.groups["DM"].as_deref(), Some("Diabetes mellitus"));
+        assert_eq!(mapping.groups["AF"].as_deref(), Some("Atrial fibrillation"));
     }
 }
