@@ -514,6 +514,22 @@ mod tests {
         "\u{7f}\u{1}\u{1f}",
     ];
 
+    /// A row with only its key and label.
+    fn nulls(id: i64, label: &'static str) -> Kinds {
+        Kinds {
+            id,
+            text: None,
+            integer: None,
+            decimal: None,
+            float: None,
+            date: None,
+            boolean: None,
+            timestamp: None,
+            object: None,
+            label,
+        }
+    }
+
     fn awkward_rows() -> Vec<Kinds> {
         let mut rows: Vec<Kinds> = AWKWARD
             .iter()
@@ -542,18 +558,7 @@ mod tests {
                 label: "awkward",
             })
             .collect();
-        rows.push(Kinds {
-            id: 1000,
-            text: None,
-            integer: None,
-            decimal: None,
-            float: None,
-            date: None,
-            boolean: None,
-            timestamp: None,
-            object: None,
-            label: "nulls",
-        });
+        rows.push(nulls(1000, "nulls"));
         // Longer than a chunk on its own.
         rows.push(Kinds {
             id: 1001,
@@ -761,18 +766,7 @@ mod tests {
             let mut loader = tx.loader::<Kinds>(&KINDS).unwrap();
             for id in 0..2_000 {
                 loader
-                    .push(Kinds {
-                        id,
-                        text: None,
-                        integer: None,
-                        decimal: None,
-                        float: None,
-                        date: None,
-                        boolean: None,
-                        timestamp: None,
-                        object: None,
-                        label: ["a", "b"][id as usize % 2],
-                    })
+                    .push(nulls(id, ["a", "b"][id as usize % 2]))
                     .await
                     .unwrap();
             }
