@@ -174,11 +174,10 @@ pub struct Loader<'t, R: TableRow> {
     chunk: Chunk,
     /// Rows in `chunk`.
     buffered: u64,
-    /// Rows pushed so far, written or not.
-    pushed: u64,
     loaded: u64,
     on_conflict: Option<OnConflict>,
-    /// Set once a PostgreSQL loader with `on_conflict` has created its staging table.
+    /// Set once a chunk of a PostgreSQL loader with `on_conflict` has met a key, and every
+    /// chunk from then on goes to the staging table.
     staging: bool,
     progress: Option<ProgressBar>,
     rows: PhantomData<R>,
@@ -228,7 +227,6 @@ impl Tx {
             table,
             chunk,
             buffered: 0,
-            pushed: 0,
             loaded: 0,
             on_conflict: None,
             staging: false,
@@ -261,18 +259,12 @@ impl<R: TableRow> Loader<'_, R> {
                 rows.len() >= CHUNK_BYTES
             }
             Chunk::Postgres(data) => {
-                // Staged rows carry their push order, which decides between rows of one key.
-                let staged = self.on_conflict.is_some();
-                data.begin_row(R::COLUMNS.len() + usize::from(staged));
+                data.begin_row(R::COLUMNS.len());
                 row.encode(data);
-                if staged {
-                    data.integer(self.pushed as i64);
-                }
                 data.len() >= CHUNK_BYTES
             }
         };
         self.buffered += 1;
-        self.pushed += 1;
         if full {
             self.flush().await?;
         }
@@ -306,24 +298,19 @@ impl<R: TableRow> Loader<'_, R> {
                 let Some(Tx::Postgres(tx)) = self.tx.as_deref_mut() else {
                     unreachable!("a loader's chunk is made for its transaction's backend")
                 };
-                let copied = if self.on_conflict.is_some() {
-                    if !self.staging {
-                        postgres::create_staging(tx, self.table, R::COLUMNS).await?;
-                        self.staging = true;
-                    }
-                    postgres::copy(
-                        tx,
-                        &postgres::staging_name(self.table),
-                        R::COLUMNS,
-                        true,
-                        data,
-                    )
-                    .await?
-                } else {
-                    postgres::copy(tx, self.table.name, R::COLUMNS, false, data).await?
-                };
+                let staging = postgres::staging_name(self.table);
                 if self.on_conflict.is_none() {
+                    self.loaded += postgres::copy(tx, self.table.name, R::COLUMNS, data).await?;
+                } else if self.staging {
+                    postgres::copy(tx, &staging, R::COLUMNS, data).await?;
+                } else if let Some(copied) =
+                    postgres::copy_unless_conflict(tx, self.table, R::COLUMNS, data).await?
+                {
                     self.loaded += copied;
+                } else {
+                    postgres::create_staging(tx, self.table, R::COLUMNS).await?;
+                    self.staging = true;
+                    postgres::copy(tx, &staging, R::COLUMNS, data).await?;
                 }
                 if let Some(progress) = &self.progress {
                     progress.inc(self.buffered);
@@ -754,6 +741,51 @@ mod tests {
                 db.backend()
             );
             assert_eq!(read[9], ("p000007".to_owned(), Some(-7)));
+        }
+        backends.finish().await;
+    }
+
+    /// Rows over several chunks: the first chunk meets no key, a later one meets a key from
+    /// before the load and one from the first chunk, and a key first pushed after that comes
+    /// again in a later chunk.
+    fn colliding_later() -> (Vec<Person>, String) {
+        let long = "x".repeat(2_000);
+        let name = |i: i64| format!("{long}{i:05}");
+        let mut rows: Vec<Person> = (0..6_000).map(|i| person(&name(i), i)).collect();
+        rows.extend([person("Ada", 1), person(&name(0), -1), person("Mid", 5)]);
+        rows.extend((6_000..12_000).map(|i| person(&name(i), i)));
+        rows.push(person("Mid", 6));
+        (rows, name(0))
+    }
+
+    fn age_of(people: &[(String, Option<i64>)], name: &str) -> Option<i64> {
+        people
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, age)| *age)
+    }
+
+    #[tokio::test]
+    async fn a_key_met_after_the_first_chunks_keeps_the_push_order() {
+        let backends = Backends::new(&[&PEOPLE]).await;
+        for (db, _) in &backends.dbs {
+            let (rows, first) = colliding_later();
+            let loaded = load_over_ada(db, on_name().do_nothing().to_owned(), rows).await;
+            assert_eq!(loaded, 12_001, "{:?}", db.backend());
+            let read = people(db).await;
+            assert_eq!(read.len(), 12_002, "{:?}", db.backend());
+            assert_eq!(age_of(&read, "Ada"), Some(36), "{:?}", db.backend());
+            assert_eq!(age_of(&read, &first), Some(0), "{:?}", db.backend());
+            assert_eq!(age_of(&read, "Mid"), Some(5), "{:?}", db.backend());
+
+            let (rows, first) = colliding_later();
+            let update = on_name().update_column(Alias::new("age")).to_owned();
+            assert_eq!(load_over_ada(db, update, rows).await, 12_004);
+            let read = people(db).await;
+            assert_eq!(read.len(), 12_002, "{:?}", db.backend());
+            assert_eq!(age_of(&read, "Ada"), Some(1), "{:?}", db.backend());
+            assert_eq!(age_of(&read, &first), Some(-1), "{:?}", db.backend());
+            assert_eq!(age_of(&read, "Mid"), Some(6), "{:?}", db.backend());
         }
         backends.finish().await;
     }

@@ -1,8 +1,13 @@
 //! PostgreSQL's bulk path: `COPY … FROM STDIN` in binary format, a chunk per `COPY`. Binary
 //! values need no escaping and no parsing on the server: text goes as its UTF-8 bytes, floats
-//! as their bits, dates and timestamps as offsets from 2000-01-01. Rows that may meet a key
-//! already in the table go to a temporary staging table first and are merged with the
-//! loader's `ON CONFLICT` clause in one `INSERT … SELECT`.
+//! as their bits, dates and timestamps as offsets from 2000-01-01.
+//!
+//! Rows that may meet a key already in the table are copied straight in, each chunk under a
+//! savepoint, until one chunk meets a key: that chunk and every later one go to a temporary
+//! staging table, merged at the end with the loader's `ON CONFLICT` clause in one
+//! `INSERT … SELECT`. Rows take effect in push order either way: the rows copied straight in
+//! were pushed before every staged row. An import that replaces its periods meets no key, so
+//! it pays the staging table's second write of every row only where rows truly collide.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_query::{Alias, OnConflict, Order, PostgresQueryBuilder, Query};
@@ -20,8 +25,12 @@ const TRAILER: &[u8] = &(-1i16).to_be_bytes();
 const SEQ: &str = "haresign_seq";
 /// The savepoint a merge is tried under.
 const SAVEPOINT: &str = "haresign_merge";
+/// The savepoint a chunk is copied straight into its table under.
+const COPY_SAVEPOINT: &str = "haresign_copy";
 /// SQLSTATE of `ON CONFLICT DO UPDATE` meeting one key twice in a statement.
 const CARDINALITY_VIOLATION: &str = "21000";
+/// SQLSTATE of a row meeting a key already in the table.
+const UNIQUE_VIOLATION: &str = "23505";
 
 fn epoch() -> NaiveDate {
     NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date")
@@ -100,15 +109,17 @@ pub fn staging_name(table: &Table) -> String {
     format!("haresign_staging_{}", table.name)
 }
 
-/// Creates the staging table: the loaded columns, typed as `table`'s, and the push order.
+/// Creates the staging table: the loaded columns, typed as `table`'s, and the push order,
+/// numbered by the table itself as rows are copied in.
 pub async fn create_staging(
     connection: &mut PgConnection,
     table: &Table,
     columns: &[&str],
 ) -> Result<(), sqlx::Error> {
+    let staging = staging_name(table);
     let sql = format!(
-        "CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {}, 0::bigint AS {SEQ} FROM {} WITH NO DATA",
-        staging_name(table),
+        "CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA; \
+         ALTER TABLE {staging} ADD COLUMN {SEQ} bigserial",
         columns.join(", "),
         table.name
     );
@@ -118,29 +129,62 @@ pub async fn create_staging(
     Ok(())
 }
 
-/// Copies the rows of `data` into `target` and empties `data`; returns the rows copied.
+/// Copies the rows of `data` into `target` and empties `data`; returns the rows copied. On
+/// failure `data` keeps its rows.
 pub async fn copy(
     connection: &mut PgConnection,
     target: &str,
     columns: &[&str],
-    staged: bool,
     data: &mut CopyData,
 ) -> Result<u64, sqlx::Error> {
-    let seq = if staged {
-        format!(", {SEQ}")
-    } else {
-        String::new()
-    };
     let statement = format!(
-        "COPY {target} ({}{seq}) FROM STDIN (FORMAT binary)",
+        "COPY {target} ({}) FROM STDIN (FORMAT binary)",
         columns.join(", ")
     );
-    let mut copy = connection.copy_in_raw(&statement).await?;
+    let rows = data.bytes.len();
     data.bytes.extend_from_slice(TRAILER);
     // On failure the dropped `copy` cancels the COPY, and the error aborts the import.
-    copy.send(data.bytes.as_slice()).await?;
-    data.bytes.truncate(HEADER.len());
-    copy.finish().await
+    let copied = async {
+        let mut copy = connection.copy_in_raw(&statement).await?;
+        copy.send(data.bytes.as_slice()).await?;
+        copy.finish().await
+    }
+    .await;
+    data.bytes
+        .truncate(if copied.is_ok() { HEADER.len() } else { rows });
+    copied
+}
+
+/// Copies the rows of `data` into `table` as `copy` does, unless one of them meets a key
+/// already there (or in `data`): then nothing is copied, `data` keeps its rows, and `None`
+/// is returned.
+pub async fn copy_unless_conflict(
+    connection: &mut PgConnection,
+    table: &Table,
+    columns: &[&str],
+    data: &mut CopyData,
+) -> Result<Option<u64>, sqlx::Error> {
+    let savepoint =
+        |command: &str| sqlx::raw_sql(AssertSqlSafe(format!("{command} {COPY_SAVEPOINT}")));
+    savepoint("SAVEPOINT").execute(&mut *connection).await?;
+    match copy(connection, table.name, columns, data).await {
+        Ok(copied) => {
+            savepoint("RELEASE SAVEPOINT")
+                .execute(&mut *connection)
+                .await?;
+            Ok(Some(copied))
+        }
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+            savepoint("ROLLBACK TO SAVEPOINT")
+                .execute(&mut *connection)
+                .await?;
+            savepoint("RELEASE SAVEPOINT")
+                .execute(&mut *connection)
+                .await?;
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
 }
 
 /// Moves the staged rows into `table` with `on_conflict`, in push order, and drops the staging
