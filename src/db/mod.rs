@@ -575,7 +575,7 @@ impl Tx {
         }
     }
 
-    async fn insert(&mut self, insert: &InsertStatement) -> Result<u64, sqlx::Error> {
+    pub async fn insert(&mut self, insert: &InsertStatement) -> Result<u64, sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => {
                 let (sql, values) = insert.build_sqlx(SqliteQueryBuilder);

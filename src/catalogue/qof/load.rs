@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::NaiveDate;
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use super::parse::{
@@ -128,16 +127,15 @@ crate::table_row! {
     }
 }
 
-crate::table_row! {
-    struct SettingsRow {
-        year: String,
-        start_date: NaiveDate,
-        end_date: NaiveDate,
-        is_current: bool,
-        max_points: Option<i64>,
-        pound_per_point: Option<i64>,
-    }
-}
+/// The columns of a year's settings row, the year first.
+const SETTINGS_COLUMNS: [&str; 6] = [
+    "year",
+    "start_date",
+    "end_date",
+    "is_current",
+    "max_points",
+    "pound_per_point",
+];
 
 /// The columns a newer row of the same key overwrites.
 fn updated_columns<R: TableRow>(table: &Table) -> impl Iterator<Item = Alias> + '_ {
@@ -413,36 +411,54 @@ async fn load_practice_points(
 }
 
 /// Writes every year of the settings in force, and the imported year with its financial-year
-/// dates if the settings do not list it; `DERIVE` builds the year list from these.
+/// dates if the settings do not list it; `DERIVE` builds the year list from these. A handful
+/// of rows for every file: plain statements, where a bulk load would cost PostgreSQL a `COPY`
+/// and its round trips per row.
 async fn upsert_year(tx: &mut Tx, year: &str) -> Result<(), ImportError> {
     let mut years = settings::current()?;
     let listed = years.contains_key(year);
     if !listed {
         years.insert(year.to_owned(), YearSettings::default_for(year));
     }
+    let insert = || {
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new(QOF_YEAR_SETTINGS.name))
+            .columns(SETTINGS_COLUMNS.map(Alias::new));
+        insert
+    };
+    let key = || OnConflict::column(Alias::new("year"));
+    let mut updated = insert();
+    updated.on_conflict(
+        key()
+            .update_columns(SETTINGS_COLUMNS[1..].iter().map(|c| Alias::new(*c)))
+            .to_owned(),
+    );
+    // A year the settings do not list keeps whatever an earlier settings file said.
+    let mut kept = insert();
+    kept.on_conflict(key().do_nothing().to_owned());
+    let mut any_updated = false;
     for (name, settings) in years {
-        let mut key = OnConflict::column(Alias::new("year"));
-        // A year the settings do not list keeps whatever an earlier settings file said.
-        let on_conflict = if name == year && !listed {
-            key.do_nothing().to_owned()
+        let into = if name == year && !listed {
+            &mut kept
         } else {
-            key.update_columns(updated_columns::<SettingsRow>(&QOF_YEAR_SETTINGS))
-                .to_owned()
+            any_updated = true;
+            &mut updated
         };
-        let mut loader = tx
-            .loader::<SettingsRow>(&QOF_YEAR_SETTINGS)?
-            .on_conflict(on_conflict);
-        loader
-            .push(SettingsRow {
-                year: name,
-                start_date: settings.start_date,
-                end_date: settings.end_date,
-                is_current: settings.is_current,
-                max_points: settings.max_points,
-                pound_per_point: settings.pound_per_point,
-            })
-            .await?;
-        loader.finish().await?;
+        into.values_panic([
+            name.into(),
+            settings.start_date.into(),
+            settings.end_date.into(),
+            settings.is_current.into(),
+            settings.max_points.into(),
+            settings.pound_per_point.into(),
+        ]);
+    }
+    if any_updated {
+        tx.insert(&updated).await?;
+    }
+    if !listed {
+        tx.insert(&kept).await?;
     }
     Ok(())
 }
@@ -523,5 +539,92 @@ mod tests {
         // The greatest of a group's descriptions, as SQL's MAX gives it, whatever their order.
         assert_eq!(mapping.groups["DM"].as_deref(), Some("Diabetes mellitus"));
         assert_eq!(mapping.groups["AF"].as_deref(), Some("Atrial fibrillation"));
+    }
+
+    /// Each year's settings row, as `year|start|end|current|max points|pounds per point`.
+    async fn settings_rows(tx: &mut Tx) -> Vec<String> {
+        let mut select = Query::select();
+        select
+            .columns(SETTINGS_COLUMNS.map(Alias::new))
+            .from(Alias::new(QOF_YEAR_SETTINGS.name))
+            .order_by(Alias::new("year"), sea_query::Order::Asc);
+        let kinds = [
+            Kind::Text,
+            Kind::Date,
+            Kind::Date,
+            Kind::Boolean,
+            Kind::Integer,
+            Kind::Integer,
+        ];
+        let rows = tx.fetch_cells(&select, &kinds).await.unwrap();
+        rows.iter()
+            .map(|row| {
+                row.iter()
+                    .map(|cell| format!("{cell:?}"))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn settings_rows_are_rewritten_and_an_unlisted_years_row_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut urls = vec![(
+            format!("sqlite://{}", dir.path().join("qof.db").display()),
+            None,
+        )];
+        if let Ok(url) = std::env::var("HARESIGN_TEST_DATABASE_URL") {
+            let schema = format!("qof_settings_{}", std::process::id());
+            urls.push((url, Some(schema)));
+        }
+        for (url, schema) in urls {
+            let admin = Db::connect(&url).await.unwrap();
+            if let Some(schema) = &schema {
+                let mut tx = admin.begin().await.unwrap();
+                tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+            let db = Db::connect_in_schema(&url, schema.as_deref())
+                .await
+                .unwrap();
+            db.migrate(&[&QOF_YEAR_SETTINGS], &[], 1).await.unwrap();
+            let mut tx = db.begin().await.unwrap();
+            upsert_year(&mut tx, "2031/32").await.unwrap();
+            let rows = settings_rows(&mut tx).await;
+            assert_eq!(rows.len(), 5, "{rows:?}");
+            assert_eq!(
+                rows[4],
+                "Text(\"2031/32\")|Date(2031-04-01)|Date(2032-03-31)|Bool(false)|Null|Null"
+            );
+            // An operator's own figures for a year the settings do not list stay; a listed
+            // year's row is rewritten from the settings.
+            tx.execute_raw(
+                "UPDATE qof_year_settings SET max_points = 99, pound_per_point = 1 \
+                 WHERE year IN ('2031/32', '2022/23')",
+            )
+            .await
+            .unwrap();
+            upsert_year(&mut tx, "2031/32").await.unwrap();
+            upsert_year(&mut tx, "2022/23").await.unwrap();
+            let rows = settings_rows(&mut tx).await;
+            assert_eq!(rows.len(), 5, "{rows:?}");
+            assert!(rows[4].ends_with("|Int(99)|Int(1)"), "{rows:?}");
+            assert_eq!(
+                rows[1],
+                "Text(\"2022/23\")|Date(2022-04-01)|Date(2023-03-31)|Bool(false)|Int(63500)|Int(20756)"
+            );
+            tx.rollback().await.unwrap();
+            db.close().await;
+            if let Some(schema) = &schema {
+                let mut tx = admin.begin().await.unwrap();
+                tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
     }
 }
