@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 
 use super::parse::{
-    OrgPopulation, RegistrationFile, detect_registration_file, read_practice_map,
+    OrgPopulation, PracticeMapping, RegistrationFile, detect_registration_file, read_practice_map,
     read_practice_totals, read_quinary_age,
 };
 use super::{REG_POPULATIONS, REG_PRACTICE_MAP};
@@ -27,24 +27,40 @@ fn periods_of(dates: &BTreeSet<NaiveDate>) -> BTreeSet<String> {
     dates.iter().map(|d| d.to_string()).collect()
 }
 
-async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
-    match detect_registration_file(file)? {
-        RegistrationFile::Map => load_map(tx, file, ctx).await,
+/// A registration file as read, before anything is written.
+enum Registration {
+    Map(Vec<PracticeMapping>),
+    Populations(Vec<OrgPopulation>, &'static str),
+}
+
+fn read(file: &SourceFile) -> Result<Registration, ImportError> {
+    Ok(match detect_registration_file(file)? {
+        RegistrationFile::Map => {
+            Registration::Map(read_practice_map(file)?.collect::<Result<Vec<_>, _>>()?)
+        }
         RegistrationFile::QuinaryAge => {
-            load_populations(tx, read_quinary_age(file)?, "quin_age", ctx).await
+            Registration::Populations(read_quinary_age(file)?, "quin_age")
         }
         RegistrationFile::PracticeTotals => {
-            load_populations(tx, read_practice_totals(file)?, "totals", ctx).await
+            Registration::Populations(read_practice_totals(file)?, "totals")
         }
+    })
+}
+
+/// A year of monthly extracts is dozens of files, each read whole: the next one is read while
+/// this one is written.
+async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
+    match ctx.read_ahead(file, read)? {
+        Registration::Map(rows) => load_map(tx, rows, ctx).await,
+        Registration::Populations(rows, source) => load_populations(tx, rows, source, ctx).await,
     }
 }
 
 async fn load_map(
     tx: &mut Tx,
-    file: &SourceFile,
+    rows: Vec<PracticeMapping>,
     ctx: &LoadContext,
 ) -> Result<Loaded, ImportError> {
-    let rows = read_practice_map(file)?.collect::<Result<Vec<_>, _>>()?;
     let dates: BTreeSet<NaiveDate> = rows.iter().map(|r| r.extract_date).collect();
     for date in &dates {
         ctx.replace(
