@@ -567,6 +567,12 @@ mod tests {
             .collect()
     }
 
+    async fn run(db: &Db, sql: &str) {
+        let mut tx = db.begin().await.unwrap();
+        tx.execute_raw(sql).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
     #[tokio::test]
     async fn settings_rows_are_rewritten_and_an_unlisted_years_row_is_kept() {
         let dir = tempfile::tempdir().unwrap();
@@ -581,11 +587,7 @@ mod tests {
         for (url, schema) in urls {
             let admin = Db::connect(&url).await.unwrap();
             if let Some(schema) = &schema {
-                let mut tx = admin.begin().await.unwrap();
-                tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
+                run(&admin, &format!("CREATE SCHEMA {schema}")).await;
             }
             let db = Db::connect_in_schema(&url, schema.as_deref())
                 .await
@@ -619,11 +621,7 @@ mod tests {
             tx.rollback().await.unwrap();
             db.close().await;
             if let Some(schema) = &schema {
-                let mut tx = admin.begin().await.unwrap();
-                tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
+                run(&admin, &format!("DROP SCHEMA {schema} CASCADE")).await;
             }
         }
     }
