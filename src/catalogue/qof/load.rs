@@ -3,13 +3,13 @@
 //! copy. All files given to one import share its transaction: a broken regional file aborts the
 //! whole year and the previous data stays served.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 
 use super::parse::{
-    QofFile, identify, read_achievement, read_geographies, read_indicators, read_practice_points,
-    read_prevalence,
+    Achievement, Indicator, PracticeGeography, Prevalence, QofFile, identify, read_achievement,
+    read_geographies, read_indicators, read_practice_points, read_prevalence,
 };
 use super::settings::{self, YearSettings};
 use super::{
@@ -37,15 +37,47 @@ pub static QOF: Source = Source {
     sample: super::sample::demo,
 };
 
-async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
+/// A QOF file as read, before anything is written.
+enum QofRows {
+    Achievement {
+        region: String,
+        rows: BTreeMap<(String, String), Achievement>,
+    },
+    Prevalence(Vec<Prevalence>),
+    Indicators(Vec<Indicator>),
+    Geographies(Vec<PracticeGeography>),
+    PracticePoints(Vec<(String, Option<i64>)>),
+    Ignored,
+}
+
+fn read(file: &SourceFile) -> Result<(QofRows, String), ImportError> {
     let (kind, year) = identify(file)?;
     let rows = match kind {
-        QofFile::Ignored => return Ok(Loaded::default()),
-        QofFile::Achievement { region } => load_achievement(tx, file, ctx, &year, &region).await?,
-        QofFile::Prevalence => load_prevalence(tx, file, ctx, &year).await?,
-        QofFile::MappingIndicators => load_indicators(tx, file, ctx, &year).await?,
-        QofFile::MappingGeographies => load_geographies(tx, file, ctx, &year).await?,
-        QofFile::OrganisationReference => load_practice_points(tx, file, ctx, &year).await?,
+        QofFile::Ignored => QofRows::Ignored,
+        QofFile::Achievement { region } => QofRows::Achievement {
+            region,
+            rows: read_achievement(file)?,
+        },
+        QofFile::Prevalence => QofRows::Prevalence(read_prevalence(file)?),
+        QofFile::MappingIndicators => QofRows::Indicators(read_indicators(file)?),
+        QofFile::MappingGeographies => QofRows::Geographies(read_geographies(file)?),
+        QofFile::OrganisationReference => QofRows::PracticePoints(read_practice_points(file)?),
+    };
+    Ok((rows, year))
+}
+
+/// A year is a dozen files, each read whole: the next one is read while this one is written.
+async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
+    let (rows, year) = ctx.read_ahead(file, read)?;
+    let rows = match rows {
+        QofRows::Ignored => return Ok(Loaded::default()),
+        QofRows::Achievement { region, rows } => {
+            load_achievement(tx, file, ctx, &year, &region, rows).await?
+        }
+        QofRows::Prevalence(rows) => load_prevalence(tx, file, ctx, &year, rows).await?,
+        QofRows::Indicators(rows) => load_indicators(tx, file, ctx, &year, rows).await?,
+        QofRows::Geographies(rows) => load_geographies(tx, file, ctx, &year, rows).await?,
+        QofRows::PracticePoints(rows) => load_practice_points(tx, file, ctx, &year, rows).await?,
     };
     upsert_year(tx, &year).await?;
     Ok(Loaded {
@@ -151,8 +183,8 @@ async fn load_achievement(
     ctx: &LoadContext,
     year: &str,
     region: &str,
+    rows: BTreeMap<(String, String), Achievement>,
 ) -> Result<u64, ImportError> {
-    let rows = read_achievement(file)?;
     let mapping = year_mapping(tx, file, year).await?;
     ctx.replace(
         tx,
@@ -285,8 +317,8 @@ async fn load_prevalence(
     file: &SourceFile,
     ctx: &LoadContext,
     year: &str,
+    rows: Vec<Prevalence>,
 ) -> Result<u64, ImportError> {
-    let rows = read_prevalence(file)?;
     let mapping = year_mapping(tx, file, year).await?;
     ctx.replace(tx, &QOF_PREVALENCE, &[("year", year.into())], "")
         .await?;
@@ -322,8 +354,8 @@ async fn load_indicators(
     file: &SourceFile,
     ctx: &LoadContext,
     year: &str,
+    rows: Vec<Indicator>,
 ) -> Result<u64, ImportError> {
-    let rows = read_indicators(file)?;
     ctx.replace(tx, &QOF_INDICATORS, &[("year", year.into())], "")
         .await?;
     let mut seen = BTreeSet::new();
@@ -357,8 +389,8 @@ async fn load_geographies(
     file: &SourceFile,
     ctx: &LoadContext,
     year: &str,
+    rows: Vec<PracticeGeography>,
 ) -> Result<u64, ImportError> {
-    let rows = read_geographies(file)?;
     ctx.replace(tx, &QOF_PRACTICES, &[("year", year.into())], "")
         .await?;
     let mut seen = BTreeSet::new();
@@ -388,8 +420,8 @@ async fn load_practice_points(
     file: &SourceFile,
     ctx: &LoadContext,
     year: &str,
+    rows: Vec<(String, Option<i64>)>,
 ) -> Result<u64, ImportError> {
-    let rows = read_practice_points(file)?;
     ctx.replace(tx, &QOF_PRACTICE_POINTS, &[("year", year.into())], "")
         .await?;
     let mut seen = BTreeSet::new();
