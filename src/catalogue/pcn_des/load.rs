@@ -76,7 +76,9 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
             "expected a Network Contract DES CSV (or a zip of them), found a workbook",
         ));
     }
-    let extract = read(file)?;
+    // Monthly extracts come by the dozen, each read whole: the next is read while this one is
+    // written.
+    let extract = ctx.read_ahead(file, read)?;
     let layout = extract.layout;
     let ruleset = match layout {
         Layout::Monthly => ruleset_of(file.name()),
