@@ -143,7 +143,7 @@ pub async fn copy(
     );
     let rows = data.bytes.len();
     data.bytes.extend_from_slice(TRAILER);
-    // On failure the dropped `copy` cancels the COPY, and the error aborts the import.
+    // On failure the dropped `copy` cancels the COPY.
     let copied = async {
         let mut copy = connection.copy_in_raw(&statement).await?;
         copy.send(data.bytes.as_slice()).await?;
