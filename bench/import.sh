@@ -105,6 +105,9 @@ elif ! psql "$PG_URL" -qAtc "SELECT 1" >/dev/null 2>&1; then
 else
   PG=1
   trap 'psql "$PG_URL" -qc "DROP SCHEMA IF EXISTS $PG_SCHEMA CASCADE; DROP SCHEMA IF EXISTS ${PG_SCHEMA}_ref CASCADE" >/dev/null 2>&1 || true' EXIT
+  # In public, or the import would install pg_trgm in the scratch schema and its drop would
+  # take the extension from the whole database.
+  psql "$PG_URL" -qc "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public" >/dev/null 2>&1 || true
   psql "$PG_URL" -qc "CREATE SCHEMA $PG_SCHEMA; CREATE SCHEMA ${PG_SCHEMA}_ref" >/dev/null
   case "$PG_URL" in *\?*) sep='&' ;; *) sep='?' ;; esac
   import_all "$PG_URL${sep}options[search_path]=$PG_SCHEMA" postgres

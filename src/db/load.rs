@@ -444,11 +444,7 @@ mod tests {
                     Utc::now().timestamp_micros()
                 );
                 let db = Db::connect(&url).await.unwrap();
-                let mut tx = db.begin().await.unwrap();
-                tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
+                crate::db::create_test_schema(&db, &schema).await;
                 admin = Some(db);
                 dbs.push((
                     Db::connect_in_schema(&url, Some(&schema)).await.unwrap(),

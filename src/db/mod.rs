@@ -422,6 +422,27 @@ async fn pg_trgm_schema(pool: &PgPool) -> Option<String> {
     }
 }
 
+/// Creates `schema` through `admin`, for a test's own tables, with `pg_trgm` installed in
+/// `public` first: `migrate` would otherwise install it in the first such schema, and dropping
+/// that schema would take the extension, and every other schema's trigram indexes, with it.
+#[cfg(test)]
+pub(crate) async fn create_test_schema(admin: &Db, schema: &str) {
+    let mut tx = admin.begin().await.unwrap();
+    // A concurrent test may be installing it at the same moment: its error is not this test's.
+    if tx
+        .execute_raw("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+        .await
+        .is_ok()
+    {
+        tx.commit().await.unwrap();
+    }
+    let mut tx = admin.begin().await.unwrap();
+    tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// `ANALYZE` of `tables` from about a thousand rows of each index: enough to tell a selective
 /// index from one that is not, in milliseconds however large the table. One script, so that the
 /// limit is set and reset on the same connection.

@@ -619,7 +619,7 @@ mod tests {
         for (url, schema) in urls {
             let admin = Db::connect(&url).await.unwrap();
             if let Some(schema) = &schema {
-                run(&admin, &format!("CREATE SCHEMA {schema}")).await;
+                crate::db::create_test_schema(&admin, schema).await;
             }
             let db = Db::connect_in_schema(&url, schema.as_deref())
                 .await
