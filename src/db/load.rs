@@ -298,18 +298,19 @@ impl<R: TableRow> Loader<'_, R> {
                 let Some(Tx::Postgres(tx)) = self.tx.as_deref_mut() else {
                     unreachable!("a loader's chunk is made for its transaction's backend")
                 };
-                let staging = postgres::staging_name(self.table);
                 if self.on_conflict.is_none() {
                     self.loaded += postgres::copy(tx, self.table.name, R::COLUMNS, data).await?;
-                } else if self.staging {
-                    postgres::copy(tx, &staging, R::COLUMNS, data).await?;
-                } else if let Some(copied) =
-                    postgres::copy_unless_conflict(tx, self.table, R::COLUMNS, data).await?
+                } else if !self.staging
+                    && let Some(copied) =
+                        postgres::copy_unless_conflict(tx, self.table, R::COLUMNS, data).await?
                 {
                     self.loaded += copied;
                 } else {
-                    postgres::create_staging(tx, self.table, R::COLUMNS).await?;
-                    self.staging = true;
+                    if !self.staging {
+                        postgres::create_staging(tx, self.table, R::COLUMNS).await?;
+                        self.staging = true;
+                    }
+                    let staging = postgres::staging_name(self.table);
                     postgres::copy(tx, &staging, R::COLUMNS, data).await?;
                 }
                 if let Some(progress) = &self.progress {
@@ -465,11 +466,7 @@ mod tests {
             for (db, schema) in self.dbs {
                 db.close().await;
                 if let (Some(admin), Some(schema)) = (&self.admin, schema) {
-                    let mut tx = admin.begin().await.unwrap();
-                    tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .await
-                        .unwrap();
-                    tx.commit().await.unwrap();
+                    crate::db::drop_test_schema(admin, &schema).await;
                 }
             }
         }

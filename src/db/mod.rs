@@ -443,6 +443,16 @@ pub(crate) async fn create_test_schema(admin: &Db, schema: &str) {
     tx.commit().await.unwrap();
 }
 
+/// Drops a schema made by `create_test_schema`, with everything in it.
+#[cfg(test)]
+pub(crate) async fn drop_test_schema(admin: &Db, schema: &str) {
+    let mut tx = admin.begin().await.unwrap();
+    tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// `ANALYZE` of `tables` from about a thousand rows of each index: enough to tell a selective
 /// index from one that is not, in milliseconds however large the table. One script, so that the
 /// limit is set and reset on the same connection.

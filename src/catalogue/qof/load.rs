@@ -452,45 +452,39 @@ async fn upsert_year(tx: &mut Tx, year: &str) -> Result<(), ImportError> {
     if !listed {
         years.insert(year.to_owned(), YearSettings::default_for(year));
     }
-    let insert = || {
+    let mut key = OnConflict::column(Alias::new("year"));
+    // A year the settings do not list keeps whatever an earlier settings file said.
+    let (kept, updated): (Vec<_>, Vec<_>) = years
+        .into_iter()
+        .partition(|(name, _)| name == year && !listed);
+    let statements = [
+        (kept, key.clone().do_nothing().to_owned()),
+        (
+            updated,
+            key.update_columns(SETTINGS_COLUMNS[1..].iter().map(|c| Alias::new(*c)))
+                .to_owned(),
+        ),
+    ];
+    for (rows, on_conflict) in statements {
+        if rows.is_empty() {
+            continue;
+        }
         let mut insert = Query::insert();
         insert
             .into_table(Alias::new(QOF_YEAR_SETTINGS.name))
-            .columns(SETTINGS_COLUMNS.map(Alias::new));
-        insert
-    };
-    let key = || OnConflict::column(Alias::new("year"));
-    let mut updated = insert();
-    updated.on_conflict(
-        key()
-            .update_columns(SETTINGS_COLUMNS[1..].iter().map(|c| Alias::new(*c)))
-            .to_owned(),
-    );
-    // A year the settings do not list keeps whatever an earlier settings file said.
-    let mut kept = insert();
-    kept.on_conflict(key().do_nothing().to_owned());
-    let mut any_updated = false;
-    for (name, settings) in years {
-        let into = if name == year && !listed {
-            &mut kept
-        } else {
-            any_updated = true;
-            &mut updated
-        };
-        into.values_panic([
-            name.into(),
-            settings.start_date.into(),
-            settings.end_date.into(),
-            settings.is_current.into(),
-            settings.max_points.into(),
-            settings.pound_per_point.into(),
-        ]);
-    }
-    if any_updated {
-        tx.insert(&updated).await?;
-    }
-    if !listed {
-        tx.insert(&kept).await?;
+            .columns(SETTINGS_COLUMNS.map(Alias::new))
+            .on_conflict(on_conflict);
+        for (name, settings) in rows {
+            insert.values_panic([
+                name.into(),
+                settings.start_date.into(),
+                settings.end_date.into(),
+                settings.is_current.into(),
+                settings.max_points.into(),
+                settings.pound_per_point.into(),
+            ]);
+        }
+        tx.insert(&insert).await?;
     }
     Ok(())
 }
@@ -599,12 +593,6 @@ mod tests {
             .collect()
     }
 
-    async fn run(db: &Db, sql: &str) {
-        let mut tx = db.begin().await.unwrap();
-        tx.execute_raw(sql).await.unwrap();
-        tx.commit().await.unwrap();
-    }
-
     #[tokio::test]
     async fn settings_rows_are_rewritten_and_an_unlisted_years_row_is_kept() {
         let dir = tempfile::tempdir().unwrap();
@@ -653,7 +641,7 @@ mod tests {
             tx.rollback().await.unwrap();
             db.close().await;
             if let Some(schema) = &schema {
-                run(&admin, &format!("DROP SCHEMA {schema} CASCADE")).await;
+                crate::db::drop_test_schema(&admin, schema).await;
             }
         }
     }

@@ -141,7 +141,7 @@ pub async fn copy(
         "COPY {target} ({}) FROM STDIN (FORMAT binary)",
         columns.join(", ")
     );
-    let rows = data.bytes.len();
+    let encoded = data.bytes.len();
     data.bytes.extend_from_slice(TRAILER);
     // On failure the dropped `copy` cancels the COPY.
     let copied = async {
@@ -150,8 +150,11 @@ pub async fn copy(
         copy.finish().await
     }
     .await;
-    data.bytes
-        .truncate(if copied.is_ok() { HEADER.len() } else { rows });
+    data.bytes.truncate(if copied.is_ok() {
+        HEADER.len()
+    } else {
+        encoded
+    });
     copied
 }
 
