@@ -5,6 +5,7 @@ mod cell;
 mod ddl;
 mod load;
 mod migrate;
+mod nodelay;
 mod object;
 mod sqlite_read;
 mod stream;
@@ -112,6 +113,12 @@ impl Db {
                 options = options.options([("statement_timeout", limit.as_millis().to_string())]);
             }
             let pool = PgPoolOptions::new()
+                .after_connect(|connection, _| {
+                    Box::pin(async move {
+                        nodelay::set(connection).await;
+                        Ok(())
+                    })
+                })
                 .max_connections(16)
                 .acquire_timeout(how.acquire_timeout)
                 .connect_with(options)
