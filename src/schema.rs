@@ -87,6 +87,19 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&'static Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// The columns of its primary key and indexes, each once, in the table's column order: the
+    /// columns that statements filter, join, group and order by.
+    pub fn indexed_columns(&self) -> Vec<&'static str> {
+        let indexed = |name: &str| {
+            self.primary_key.contains(&name) || self.indexes.iter().any(|i| i.contains(&name))
+        };
+        self.columns
+            .iter()
+            .map(|c| c.name)
+            .filter(|name| indexed(name))
+            .collect()
+    }
 }
 
 /// How a filter reads its query parameter and which column it constrains.
@@ -266,5 +279,26 @@ impl Endpoint {
                 .column(f)
                 .unwrap_or_else(|| panic!("{}: field {f} is not a column", self.path))
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexed_columns_are_the_keys_and_index_columns_once_in_table_order() {
+        static TABLE: Table = Table {
+            name: "t",
+            columns: &[
+                col("a", Kind::Text, ""),
+                col("b", Kind::Integer, ""),
+                col("c", Kind::Text, ""),
+                col("d", Kind::Date, ""),
+            ],
+            primary_key: &["d", "a"],
+            indexes: &[&["a", "d"], &["b"]],
+        };
+        assert_eq!(TABLE.indexed_columns(), ["a", "b", "d"]);
     }
 }
