@@ -252,6 +252,46 @@ impl LoadContext {
         Ok(tx.loader::<R>(table)?.counting(self.progress.clone()))
     }
 
+    /// Loads `rows` into `table` in one pass over the file. `new_slice` sees each row before it
+    /// is loaded, and returns the columns and values of the slice the row opens when it is the
+    /// first row of that slice the file holds: the slice is made room for then (`replace`),
+    /// without the rows already loaded from this file. So a file whose slices are known only
+    /// from its rows is read once; a row that fails to read fails the import, whose
+    /// transaction then leaves everything as it was.
+    pub async fn load_replacing<T, R: TableRow>(
+        &self,
+        tx: &mut Tx,
+        table: &'static Table,
+        rows: impl Iterator<Item = Result<T, ImportError>>,
+        mut new_slice: impl FnMut(&T) -> Option<Vec<(&'static str, Value)>>,
+        record: impl Fn(T, i64) -> R,
+    ) -> Result<u64, ImportError> {
+        let mut rows = rows;
+        let mut loaded = 0;
+        let mut opening = None;
+        loop {
+            let mut loader = self.loader::<R>(tx, table)?;
+            if let Some(row) = opening.take() {
+                loader.push(record(row, self.import_id)).await?;
+            }
+            let mut slice = None;
+            for row in rows.by_ref() {
+                let row = row?;
+                slice = new_slice(&row);
+                if slice.is_some() {
+                    opening = Some(row);
+                    break;
+                }
+                loader.push(record(row, self.import_id)).await?;
+            }
+            loaded += loader.finish().await?;
+            let Some(slice) = slice else {
+                return Ok(loaded);
+            };
+            self.replace(tx, table, &slice, "").await?;
+        }
+    }
+
     /// Makes room for the file being loaded: the first file of the run that meets `slice` of
     /// `table` empties it; a file holding another `part` of it ("" for all of it) adds to it;
     /// a file holding a part an earlier file of the run loaded replaces that file's rows.

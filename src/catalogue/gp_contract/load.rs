@@ -1,6 +1,6 @@
-//! Loading GP Contract files. A file is read twice: first to check every row and learn the
-//! achievement dates it holds, so that those dates are emptied before any row goes in, then to
-//! load the rows in one stream.
+//! Loading GP Contract files. A file is read once: each achievement date it holds is emptied
+//! when its first row comes, and the import's transaction undoes it all if a later row is
+//! broken.
 //!
 //! Replacing: a file replaces, in the table of its kind, every achievement date it holds, and
 //! only those. A quarterly file holds three month ends, so importing Q2 leaves Q1 as it was;
@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
+use sea_query::Value;
 
 use super::parse::{Layout, Row, read};
 use super::{CARERS, VALUES};
@@ -87,70 +88,60 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     }
     let (layout, rows) = read(file)?;
     let mut dates = BTreeSet::new();
-    for row in rows {
-        dates.insert(row?.date());
-    }
-    let table = match layout {
-        Layout::Core => &VALUES,
-        Layout::Carers => &CARERS,
+    let mut new_date = |row: &Row| {
+        let date = row.date();
+        dates
+            .insert(date)
+            .then(|| vec![("date", Value::from(date))])
     };
-    for date in &dates {
-        ctx.replace(tx, table, &[("date", (*date).into())], "")
-            .await?;
-    }
-    let (_, rows) = read(file)?;
     let loaded = match layout {
         Layout::Core => {
-            let mut loader = ctx.loader::<ValueRecord>(tx, table)?;
-            for row in rows {
-                let Row::Value(row) = row? else {
+            let record = |row, import_id| {
+                let Row::Value(row) = row else {
                     unreachable!("a core file reads as value rows")
                 };
-                loader
-                    .push(ValueRecord {
-                        date: row.date,
-                        practice_code: row.practice_code,
-                        practice_name: row.practice_name,
-                        indicator: row.indicator,
-                        quality_service_key: fold_label(&row.quality_service),
-                        quality_service: row.quality_service,
-                        measure_key: fold_label(&row.measure),
-                        measure: row.measure,
-                        measure_type: row.measure_type,
-                        value: row.value,
-                        import_id: ctx.import_id,
-                    })
-                    .await?;
-            }
-            loader.finish().await?
+                ValueRecord {
+                    date: row.date,
+                    practice_code: row.practice_code,
+                    practice_name: row.practice_name,
+                    indicator: row.indicator,
+                    quality_service_key: fold_label(&row.quality_service),
+                    quality_service: row.quality_service,
+                    measure_key: fold_label(&row.measure),
+                    measure: row.measure,
+                    measure_type: row.measure_type,
+                    value: row.value,
+                    import_id,
+                }
+            };
+            ctx.load_replacing(tx, &VALUES, rows, &mut new_date, record)
+                .await?
         }
         Layout::Carers => {
-            let mut loader = ctx.loader::<CarerRecord>(tx, table)?;
-            for row in rows {
-                let Row::Carer(row) = row? else {
+            let record = |row, import_id| {
+                let Row::Carer(row) = row else {
                     unreachable!("a carers file reads as carer rows")
                 };
-                loader
-                    .push(CarerRecord {
-                        date: row.date,
-                        sub_icb_code: row.sub_icb_code,
-                        sub_icb_name: row.sub_icb_name,
-                        indicator: row.indicator,
-                        quality_service_key: fold_label(&row.quality_service),
-                        quality_service: row.quality_service,
-                        measure: row.measure,
-                        sex_key: fold_label(&row.sex),
-                        sex: row.sex,
-                        age_key: fold_label(&row.age),
-                        age: row.age,
-                        ethnicity_key: fold_label(&row.ethnicity),
-                        ethnicity: row.ethnicity,
-                        value: row.value,
-                        import_id: ctx.import_id,
-                    })
-                    .await?;
-            }
-            loader.finish().await?
+                CarerRecord {
+                    date: row.date,
+                    sub_icb_code: row.sub_icb_code,
+                    sub_icb_name: row.sub_icb_name,
+                    indicator: row.indicator,
+                    quality_service_key: fold_label(&row.quality_service),
+                    quality_service: row.quality_service,
+                    measure: row.measure,
+                    sex_key: fold_label(&row.sex),
+                    sex: row.sex,
+                    age_key: fold_label(&row.age),
+                    age: row.age,
+                    ethnicity_key: fold_label(&row.ethnicity),
+                    ethnicity: row.ethnicity,
+                    value: row.value,
+                    import_id,
+                }
+            };
+            ctx.load_replacing(tx, &CARERS, rows, &mut new_date, record)
+                .await?
         }
     };
     Ok(Loaded {

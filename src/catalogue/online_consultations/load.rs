@@ -11,12 +11,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use sea_query::Value;
 
 use super::parse::{Layout, Row, read};
 use super::{ONLINE_CONSULTATION_TIMES, ONLINE_CONSULTATIONS as METRICS};
 use crate::catalogue::{LoadContext, LoadFuture, Loaded, Source};
-use crate::db::{TableRow, Tx};
-use crate::schema::Table;
+use crate::db::Tx;
 use crate::source::SourceFile;
 use crate::source::error::ImportError;
 
@@ -86,38 +86,43 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     let mut areas = Areas::new();
     let loaded = match layout {
         Layout::Practice => {
-            stream(tx, ctx, &METRICS, rows, &mut areas, |row, import_id| {
-                let Row::Metric(row) = row else {
-                    unreachable!("a practice file reads as metric rows")
-                };
-                let place = row.place;
-                MetricRecord {
-                    month: row.month,
-                    practice_code: place.practice_code,
-                    practice_name: place.practice_name,
-                    pcn_code: place.pcn_code,
-                    pcn_name: place.pcn_name,
-                    sub_icb_code: place.sub_icb_code,
-                    sub_icb_name: place.sub_icb_name,
-                    icb_code: place.icb_code,
-                    icb_name: place.icb_name,
-                    region_code: place.region_code,
-                    region_name: place.region_name,
-                    supplier: row.supplier,
-                    metric: row.metric,
-                    value: row.value,
-                    import_id,
-                }
-            })
+            ctx.load_replacing(
+                tx,
+                &METRICS,
+                rows,
+                new_area(&mut areas),
+                |row, import_id| {
+                    let Row::Metric(row) = row else {
+                        unreachable!("a practice file reads as metric rows")
+                    };
+                    let place = row.place;
+                    MetricRecord {
+                        month: row.month,
+                        practice_code: place.practice_code,
+                        practice_name: place.practice_name,
+                        pcn_code: place.pcn_code,
+                        pcn_name: place.pcn_name,
+                        sub_icb_code: place.sub_icb_code,
+                        sub_icb_name: place.sub_icb_name,
+                        icb_code: place.icb_code,
+                        icb_name: place.icb_name,
+                        region_code: place.region_code,
+                        region_name: place.region_name,
+                        supplier: row.supplier,
+                        metric: row.metric,
+                        value: row.value,
+                        import_id,
+                    }
+                },
+            )
             .await?
         }
         Layout::Weekday | Layout::Dated => {
-            stream(
+            ctx.load_replacing(
                 tx,
-                ctx,
                 &ONLINE_CONSULTATION_TIMES,
                 rows,
-                &mut areas,
+                new_area(&mut areas),
                 |row, import_id| {
                     let Row::Time(row) = row else {
                         unreachable!("a day-and-time file reads as time rows")
@@ -162,50 +167,25 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
 /// names, `None` for a row that names none.
 type Areas = BTreeMap<NaiveDate, BTreeSet<Option<(&'static str, String)>>>;
 
-/// Loads `rows` in one stream. The first row of a month's area empties that area of the month
-/// (rows of it this file loaded before are kept: see `LoadContext::replace`), so the file is read
-/// once; a row that fails to read fails the import, whose transaction then leaves everything
-/// as it was.
-async fn stream<R: TableRow>(
-    tx: &mut Tx,
-    ctx: &LoadContext,
-    table: &'static Table,
-    rows: impl Iterator<Item = Result<Row, ImportError>>,
-    areas: &mut Areas,
-    record: impl Fn(Row, i64) -> R,
-) -> Result<u64, ImportError> {
-    let mut rows = rows;
-    let mut loaded = 0;
-    let mut met = None;
-    loop {
-        let mut loader = ctx.loader::<R>(tx, table)?;
-        if let Some(row) = met.take() {
-            loader.push(record(row, ctx.import_id)).await?;
+/// For `LoadContext::load_replacing`: the area of its month a row opens, if no earlier row
+/// of the file was in it.
+fn new_area(areas: &mut Areas) -> impl FnMut(&Row) -> Option<Vec<(&'static str, Value)>> + '_ {
+    |row| {
+        let area = row.place().area();
+        let seen = areas.entry(row.month()).or_default();
+        if seen
+            .iter()
+            .any(|s| s.as_ref().map(|(c, a)| (*c, a.as_str())) == area)
+        {
+            return None;
         }
-        for row in rows.by_ref() {
-            let row = row?;
-            let area = row.place().area();
-            let known = areas.get(&row.month()).is_some_and(|seen| {
-                seen.iter()
-                    .any(|s| s.as_ref().map(|(c, a)| (*c, a.as_str())) == area)
-            });
-            if !known {
-                met = Some(row);
-                break;
-            }
-            loader.push(record(row, ctx.import_id)).await?;
-        }
-        loaded += loader.finish().await?;
-        let Some(row) = &met else {
-            return Ok(loaded);
-        };
-        let area = row.place().area().map(|(c, a)| (c, a.to_owned()));
+        let area = area.map(|(column, code)| (column, code.to_owned()));
         let mut slice = vec![("month", row.month().into())];
         slice.extend(
             area.iter()
                 .map(|(column, code)| (*column, code.as_str().into())),
         );
-        ctx.replace(tx, table, &slice, "").await?;
-        areas.entry(row.month()).or_default().insert(area);
+        seen.insert(area);
+        Some(slice)
     }
 }
