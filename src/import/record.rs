@@ -157,14 +157,27 @@ fn finished(id: i64) -> UpdateStatement {
     update
 }
 
-/// Whether a file with this digest is what `source` serves now: it was imported successfully,
-/// and no later successful import of `source` loaded any period it holds (for a snapshot, no
-/// later import at all). A file that was replaced and is given again is not unchanged.
-pub async fn still_served(db: &Db, source: &str, sha256: &str) -> Result<bool, sqlx::Error> {
+/// Whether the file `given[place]` (a digest) is what `source` serves now: it was imported
+/// successfully, and no later successful import of `source` loaded any period it holds (for a
+/// snapshot, no later import at all). A file that was replaced and is given again is not
+/// unchanged. A later file of the same run does not count when it is given again after this
+/// one: a run's files often hold the same months in different tables (a month's practice map
+/// and its populations), and loading them again in that order would leave what they hold now.
+pub async fn still_served(
+    db: &Db,
+    source: &str,
+    given: &[String],
+    place: usize,
+) -> Result<bool, sqlx::Error> {
     let succeeded = || {
         let mut select = Query::select();
         select
-            .columns([Alias::new("id"), Alias::new("periods")])
+            .columns([
+                Alias::new("id"),
+                Alias::new("periods"),
+                Alias::new("run_id"),
+                Alias::new("sha256"),
+            ])
             .from(Alias::new(IMPORTS.name))
             .and_where(Expr::col(Alias::new("source")).eq(source))
             .and_where(Expr::col(Alias::new("status")).eq("succeeded"));
@@ -172,22 +185,31 @@ pub async fn still_served(db: &Db, source: &str, sha256: &str) -> Result<bool, s
     };
     let mut latest = succeeded();
     latest
-        .and_where(Expr::col(Alias::new("sha256")).eq(sha256))
+        .and_where(Expr::col(Alias::new("sha256")).eq(given[place].as_str()))
         .order_by(Alias::new("id"), Order::Desc)
         .limit(1);
-    let kinds = [Kind::Integer, Kind::Text];
+    let kinds = [Kind::Integer, Kind::Text, Kind::Integer, Kind::Text];
     let Some(row) = db.fetch_cells(&latest, &kinds).await?.into_iter().next() else {
         return Ok(false);
     };
     let (Cell::Int(id), periods) = (&row[0], periods_of(&row[1])) else {
         return Ok(false);
     };
+    let given_after = |sha256: &Cell| match sha256 {
+        Cell::Text(sha256) => given[place + 1..].contains(sha256),
+        _ => false,
+    };
     let mut later = succeeded();
     later.and_where(Expr::col(Alias::new("id")).gt(*id));
     let later = db.fetch_cells(&later, &kinds).await?;
-    Ok(later
-        .iter()
-        .all(|row| !periods.is_empty() && periods_of(&row[1]).iter().all(|p| !periods.contains(p))))
+    Ok(later.iter().all(|other| {
+        (same_run(&other[2], &row[2]) && given_after(&other[3]))
+            || (!periods.is_empty() && periods_of(&other[1]).iter().all(|p| !periods.contains(p)))
+    }))
+}
+
+fn same_run(a: &Cell, b: &Cell) -> bool {
+    matches!((a, b), (Cell::Int(a), Cell::Int(b)) if a == b)
 }
 
 fn periods_of(cell: &Cell) -> Vec<String> {

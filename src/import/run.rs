@@ -79,15 +79,17 @@ pub async fn import_until(
     let started = Instant::now();
     record::abandoned(db).await?;
     let mut files = Vec::new();
-    let mut unchanged = true;
     for path in paths {
-        let sha256 = sha256_file(path)?;
-        unchanged &= record::still_served(db, source.name, &sha256).await?;
         files.push(PendingFile {
             display: display_name(path),
-            sha256,
+            sha256: sha256_file(path)?,
             sources: open_sources(path)?,
         });
+    }
+    let given: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
+    let mut unchanged = true;
+    for place in 0..given.len() {
+        unchanged &= record::still_served(db, source.name, &given, place).await?;
     }
     if unchanged && options.is_empty() && !files.is_empty() {
         return Ok(Outcome::Unchanged);

@@ -19,6 +19,7 @@ crate::trials! {
         zipped_files_import_like_bare_ones,
         the_wrong_kind_of_file_is_refused_clearly,
         a_replaced_file_given_again_is_loaded_again,
+        a_runs_files_given_again_in_their_order_are_unchanged,
         a_run_whose_process_ended_is_recorded_as_failed_by_the_next,
         an_interrupted_import_keeps_nothing_and_is_recorded_as_failed,
     ],
@@ -320,6 +321,42 @@ async fn a_replaced_file_given_again_is_loaded_again(backend: Backend) {
             matches!(april_again, Outcome::Unchanged),
             "another month's import does not replace April: {april_again:?}"
         );
+    });
+}
+
+/// A run's files hold the same periods (a month's practice map and its populations; two
+/// editions of a snapshot): given again together, in their order, they are unchanged; in
+/// another order, or the replaced one alone, they load again.
+async fn a_runs_files_given_again_in_their_order_are_unchanged(backend: Backend) {
+    with_app!(backend, |app| {
+        let month = [
+            "api/gp-reg-pat-prac-map.csv",
+            "api/gp-reg-pat-prac-quin-age-2025-05.csv",
+        ];
+        app.import("registrations", &month).await.unwrap();
+        let again = app.import("registrations", &month).await.unwrap();
+        assert!(matches!(again, Outcome::Unchanged), "{again:?}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let a = fixture("api/epraccur.csv");
+        let b = copy_without_lines(&a, dir.path(), "epraccur.csv", |l| {
+            l.starts_with("\"Y01063\"")
+        });
+        let (a_then_b, b_then_a) = ([a.clone(), b.clone()], [b, a.clone()]);
+        app.import_paths("epraccur", &a_then_b).await.unwrap();
+        assert_eq!(count(&app).await, 7, "the later file is the one loaded");
+        let again = app.import_paths("epraccur", &a_then_b).await.unwrap();
+        assert!(matches!(again, Outcome::Unchanged), "{again:?}");
+        let alone = app
+            .import_paths("epraccur", std::slice::from_ref(&a))
+            .await
+            .unwrap();
+        assert!(matches!(alone, Outcome::Imported { .. }), "{alone:?}");
+        assert_eq!(count(&app).await, 8);
+        app.import_paths("epraccur", &a_then_b).await.unwrap();
+        let reversed = app.import_paths("epraccur", &b_then_a).await.unwrap();
+        assert!(matches!(reversed, Outcome::Imported { .. }), "{reversed:?}");
+        assert_eq!(count(&app).await, 8);
     });
 }
 
