@@ -6,6 +6,8 @@
 #
 #   bench/import.sh <demo-data-dir> <work-dir>     (bench/run.sh calls it after building the demo;
 #                                                 HARESIGN_BIN picks another binary)
+#   BENCH_ONLY="registrations qof" bench/import.sh …   only those datasets (and the ODS files
+#                                                 every other import reads), to repeat a figure
 #
 # PostgreSQL: HARESIGN_BENCH_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test; the
 # imports run in a scratch schema dropped at the end. Figures are printed, never asserted.
@@ -34,6 +36,10 @@ COMPARED=(registrations nwrs qof appointments online-consultations cloud-telepho
 # Bookkeeping every import writes a little of, and tables an import rebuilds that were full before.
 BOOKKEEPING="imports row_tallies schema_version"
 
+# Whether a dataset is in BENCH_ONLY (all are when it is unset); the ODS files always are.
+wanted() { # name
+  [ -z "${BENCH_ONLY:-}" ] || [ "$1" = epraccur ] || [ "$1" = epcn ] || [[ " $BENCH_ONLY " == *" $1 "* ]]
+}
 need() { command -v "$1" >/dev/null 2>&1 || { echo "bench: $1 is required ($2)" >&2; exit 1; }; }
 need sqlite3 "apt-get install sqlite3"
 need bc "apt-get install bc"
@@ -68,6 +74,7 @@ import_all() { # url backend-label
   local name files out pattern path
   for line in "${DATASETS[@]}"; do
     read -r name files <<<"$line"
+    wanted "$name" || continue
     # Published names hold spaces: the patterns are split, the paths they match are not.
     local paths=()
     for pattern in $files; do
@@ -115,6 +122,7 @@ fi
 
 echo "== import speed against the databases' own bulk loaders, loading the same rows into the same tables"
 for dataset in "${COMPARED[@]}"; do
+  wanted "$dataset" || continue
   tables=${FILLED["sqlite $dataset"]}
   raw="$WORK/raw.db"
   rm -f "$raw"

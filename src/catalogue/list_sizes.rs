@@ -108,16 +108,22 @@ pub static LIST_SIZES_ENDPOINT: Endpoint = Endpoint {
 };
 
 /// The figures of each organisation and month: the age-band file preferred over practice
-/// totals for the same extract.
+/// totals for the same extract. Every age-band row, then the totals rows of organisations and
+/// months without one, rather than a window over every row, which sorted the whole table: the
+/// derivation's select took 1.8-2.0 s with the window on SQLite here, 1.3-1.5 s without. The
+/// two halves stand apart so that PostgreSQL plans the second as an anti-join; under an `OR`
+/// it probed the key once per row, slower than the window.
 macro_rules! sizes_cte {
     () => {
         "WITH sizes AS (
-            SELECT extract_date, org_type, org_code, total, male, female FROM (
-                SELECT extract_date, org_type, org_code, total, male, female, ROW_NUMBER() OVER (
-                    PARTITION BY extract_date, org_type, org_code
-                    ORDER BY CASE source WHEN 'quin_age' THEN 0 ELSE 1 END) AS rn
-                FROM reg_populations
-            ) ranked WHERE rn = 1
+            SELECT extract_date, org_type, org_code, total, male, female FROM reg_populations
+            WHERE source = 'quin_age'
+            UNION ALL
+            SELECT extract_date, org_type, org_code, total, male, female FROM reg_populations p
+            WHERE source <> 'quin_age' AND NOT EXISTS (
+                SELECT 1 FROM reg_populations q
+                WHERE q.extract_date = p.extract_date AND q.org_type = p.org_type
+                    AND q.org_code = p.org_code AND q.source = 'quin_age')
         )"
     };
 }

@@ -9,6 +9,7 @@ crate::trials! {
     each_backend: [
         a_month_lists_every_level_in_order_with_full_rows,
         months_without_their_own_map_take_names_and_parents_from_the_latest,
+        age_band_figures_are_preferred_to_practice_totals_of_the_same_month,
         every_filter_narrows_the_rows,
         one_core_filter_is_required,
         pages_do_not_overlap,
@@ -143,6 +144,55 @@ async fn months_without_their_own_map_take_names_and_parents_from_the_latest(bac
         assert_eq!(row["org_name"], "ELM TREE SURGERY");
         assert_eq!(row["pcn_code"], "U22222");
         assert_eq!(row["total"], 3140);
+    });
+}
+
+/// A practice-totals file (`gp-reg-pat-prac-all`) beside the age-band file of the same month
+/// gives way to it; a month only the totals file has is served from it.
+async fn age_band_figures_are_preferred_to_practice_totals_of_the_same_month(backend: Backend) {
+    with_app!(backend, |app| {
+        loaded(&app).await;
+        let dir = tempfile::tempdir().unwrap();
+        let totals = dir.path().join("gp-reg-pat-prac-all.csv");
+        let mut csv = String::from(
+            "PUBLICATION,EXTRACT_DATE,TYPE,SUB_ICB_LOCATION_CODE,ONS_SUB_ICB_LOCATION_CODE,CODE,\
+             POSTCODE,SEX,AGE,NUMBER_OF_PATIENTS\n",
+        );
+        for (date, male, female) in [("01MAY2025", 1, 2), ("01JUN2025", 300, 477)] {
+            for (sex, n) in [("MALE", male), ("FEMALE", female), ("ALL", male + female)] {
+                csv.push_str(&format!(
+                    "GP_PRAC_PAT_LIST,{date},GP,00L,E38000247,A81001,TS18 1HU,{sex},ALL,{n}\n"
+                ));
+            }
+        }
+        std::fs::write(&totals, csv).unwrap();
+        app.import_paths("registrations", &[totals]).await.unwrap();
+
+        let body = app
+            .get("/api/v1/list-sizes/?org=A81001&org_type=practice")
+            .await
+            .json();
+        let figures: Vec<(&str, i64, i64)> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["month"].as_str().unwrap(),
+                    r["total"].as_i64().unwrap(),
+                    r["male"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            figures,
+            [
+                ("2025-03-01", 3140, figures[0].2),
+                ("2025-04-01", figures[1].1, figures[1].2),
+                ("2025-05-01", 3216, 1588),
+                ("2025-06-01", 777, 300),
+            ]
+        );
     });
 }
 
