@@ -45,10 +45,13 @@ async fn addresses(connection: &mut PgConnection) -> Option<(SocketAddr, SocketA
 
 fn socket_addr(host: &str, port: i32) -> Option<SocketAddr> {
     let ip: IpAddr = host.parse().ok()?;
-    Some(SocketAddr::new(
-        ip.to_canonical(),
-        u16::try_from(port).ok()?,
-    ))
+    Some(canonical(SocketAddr::new(ip, u16::try_from(port).ok()?)))
+}
+
+/// One form for an IPv4 address, bare or mapped into IPv6, so the server's view and the
+/// socket's compare equal.
+fn canonical(address: SocketAddr) -> SocketAddr {
+    SocketAddr::new(address.ip().to_canonical(), address.port())
 }
 
 /// Runs `f` on the process's TCP socket from `local` to `peer`, if there is one.
@@ -63,11 +66,7 @@ fn with_socket_between<T>(
     let entries = std::fs::read_dir("/proc/self/fd")
         .or_else(|_| std::fs::read_dir("/dev/fd"))
         .ok()?;
-    let canonical = |address: socket2::SockAddr| {
-        address
-            .as_socket()
-            .map(|a| SocketAddr::new(a.ip().to_canonical(), a.port()))
-    };
+    let address = |address: socket2::SockAddr| address.as_socket().map(canonical);
     for entry in entries.flatten() {
         let Some(fd) = entry
             .file_name()
@@ -82,8 +81,8 @@ fn with_socket_between<T>(
         // connection's addresses is changed.
         let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
         let socket = socket2::SockRef::from(&borrowed);
-        let matches = socket.local_addr().ok().and_then(canonical) == Some(local)
-            && socket.peer_addr().ok().and_then(canonical) == Some(peer);
+        let matches = socket.local_addr().ok().and_then(address) == Some(local)
+            && socket.peer_addr().ok().and_then(address) == Some(peer);
         if matches {
             return Some(f(&socket));
         }

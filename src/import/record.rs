@@ -157,17 +157,17 @@ fn finished(id: i64) -> UpdateStatement {
     update
 }
 
-/// Whether the file `given[place]` (a digest) is what `source` serves now: it was imported
+/// Whether the file with this digest is what `source` serves now: it was imported
 /// successfully, and no later successful import of `source` loaded any period it holds (for a
 /// snapshot, no later import at all). A file that was replaced and is given again is not
-/// unchanged. A later file of the same run does not count when it is given again after this
-/// one: a run's files often hold the same months in different tables (a month's practice map
+/// unchanged. A later file of the same run does not count when it is `given_after` this one
+/// again: a run's files often hold the same months in different tables (a month's practice map
 /// and its populations), and loading them again in that order would leave what they hold now.
 pub async fn still_served(
     db: &Db,
     source: &str,
-    given: &[String],
-    place: usize,
+    sha256: &str,
+    given_after: &[&str],
 ) -> Result<bool, sqlx::Error> {
     let succeeded = || {
         let mut select = Query::select();
@@ -185,7 +185,7 @@ pub async fn still_served(
     };
     let mut latest = succeeded();
     latest
-        .and_where(Expr::col(Alias::new("sha256")).eq(given[place].as_str()))
+        .and_where(Expr::col(Alias::new("sha256")).eq(sha256))
         .order_by(Alias::new("id"), Order::Desc)
         .limit(1);
     let kinds = [Kind::Integer, Kind::Text, Kind::Integer, Kind::Text];
@@ -195,15 +195,15 @@ pub async fn still_served(
     let (Cell::Int(id), periods) = (&row[0], periods_of(&row[1])) else {
         return Ok(false);
     };
-    let given_after = |sha256: &Cell| match sha256 {
-        Cell::Text(sha256) => given[place + 1..].contains(sha256),
+    let given_again = |sha256: &Cell| match sha256 {
+        Cell::Text(sha256) => given_after.contains(&sha256.as_str()),
         _ => false,
     };
     let mut later = succeeded();
     later.and_where(Expr::col(Alias::new("id")).gt(*id));
     let later = db.fetch_cells(&later, &kinds).await?;
     Ok(later.iter().all(|other| {
-        (same_run(&other[2], &row[2]) && given_after(&other[3]))
+        (same_run(&other[2], &row[2]) && given_again(&other[3]))
             || (!periods.is_empty() && periods_of(&other[1]).iter().all(|p| !periods.contains(p)))
     }))
 }

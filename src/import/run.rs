@@ -86,10 +86,13 @@ pub async fn import_until(
             sources: open_sources(path)?,
         });
     }
-    let given: Vec<String> = files.iter().map(|f| f.sha256.clone()).collect();
+    let digests: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
     let mut unchanged = true;
-    for place in 0..given.len() {
-        unchanged &= record::still_served(db, source.name, &given, place).await?;
+    for (place, sha256) in digests.iter().enumerate() {
+        if !record::still_served(db, source.name, sha256, &digests[place + 1..]).await? {
+            unchanged = false;
+            break;
+        }
     }
     if unchanged && options.is_empty() && !files.is_empty() {
         return Ok(Outcome::Unchanged);
