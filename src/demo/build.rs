@@ -74,6 +74,7 @@ pub async fn build(
     let imported = async {
         while let Some((source, paths)) = to_import.recv().await {
             let paths = paths?;
+            let began = Instant::now();
             let outcome = run::import(db, source, &paths, show_progress)
                 .await
                 .map_err(|error| DemoError::Import {
@@ -81,9 +82,18 @@ pub async fn build(
                     error,
                 })?;
             files += paths.len();
-            if let Outcome::Imported { rows: n, .. } = outcome {
-                rows += n;
-            }
+            let imported = match outcome {
+                Outcome::Imported { rows: n, .. } => n,
+                Outcome::Unchanged => 0,
+            };
+            rows += imported;
+            tracing::debug!(
+                source = source.name,
+                files = paths.len(),
+                rows = imported,
+                seconds = began.elapsed().as_secs_f64(),
+                "imported"
+            );
         }
         Ok::<(), DemoError>(())
     }
