@@ -450,6 +450,12 @@ impl<R: Read> TextDecoder<R> {
     }
 
     fn decode(&mut self) {
+        if self.input.is_ascii() {
+            // ASCII stands for itself in either encoding: handed over without a copy.
+            self.consumed += self.input.len() as u64;
+            std::mem::swap(&mut self.input, &mut self.output);
+            return;
+        }
         let mut done = 0;
         if self.encoding == Encoding::Undecided {
             let ascii = self

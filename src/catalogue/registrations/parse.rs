@@ -384,12 +384,14 @@ enum Sex {
 
 impl Sex {
     fn parse(value: &str) -> Option<Sex> {
-        Some(match value.to_ascii_uppercase().as_str() {
-            "ALL" => Sex::All,
-            "MALE" => Sex::Male,
-            "FEMALE" => Sex::Female,
-            _ => return None,
-        })
+        [
+            ("ALL", Sex::All),
+            ("MALE", Sex::Male),
+            ("FEMALE", Sex::Female),
+        ]
+        .into_iter()
+        .find(|(label, _)| label.eq_ignore_ascii_case(value))
+        .map(|(_, sex)| sex)
     }
 }
 
@@ -402,6 +404,14 @@ enum Age {
 
 impl Age {
     fn parse(value: &str) -> Option<Age> {
+        // A band as published, `<from>_<to>`, is found from its first year without a search.
+        if let Some((from, _)) = value.split_once('_')
+            && let Ok(from) = from.parse::<usize>()
+            && from % 5 == 0
+            && AGE_BANDS.get(from / 5) == Some(&value)
+        {
+            return Some(Age::Band(from / 5));
+        }
         if value.eq_ignore_ascii_case("ALL") {
             return Some(Age::All);
         }
@@ -908,6 +918,21 @@ mod tests {
         assert_eq!(Age::parse("All"), Some(Age::All));
         assert_eq!(Age::parse("95"), None);
         assert_eq!(AGE_BANDS[10], "50_54");
+        for (i, band) in AGE_BANDS.iter().enumerate() {
+            assert_eq!(Age::parse(band), Some(Age::Band(i)), "{band}");
+        }
+        for wrong in ["05_9", "1_4", "5_4", "100_104", "_4", "0_", "0_4 "] {
+            assert_eq!(Age::parse(wrong), None, "{wrong}");
+        }
+    }
+
+    #[test]
+    fn sexes_parse_in_any_case() {
+        assert_eq!(Sex::parse("ALL"), Some(Sex::All));
+        assert_eq!(Sex::parse("Male"), Some(Sex::Male));
+        assert_eq!(Sex::parse("female"), Some(Sex::Female));
+        assert_eq!(Sex::parse("F"), None);
+        assert_eq!(Sex::parse(""), None);
     }
 
     #[test]
