@@ -38,8 +38,52 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// schema of its own, which `search_path` makes the connection's current schema.
 pub struct TestDb {
     pub db: Db,
-    pub schema: Option<String>,
+    pub schema: Option<TestSchema>,
     pub dir: tempfile::TempDir,
+}
+
+/// A test's PostgreSQL schema, dropped with all it holds when the test is done with it, whether
+/// the test finished or failed: a failed assertion unwinds through this drop. It drops the
+/// schema over a connection and a runtime of its own, on a thread of its own, since the test's
+/// runtime may be the one unwinding.
+pub struct TestSchema {
+    url: String,
+    pub name: String,
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        // A failed test's connections may still hold locks in the schema for a moment, until
+        // their sockets close: waited for, but not for ever.
+        let statement = format!(
+            "SET LOCAL lock_timeout = '10s'; DROP SCHEMA IF EXISTS {} CASCADE",
+            self.name
+        );
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let admin = Db::connect(&url).await.map_err(|e| e.to_string())?;
+                let mut tx = admin.begin().await.map_err(|e| e.to_string())?;
+                tx.execute_raw(&statement)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tx.commit().await.map_err(|e| e.to_string())?;
+                admin.close().await;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        // A panic here, during a failed test's unwinding, would abort the whole run.
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("test schema {} was not dropped: {e}", self.name),
+            Err(_) => eprintln!("test schema {} was not dropped", self.name),
+        }
+    }
 }
 
 impl TestDb {
@@ -79,26 +123,16 @@ impl TestDb {
                     Db::connect_in_schema(&url, Some(&schema))
                         .await
                         .expect("postgres"),
-                    Some(schema),
+                    Some(TestSchema { url, name: schema }),
                 )
             }
         };
         TestDb { db, schema, dir }
     }
 
+    /// Closes the database; the schema goes with `self`.
     pub async fn finish(self) {
-        drop_schema(&self.db, self.schema.as_deref()).await;
         self.db.close().await;
-    }
-}
-
-async fn drop_schema(db: &Db, schema: Option<&str>) {
-    if let Some(schema) = schema {
-        let mut tx = db.begin().await.expect("begin");
-        tx.execute_raw(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .expect("drop schema");
-        tx.commit().await.expect("commit");
     }
 }
 
@@ -109,7 +143,7 @@ pub struct TestApp {
     pub router: Router,
     pub key: String,
     _dir: tempfile::TempDir,
-    schema: Option<String>,
+    schema: Option<TestSchema>,
 }
 
 pub struct TestResponse {
@@ -370,11 +404,11 @@ impl TestApp {
 
     /// The PostgreSQL schema this test works in.
     pub fn schema(&self) -> Option<&str> {
-        self.schema.as_deref()
+        self.schema.as_ref().map(|schema| schema.name.as_str())
     }
 
+    /// Closes the database; the schema goes with `self`.
     pub async fn finish(self) {
-        drop_schema(&self.db, self.schema.as_deref()).await;
         self.db.close().await;
     }
 }
