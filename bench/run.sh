@@ -166,7 +166,8 @@ fixed_rate() { # name peak-rps paths-file
   local rate
   rate=$(echo "$2 * 0.7 / 1" | bc)
   awk -v api="$API" '{ print "http://" api $0 "&nocache=" NR }' "$3" >"$WORK/urls.txt"
-  oha --no-tui -z "${SECONDS_PER_RUN}s" -q "$rate" -c "$CONNECTIONS" --latency-correction \
+  # -w: requests in flight when the time is up are waited for, not aborted as errors.
+  oha --no-tui -z "${SECONDS_PER_RUN}s" -w -q "$rate" -c "$CONNECTIONS" --latency-correction \
     -H "Authorization: Bearer $KEY" --urls-from-file "$WORK/urls.txt" --output-format json >"$WORK/oha.json"
   python3 - "$WORK/oha.json" "$1 at $rate req/s" <<'PY'
 import json, sys

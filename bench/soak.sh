@@ -169,7 +169,9 @@ while not os.path.exists(stop):
     out.flush()
     before, then = cpu, now
 PY
-"${ON_CLIENT[@]}" oha --no-tui -z "${MINUTES}m" -q "$RATE" -c 64 --latency-correction \
+# -w: requests in flight when the time is up are waited for; without it oha aborts them and
+# counts them as errors ("aborted due to deadline") that no server caused.
+"${ON_CLIENT[@]}" oha --no-tui -z "${MINUTES}m" -w -q "$RATE" -c 64 --latency-correction \
   -H "Authorization: Bearer $KEY" --urls-from-file "$WORK/urls.txt" --output-format json \
   --db-url "$WORK/requests.db" >"$WORK/oha.json" &
 LOAD=$!
