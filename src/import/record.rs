@@ -25,7 +25,12 @@ pub static IMPORTS: Table = Table {
             Kind::Text,
             "File as given, with the member name for zips",
         ),
-        col("sha256", Kind::Text, "SHA-256 of the file as given"),
+        col(
+            "sha256",
+            Kind::Text,
+            "SHA-256 of the file as given; empty while the run is still hashing it, and for a \
+             file whose run failed before it was hashed",
+        ),
         opt(
             "periods",
             Kind::Text,
@@ -85,22 +90,30 @@ pub async fn start(
     db.insert_returning_id(&insert).await
 }
 
+/// The digest a running file is recorded with until it is known: a run that loads hashes its
+/// files while they load (see `run::import`).
+pub const PENDING_DIGEST: &str = "";
+
+/// What a file's successful run loaded.
+pub struct Success<'a> {
+    /// The id of the run's first file.
+    pub run_id: i64,
+    pub sha256: &'a str,
+    pub rows: u64,
+    pub periods: &'a str,
+}
+
 /// Marks a file's run succeeded inside the transaction that loaded it, so the data and its
 /// record commit together: the response cache, which counts succeeded imports, can never see
 /// new data recorded as running, nor a success whose data did not commit.
-pub async fn succeeded(
-    tx: &mut Tx,
-    id: i64,
-    run_id: i64,
-    rows: u64,
-    periods: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn succeeded(tx: &mut Tx, id: i64, success: &Success<'_>) -> Result<(), sqlx::Error> {
     let mut update = finished(id);
     update
         .value(Alias::new("status"), "succeeded")
-        .value(Alias::new("run_id"), run_id)
-        .value(Alias::new("row_count"), rows as i64)
-        .value(Alias::new("periods"), periods);
+        .value(Alias::new("run_id"), success.run_id)
+        .value(Alias::new("sha256"), success.sha256)
+        .value(Alias::new("row_count"), success.rows as i64)
+        .value(Alias::new("periods"), success.periods);
     tx.update(&update).await.map(|_| ())
 }
 

@@ -31,7 +31,6 @@ pub enum Outcome {
 
 struct PendingFile {
     display: String,
-    sha256: String,
     sources: Vec<SourceFile>,
 }
 
@@ -82,14 +81,24 @@ pub async fn import_until(
     for path in paths {
         files.push(PendingFile {
             display: display_name(path),
-            sha256: sha256_file(path)?,
             sources: open_sources(path)?,
         });
     }
-    let digests: Vec<&str> = files.iter().map(|f| f.sha256.as_str()).collect();
+    // A file's check reads the digests of the files given after it, so the files are hashed
+    // from the last one back; the first changed file found means the run loads, and the files
+    // before it are hashed while it does. A run of unchanged files is hashed whole, as it must.
+    let mut digests: Vec<Option<String>> = vec![None; paths.len()];
     let mut unchanged = true;
-    for (place, sha256) in digests.iter().enumerate() {
-        if !record::still_served(db, source.name, sha256, &digests[place + 1..]).await? {
+    for place in (0..paths.len()).rev() {
+        let digest = sha256_file(&paths[place])?;
+        let after: Vec<&str> = digests[place + 1..]
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let served = record::still_served(db, source.name, &digest, &after).await?;
+        digests[place] = Some(digest);
+        if !served {
             unchanged = false;
             break;
         }
@@ -98,9 +107,11 @@ pub async fn import_until(
         return Ok(Outcome::Unchanged);
     }
     let mut ids = Vec::new();
-    for file in &files {
-        ids.push(record::start(db, source.name, &file.display, &file.sha256).await?);
+    for (file, digest) in files.iter().zip(&digests) {
+        let digest = digest.as_deref().unwrap_or(record::PENDING_DIGEST);
+        ids.push(record::start(db, source.name, &file.display, digest).await?);
     }
+    let hashing = hash_the_rest(paths, digests);
     let progress = if show_progress {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -115,7 +126,7 @@ pub async fn import_until(
     let loaded = tokio::select! {
         biased;
         () = stop => Err(ImportError::Interrupted),
-        loaded = load_all(db, source, &files, &ids, options, &progress) => loaded,
+        loaded = load_all(db, source, &files, &ids, hashing, options, &progress) => loaded,
     };
     match loaded {
         Ok((per_file, notes)) => {
@@ -144,11 +155,28 @@ pub async fn import_until(
     }
 }
 
+/// The digests not taken yet, computed on a thread of their own while the files load: every
+/// file's digest, in order, once they are all known.
+fn hash_the_rest(
+    paths: &[PathBuf],
+    digests: Vec<Option<String>>,
+) -> tokio::task::JoinHandle<Result<Vec<String>, ImportError>> {
+    let paths = paths.to_vec();
+    tokio::task::spawn_blocking(move || {
+        paths
+            .iter()
+            .zip(digests)
+            .map(|(path, digest)| digest.map_or_else(|| sha256_file(path), Ok))
+            .collect()
+    })
+}
+
 async fn load_all(
     db: &Db,
     source: &Source,
     files: &[PendingFile],
     ids: &[i64],
+    hashing: tokio::task::JoinHandle<Result<Vec<String>, ImportError>>,
     options: &[(String, String)],
     progress: &ProgressBar,
 ) -> Result<(Vec<Loaded>, Vec<String>), ImportError> {
@@ -199,9 +227,21 @@ async fn load_all(
         .copied()
         .collect();
     tally::refresh(&mut tx, changed.iter().copied()).await?;
-    for (id, loaded) in ids.iter().zip(&per_file) {
+    let digests = match hashing.await {
+        Ok(digests) => digests?,
+        Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => return Err(ImportError::Interrupted),
+    };
+    for ((id, loaded), digest) in ids.iter().zip(&per_file).zip(&digests) {
         let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
-        record::succeeded(&mut tx, *id, ids[0], loaded.rows, &listed.join(",")).await?;
+        let outcome = record::Success {
+            run_id: ids[0],
+            sha256: digest,
+            rows: loaded.rows,
+            periods: &listed.join(","),
+        };
+        record::succeeded(&mut tx, *id, &outcome).await?;
     }
     tx.commit().await?;
     // The data is in; what follows only makes it quicker to read.

@@ -16,6 +16,7 @@ crate::trials! {
         a_new_file_for_the_same_period_replaces_it_without_duplicates,
         a_missing_column_names_the_file_and_changes_nothing,
         one_bad_file_aborts_the_whole_run,
+        a_runs_files_are_recorded_with_their_digests,
         zipped_files_import_like_bare_ones,
         the_wrong_kind_of_file_is_refused_clearly,
         a_replaced_file_given_again_is_loaded_again,
@@ -249,6 +250,56 @@ async fn one_bad_file_aborts_the_whole_run(backend: Backend) {
             body["results"][0]["list_size"],
             serde_json::Value::Null,
             "the good file was rolled back too"
+        );
+    });
+}
+
+/// A run that loads hashes the files before the first changed one (found from the last file
+/// back) while they load: each file's record still gets its own digest, in the order given. A
+/// run that fails keeps the digests it had taken before it began loading.
+async fn a_runs_files_are_recorded_with_their_digests(backend: Backend) {
+    with_app!(backend, |app| {
+        let run = [
+            "api/gp-reg-pat-prac-map.csv",
+            "api/gp-reg-pat-prac-quin-age-2025-03.csv",
+            "api/gp-reg-pat-prac-quin-age-2025-04.csv",
+        ];
+        app.import("registrations", &run).await.unwrap();
+        let recorded: Vec<(String, String, String)> = imports(&app)
+            .await
+            .iter()
+            .map(|row| {
+                let [file, sha256, status] = [&row[1], &row[2], &row[5]].map(text);
+                (file.to_owned(), sha256.to_owned(), status.to_owned())
+            })
+            .collect();
+        let given: Vec<(String, String, String)> = run
+            .iter()
+            .map(|f| {
+                let name = f.rsplit('/').next().unwrap().to_owned();
+                let digest = haresign::source::sha256_file(&fixture(f)).unwrap();
+                (name, digest, "succeeded".to_owned())
+            })
+            .collect();
+        assert_eq!(recorded, given);
+
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("gp-reg-pat-prac-all.csv");
+        std::fs::write(&bad, "not,a,registrations,file\n").unwrap();
+        let good = fixture("api/gp-reg-pat-prac-quin-age-2025-05.csv");
+        app.import_paths("registrations", &[bad, good.clone()])
+            .await
+            .unwrap_err();
+        let rows = imports(&app).await;
+        let failed: Vec<(&str, &str)> = rows[run.len()..]
+            .iter()
+            .map(|row| (text(&row[2]), text(&row[5])))
+            .collect();
+        let good_digest = haresign::source::sha256_file(&good).unwrap();
+        assert_eq!(
+            failed,
+            [("", "failed"), (good_digest.as_str(), "failed")],
+            "the last file was hashed before the run began loading; the first was not"
         );
     });
 }

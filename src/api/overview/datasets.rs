@@ -220,7 +220,6 @@ async fn tallies(db: &Db) -> Result<HashMap<(String, String), Tally>, sqlx::Erro
 }
 
 /// The files of every source's latest successful run, in the order they were given.
-/// The files of every source's latest successful import run.
 pub(crate) async fn latest_runs(db: &Db) -> Result<Vec<Imported>, sqlx::Error> {
     // Files imported before runs were recorded are each a run of their own.
     let run = "COALESCE(run_id, id)";
