@@ -3,6 +3,8 @@
 //! as it was.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -155,20 +157,57 @@ pub async fn import_until(
     }
 }
 
-/// The digests not taken yet, computed on a thread of their own while the files load: every
-/// file's digest, in order, once they are all known.
-fn hash_the_rest(
+/// The digests not taken yet, computed on a thread of their own while the files load.
+struct Hashing {
+    task: tokio::task::JoinHandle<Result<Vec<String>, ImportError>>,
+    /// Set when the run ends without them (failed or interrupted): the thread stops at its
+    /// next file instead of reading the rest of the input for nothing, and the process, which
+    /// waits for such threads when it exits, is not held up.
+    abandoned: Arc<AtomicBool>,
+}
+
+fn hash_the_rest(paths: &[PathBuf], digests: Vec<Option<String>>) -> Hashing {
+    let paths = paths.to_vec();
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&abandoned);
+    let task = tokio::task::spawn_blocking(move || digests_of(&paths, digests, &stop));
+    Hashing { task, abandoned }
+}
+
+/// Each file's digest, given or taken, in order; the first file still to hash once `abandoned`
+/// is set ends it.
+fn digests_of(
     paths: &[PathBuf],
     digests: Vec<Option<String>>,
-) -> tokio::task::JoinHandle<Result<Vec<String>, ImportError>> {
-    let paths = paths.to_vec();
-    tokio::task::spawn_blocking(move || {
-        paths
-            .iter()
-            .zip(digests)
-            .map(|(path, digest)| digest.map_or_else(|| sha256_file(path), Ok))
-            .collect()
-    })
+    abandoned: &AtomicBool,
+) -> Result<Vec<String>, ImportError> {
+    paths
+        .iter()
+        .zip(digests)
+        .map(|(path, digest)| match digest {
+            Some(digest) => Ok(digest),
+            None if abandoned.load(Ordering::Relaxed) => Err(ImportError::Interrupted),
+            None => sha256_file(path),
+        })
+        .collect()
+}
+
+impl Hashing {
+    /// Every file's digest, in order, once they are all known.
+    async fn digests(&mut self) -> Result<Vec<String>, ImportError> {
+        match (&mut self.task).await {
+            Ok(digests) => digests,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(ImportError::Interrupted),
+        }
+    }
+}
+
+impl Drop for Hashing {
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
 }
 
 async fn load_all(
@@ -176,7 +215,7 @@ async fn load_all(
     source: &Source,
     files: &[PendingFile],
     ids: &[i64],
-    hashing: tokio::task::JoinHandle<Result<Vec<String>, ImportError>>,
+    mut hashing: Hashing,
     options: &[(String, String)],
     progress: &ProgressBar,
 ) -> Result<(Vec<Loaded>, Vec<String>), ImportError> {
@@ -227,12 +266,7 @@ async fn load_all(
         .copied()
         .collect();
     tally::refresh(&mut tx, changed.iter().copied()).await?;
-    let digests = match hashing.await {
-        Ok(digests) => digests?,
-        Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-        // The runtime is shutting down.
-        Err(_) => return Err(ImportError::Interrupted),
-    };
+    let digests = hashing.digests().await?;
     for ((id, loaded), digest) in ids.iter().zip(&per_file).zip(&digests) {
         let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
         let outcome = record::Success {
@@ -255,4 +289,35 @@ fn display_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digests_still_to_take_are_taken_in_order_until_abandoned() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.csv");
+        std::fs::write(&file, "A,B\n").unwrap();
+        let missing = dir.path().join("missing.csv");
+        let paths = [dir.path().join("given.csv"), file.clone()];
+        let taken = digests_of(
+            &paths,
+            vec![Some("given".to_owned()), None],
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(taken, ["given".to_owned(), sha256_file(&file).unwrap()]);
+        // Abandoned, the missing file is not even opened: reading it would fail with an I/O error.
+        let abandoned = digests_of(
+            &[file, missing],
+            vec![Some("given".to_owned()), None],
+            &AtomicBool::new(true),
+        );
+        assert!(
+            matches!(abandoned, Err(ImportError::Interrupted)),
+            "{abandoned:?}"
+        );
+    }
 }
