@@ -113,7 +113,7 @@ pub async fn import_until(
         let digest = digest.as_deref().unwrap_or(record::PENDING_DIGEST);
         ids.push(record::start(db, source.name, &file.display, digest).await?);
     }
-    let hashing = hash_the_rest(paths, digests);
+    let hashing = Hashing::start(paths, digests);
     let progress = if show_progress {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -166,12 +166,31 @@ struct Hashing {
     abandoned: Arc<AtomicBool>,
 }
 
-fn hash_the_rest(paths: &[PathBuf], digests: Vec<Option<String>>) -> Hashing {
-    let paths = paths.to_vec();
-    let abandoned = Arc::new(AtomicBool::new(false));
-    let stop = Arc::clone(&abandoned);
-    let task = tokio::task::spawn_blocking(move || digests_of(&paths, digests, &stop));
-    Hashing { task, abandoned }
+impl Hashing {
+    /// Hashes, on a blocking thread, the files whose digest is not in `digests` yet.
+    fn start(paths: &[PathBuf], digests: Vec<Option<String>>) -> Hashing {
+        let paths = paths.to_vec();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&abandoned);
+        let task = tokio::task::spawn_blocking(move || digests_of(&paths, digests, &stop));
+        Hashing { task, abandoned }
+    }
+
+    /// Every file's digest, in order, once they are all known.
+    async fn digests(&mut self) -> Result<Vec<String>, ImportError> {
+        match (&mut self.task).await {
+            Ok(digests) => digests,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            // The runtime is shutting down.
+            Err(_) => Err(ImportError::Interrupted),
+        }
+    }
+}
+
+impl Drop for Hashing {
+    fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Each file's digest, given or taken, in order; the first file still to hash once `abandoned`
@@ -190,24 +209,6 @@ fn digests_of(
             None => sha256_file(path),
         })
         .collect()
-}
-
-impl Hashing {
-    /// Every file's digest, in order, once they are all known.
-    async fn digests(&mut self) -> Result<Vec<String>, ImportError> {
-        match (&mut self.task).await {
-            Ok(digests) => digests,
-            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-            // The runtime is shutting down.
-            Err(_) => Err(ImportError::Interrupted),
-        }
-    }
-}
-
-impl Drop for Hashing {
-    fn drop(&mut self) {
-        self.abandoned.store(true, Ordering::Relaxed);
-    }
 }
 
 async fn load_all(

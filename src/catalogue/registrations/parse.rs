@@ -407,7 +407,6 @@ impl Age {
         // A band as published, `<from>_<to>`, is found from its first year without a search.
         if let Some((from, _)) = value.split_once('_')
             && let Ok(from) = from.parse::<usize>()
-            && from % 5 == 0
             && AGE_BANDS.get(from / 5) == Some(&value)
         {
             return Some(Age::Band(from / 5));
