@@ -376,12 +376,25 @@ pub struct Source {
     pub sample: fn(&World, &Path) -> std::io::Result<Vec<PathBuf>>,
 }
 
-/// Statements that rebuild served tables from the tables they read, run in an import's
-/// transaction whenever one of those tables has changed.
+/// Brings served tables up to date from the tables they read, in an import's transaction,
+/// whenever one of those tables has changed.
 pub struct Derivation {
     pub reads: &'static [&'static Table],
     pub writes: &'static [&'static Table],
-    pub statements: &'static [&'static str],
+    pub how: Derive,
+}
+
+/// How a derivation writes its tables. Plain SQL that both SQLite and PostgreSQL accept.
+pub enum Derive {
+    /// Every row of its one table, replaced by the rows `select` returns, in the order of
+    /// `columns`. PostgreSQL builds such a table beside the one it replaces, indexes it once its
+    /// rows are in, and puts it in place at the commit (see `db::rebuild`).
+    Rows {
+        columns: &'static [&'static str],
+        select: &'static str,
+    },
+    /// Statements run as written, changing rows in place.
+    Statements(&'static [&'static str]),
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! registration extracts already imported (no source of its own). Serves `/list-sizes/`.
 
 use crate::catalogue::registrations::{self, REG_POPULATIONS, REG_PRACTICE_MAP};
-use crate::catalogue::{Dataset, Derivation, ods};
+use crate::catalogue::{Dataset, Derivation, Derive, ods};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, opt,
 };
@@ -135,9 +135,21 @@ macro_rules! sizes_cte {
 pub static DERIVE: Derivation = Derivation {
     reads: &[&REG_POPULATIONS, &REG_PRACTICE_MAP, &ods::ODS_PRACTICES],
     writes: &[&LIST_SIZES],
-    statements: &[
-        "DELETE FROM list_sizes",
-        concat!(
+    how: Derive::Rows {
+        columns: &[
+            "month",
+            "org_type",
+            "org_code",
+            "org_name",
+            "pcn_code",
+            "sub_icb_code",
+            "icb_code",
+            "region_code",
+            "total",
+            "male",
+            "female",
+        ],
+        select: concat!(
             sizes_cte!(),
             ",
             map_dates AS (
@@ -170,8 +182,6 @@ pub static DERIVE: Derivation = Derivation {
                 SELECT month, region_code, MAX(region_name) AS name
                 FROM month_map GROUP BY month, region_code
             )
-            INSERT INTO list_sizes (month, org_type, org_code, org_name, pcn_code, sub_icb_code,
-                icb_code, region_code, total, male, female)
             SELECT s.extract_date, s.org_type, s.org_code,
                 CASE s.org_type
                     WHEN 'practice' THEN COALESCE(pm.practice_name, op.name)
@@ -209,17 +219,13 @@ pub static DERIVE: Derivation = Derivation {
             LEFT JOIN icb_geo ig ON s.org_type = 'icb' AND ig.month = s.extract_date
                 AND ig.icb_code = s.org_code
             LEFT JOIN region_geo rg ON s.org_type = 'region' AND rg.month = s.extract_date
-                AND rg.region_code = s.org_code"
-        ),
-        concat!(
-            sizes_cte!(),
-            "
-            INSERT INTO list_sizes (month, org_type, org_code, org_name, total, male, female)
-            SELECT extract_date, 'national', 'E92000001', 'England', CAST(SUM(total) AS BIGINT), CAST(SUM(male) AS BIGINT),
-                CAST(SUM(female) AS BIGINT)
+                AND rg.region_code = s.org_code
+            UNION ALL
+            SELECT extract_date, 'national', 'E92000001', 'England', NULL, NULL, NULL, NULL,
+                CAST(SUM(total) AS BIGINT), CAST(SUM(male) AS BIGINT), CAST(SUM(female) AS BIGINT)
             FROM sizes WHERE org_type = 'region' GROUP BY extract_date"
         ),
-    ],
+    },
 };
 
 /// List sizes at every level, derived from the registration extracts: no publication of its own.

@@ -20,8 +20,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;
 
 pub use dataset::{
-    Cadence, Claimed, Dataset, Derivation, LoadContext, LoadFuture, Loaded, Publication, Slice,
-    Source,
+    Cadence, Claimed, Dataset, Derivation, Derive, LoadContext, LoadFuture, Loaded, Publication,
+    Slice, Source,
 };
 
 use crate::schema::{Endpoint, Filter, FilterKind, Table};
@@ -197,6 +197,15 @@ pub fn by_practice() -> &'static [ByPractice] {
             .collect()
     });
     &BY_PRACTICE
+}
+
+/// The columns of `table` a search filter reads.
+pub fn searched_columns_of(table: &Table) -> Vec<&'static str> {
+    searched_columns()
+        .into_iter()
+        .filter(|(name, _)| *name == table.name)
+        .map(|(_, column)| column)
+        .collect()
 }
 
 /// Every `(table, column)` a search filter reads, once each; the database indexes them for
@@ -384,11 +393,15 @@ mod tests {
     #[test]
     fn derivations_name_exactly_the_tables_their_statements_use() {
         for derivation in derivations() {
-            let sql = derivation.statements.join("\n");
+            // The rows of a `Rows` derivation are inserted into its table by the runner.
+            let (sql, written) = match derivation.how {
+                Derive::Rows { select, .. } => (select.to_owned(), &[][..]),
+                Derive::Statements(statements) => (statements.join("\n"), derivation.writes),
+            };
             let declared: Vec<&str> = derivation
                 .reads
                 .iter()
-                .chain(derivation.writes)
+                .chain(written)
                 .map(|t| t.name)
                 .collect();
             for table in tables() {
@@ -399,6 +412,28 @@ mod tests {
                     derivation.writes.iter().map(|t| t.name).collect::<Vec<_>>(),
                     table.name
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_derivation_of_rows_fills_the_declared_columns_of_its_one_table() {
+        for derivation in derivations() {
+            if let Derive::Rows { columns, .. } = derivation.how {
+                let [table] = derivation.writes else {
+                    panic!("rows for {} tables", derivation.writes.len());
+                };
+                for column in columns {
+                    assert!(table.column(column).is_some(), "{}.{column}", table.name);
+                }
+                for column in table.columns.iter().filter(|c| !c.nullable) {
+                    assert!(
+                        columns.contains(&column.name),
+                        "{}.{}",
+                        table.name,
+                        column.name
+                    );
+                }
             }
         }
     }

@@ -109,11 +109,7 @@ pub fn search_indexes(
         let index = match (backend, pg_trgm_schema) {
             (Backend::Sqlite, _) => sqlite_search_index(name, table, column),
             (Backend::Postgres, Some(schema)) => SearchIndex {
-                create: vec![format!(
-                    "CREATE INDEX IF NOT EXISTS {name} ON {table} \
-                     USING gin ({column} \"{}\".gin_trgm_ops)",
-                    schema.replace('"', "\"\"")
-                )],
+                create: vec![postgres_search_index(&name, table, column, schema)],
                 name,
                 table: table.to_owned(),
                 rebuild: None,
@@ -123,6 +119,15 @@ pub fn search_indexes(
         out.push(index);
     }
     out
+}
+
+/// PostgreSQL's search index `name` over `table.column`: trigrams of `pg_trgm`, installed in
+/// `schema`.
+pub fn postgres_search_index(name: &str, table: &str, column: &str, schema: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {name} ON {table} USING gin ({column} \"{}\".gin_trgm_ops)",
+        schema.replace('"', "\"\"")
+    )
 }
 
 fn sqlite_search_index(name: String, table: &str, column: &str) -> SearchIndex {

@@ -7,6 +7,7 @@ mod load;
 mod migrate;
 mod nodelay;
 mod object;
+mod rebuild;
 mod sqlite_read;
 mod stream;
 
@@ -15,6 +16,7 @@ pub use ddl::search_index_name;
 pub use load::{Encoder, Field, FieldType, Loader, TableRow};
 pub use migrate::{Difference, MigrateError, Mismatch, SCHEMA_VERSIONS, Step};
 pub use object::{JsonObject, ObjectBuilder};
+pub use rebuild::Beside;
 use sqlite_read::ReadPool;
 pub use stream::{BATCH_ROWS, Batch, Batches, RowWriter};
 

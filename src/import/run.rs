@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::record;
-use crate::catalogue::{self, LoadContext, Loaded, Source};
+use crate::catalogue::{self, Derive, LoadContext, Loaded, Source};
 use crate::db::Db;
 use crate::schema::Table;
 use crate::source::error::ImportError;
@@ -246,7 +246,8 @@ async fn load_all(
     }
     let derivations = catalogue::derivations_after(source);
     let mut written: Vec<&'static Table> = source.writes.to_vec();
-    for derivation in &derivations {
+    let mut beside = Vec::new();
+    for (at, derivation) in derivations.iter().enumerate() {
         let stale: Vec<&Table> = derivation
             .reads
             .iter()
@@ -255,8 +256,29 @@ async fn load_all(
             .collect();
         tx.analyze(&stale).await?;
         written.retain(|w| !stale.iter().any(|t| t.name == w.name));
-        for statement in derivation.statements {
-            tx.execute_raw(statement).await?;
+        match derivation.how {
+            Derive::Statements(statements) => {
+                for statement in statements {
+                    tx.execute_raw(statement).await?;
+                }
+            }
+            Derive::Rows { columns, select } => {
+                let table = derivation.writes[0];
+                // A later derivation of this import must read the new rows under the table's
+                // own name.
+                let read_later = derivations[at + 1..]
+                    .iter()
+                    .any(|later| later.reads.iter().any(|t| t.name == table.name));
+                if read_later {
+                    tx.replace_rows(table, columns, select).await?;
+                } else {
+                    let searched = catalogue::searched_columns_of(table);
+                    let built = tx
+                        .replace_rows_beside(table, columns, select, &searched)
+                        .await?;
+                    beside.extend(built);
+                }
+            }
         }
         written.extend(derivation.writes);
     }
@@ -266,8 +288,11 @@ async fn load_all(
         .chain(derivations.iter().flat_map(|d| d.writes))
         .copied()
         .collect();
-    tally::refresh(&mut tx, changed.iter().copied()).await?;
+    // Readers of the tables built beside wait from here to the commit, so what may take long
+    // comes first.
     let digests = hashing.digests().await?;
+    tx.put_in_place(&beside).await?;
+    tally::refresh(&mut tx, changed.iter().copied()).await?;
     for ((id, loaded), digest) in ids.iter().zip(&per_file).zip(&digests) {
         let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
         let outcome = record::Success {

@@ -27,6 +27,7 @@ mod backends;
 mod conditional_requests;
 mod database_outage;
 mod demo;
+mod derived_tables;
 mod hostile_corpus;
 mod hostile_input;
 mod import_runs;
@@ -60,6 +61,7 @@ fn main() {
     trials.extend(backends::trials());
     trials.extend(conditional_requests::trials());
     trials.extend(database_outage::trials());
+    trials.extend(derived_tables::trials());
     trials.extend(hostile_corpus::trials());
     trials.extend(hostile_input::trials());
     trials.extend(import_runs::trials());

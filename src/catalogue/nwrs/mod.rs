@@ -6,7 +6,7 @@ pub mod load;
 pub mod parse;
 pub mod sample;
 
-use crate::catalogue::{Cadence, Dataset, Derivation, Publication};
+use crate::catalogue::{Cadence, Dataset, Derivation, Derive, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -147,11 +147,10 @@ pub static NWRS_ENDPOINT: Endpoint = Endpoint {
 pub static DERIVE: Derivation = Derivation {
     reads: &[&NWRS],
     writes: &[&NWRS_SNAPSHOTS],
-    statements: &[
-        "DELETE FROM nwrs_snapshots",
-        "INSERT INTO nwrs_snapshots (snapshot, practice_count)
-         SELECT snapshot, COUNT(DISTINCT practice_code) FROM nwrs GROUP BY snapshot",
-    ],
+    how: Derive::Rows {
+        columns: &["snapshot", "practice_count"],
+        select: "SELECT snapshot, COUNT(DISTINCT practice_code) FROM nwrs GROUP BY snapshot",
+    },
 };
 
 /// The publication `datasets/` names as this dataset's source.

@@ -2,8 +2,8 @@
 //! changes. Plain SQL that both SQLite and PostgreSQL accept.
 
 use super::{ODS_PCN_MEMBERSHIPS, ODS_PCNS, ODS_PRACTICES};
-use crate::catalogue::Derivation;
 use crate::catalogue::registrations::{REG_POPULATIONS, REG_PRACTICE_MAP};
+use crate::catalogue::{Derivation, Derive};
 
 /// Shared common table expressions: the latest practice map, geography names from it, each
 /// practice's current PCN spell and its latest list size.
@@ -47,9 +47,28 @@ macro_rules! organisation_ctes {
 pub static PRACTICES: Derivation = Derivation {
     reads: &[&ODS_PRACTICES, &ODS_PCNS, &ODS_PCN_MEMBERSHIPS, &REG_PRACTICE_MAP, &REG_POPULATIONS],
     writes: &[&super::PRACTICES],
-    statements: &[
-        "DELETE FROM practices",
-        concat!(
+    how: Derive::Rows {
+        columns: &[
+            "ods_code",
+            "name",
+            "address",
+            "postcode",
+            "status",
+            "open_date",
+            "close_date",
+            "pcn_code",
+            "pcn_name",
+            "sub_icb_code",
+            "sub_icb_name",
+            "icb_code",
+            "icb_name",
+            "region_code",
+            "region_name",
+            "list_size",
+            "list_size_month",
+            "search_text",
+        ],
+        select: concat!(
             organisation_ctes!(),
             ",
             -- ePCN is authoritative once imported; until then the registration map names the PCN.
@@ -64,9 +83,6 @@ pub static PRACTICES: Derivation = Derivation {
             map_pcn AS (
                 SELECT pcn_code, MAX(pcn_name) AS pcn_name FROM latest_map GROUP BY pcn_code
             )
-            INSERT INTO practices (ods_code, name, address, postcode, status, open_date, close_date,
-                pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name, region_code,
-                region_name, list_size, list_size_month, search_text)
             SELECT p.code, p.name, p.address, p.postcode, p.status, p.open_date, p.close_date,
                 pp.pcn_code, COALESCE(pc.name, mp.pcn_name),
                 COALESCE(p.sub_icb_code, lm.sub_icb_code), sg.sub_icb_name,
@@ -84,7 +100,7 @@ pub static PRACTICES: Derivation = Derivation {
             LEFT JOIN region_geo rg ON rg.region_code = COALESCE(sg.region_code, ig.region_code, p.region_code)
             LEFT JOIN list_size ls ON ls.org_code = p.code"
         ),
-    ],
+    },
 };
 
 pub static PCNS: Derivation = Derivation {
@@ -95,9 +111,21 @@ pub static PCNS: Derivation = Derivation {
         &REG_POPULATIONS,
     ],
     writes: &[&super::PCNS],
-    statements: &[
-        "DELETE FROM pcns",
-        concat!(
+    how: Derive::Rows {
+        columns: &[
+            "pcn_code",
+            "name",
+            "sub_icb_code",
+            "icb_code",
+            "icb_name",
+            "region_code",
+            "open_date",
+            "close_date",
+            "practice_count",
+            "list_size",
+            "search_text",
+        ],
+        select: concat!(
             organisation_ctes!(),
             ",
             -- Aggregated once and joined: as correlated subqueries PostgreSQL re-ran the list-size
@@ -108,8 +136,6 @@ pub static PCNS: Derivation = Derivation {
                 FROM membership m LEFT JOIN list_size ls ON ls.org_code = m.practice_code
                 GROUP BY m.pcn_code
             )
-            INSERT INTO pcns (pcn_code, name, sub_icb_code, icb_code, icb_name, region_code,
-                open_date, close_date, practice_count, list_size, search_text)
             SELECT c.code, c.name, c.sub_icb_code, sg.icb_code, ig.icb_name,
                 COALESCE(sg.region_code, ig.region_code),
                 c.open_date, c.close_date,
@@ -120,5 +146,5 @@ pub static PCNS: Derivation = Derivation {
             LEFT JOIN icb_geo ig ON ig.icb_code = sg.icb_code
             LEFT JOIN members mb ON mb.pcn_code = c.code"
         ),
-    ],
+    },
 };

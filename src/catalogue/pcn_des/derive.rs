@@ -4,13 +4,13 @@
 //! `UPDATE … FROM` and `IS DISTINCT FROM`) and PostgreSQL accept.
 
 use super::ACHIEVEMENT;
-use crate::catalogue::Derivation;
 use crate::catalogue::ods;
+use crate::catalogue::{Derivation, Derive};
 
 pub static GEOGRAPHY: Derivation = Derivation {
     reads: &[&ACHIEVEMENT, &ods::PRACTICES, &ods::PCNS],
     writes: &[&ACHIEVEMENT],
-    statements: &[
+    how: Derive::Statements(&[
         "UPDATE pcn_des SET pcn_code = p.pcn_code, pcn_name = p.pcn_name, icb_code = p.icb_code
          FROM practices p
          WHERE pcn_des.organisation_type = 'practice' AND p.ods_code = pcn_des.practice_code
@@ -29,5 +29,5 @@ pub static GEOGRAPHY: Derivation = Derivation {
         "UPDATE pcn_des SET icb_code = NULL
          WHERE organisation_type = 'pcn' AND icb_code IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM pcns c WHERE c.pcn_code = pcn_des.pcn_code)",
-    ],
+    ]),
 };

@@ -7,7 +7,7 @@ pub mod parse;
 pub mod sample;
 pub mod settings;
 
-use crate::catalogue::{Cadence, Dataset, Derivation, Publication};
+use crate::catalogue::{Cadence, Dataset, Derivation, Derive, Publication};
 use crate::schema::{
     Direction, Endpoint, Filter, FilterKind, Kind, SERVED_COLUMNS, Shape, Table, col, internal, opt,
 };
@@ -407,7 +407,7 @@ pub static ACHIEVEMENT_ENDPOINT: Endpoint = Endpoint {
 pub static DERIVE: Derivation = Derivation {
     reads: &[&QOF_INDICATORS, &QOF_ACHIEVEMENT, &QOF_PREVALENCE, &QOF_YEAR_SETTINGS],
     writes: &[&QOF_INDICATORS, &QOF_ACHIEVEMENT, &QOF_PREVALENCE, &QOF_PREVALENCE_NATIONAL, &QOF_YEARS],
-    statements: &[
+    how: Derive::Statements(&[
         "UPDATE qof_indicators SET active = (indicator_code IN (
              SELECT indicator_code FROM qof_indicators
              WHERE year = (SELECT MAX(year) FROM qof_indicators)))",
@@ -454,7 +454,7 @@ pub static DERIVE: Derivation = Derivation {
          WHERE EXISTS (SELECT 1 FROM qof_indicators i WHERE i.year = s.year)
             OR EXISTS (SELECT 1 FROM qof_prevalence p WHERE p.year = s.year)
             OR EXISTS (SELECT 1 FROM qof_achievement a WHERE a.year = s.year)",
-    ],
+    ]),
 };
 
 /// The publication `datasets/` names as this dataset's source.
