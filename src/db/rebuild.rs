@@ -42,6 +42,13 @@ pub struct Beside {
     indexes: Vec<(String, String)>,
 }
 
+impl Beside {
+    /// The table it replaces.
+    pub fn table(&self) -> &'static Table {
+        self.table
+    }
+}
+
 /// The name the new rows of `table` are built under.
 fn beside_name(table: &Table) -> String {
     format!("haresign_next_{}", table.name)

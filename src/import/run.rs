@@ -288,11 +288,15 @@ async fn load_all(
         .chain(derivations.iter().flat_map(|d| d.writes))
         .copied()
         .collect();
-    // Readers of the tables built beside wait from here to the commit, so what may take long
-    // comes first.
+    // Readers of the tables built beside wait from the moment they are put in place to the
+    // commit, so what may take long comes first.
+    let (swapped, kept): (Vec<&Table>, Vec<&Table>) = changed
+        .iter()
+        .partition(|t| beside.iter().any(|b| b.table().name == t.name));
+    tally::refresh(&mut tx, kept).await?;
     let digests = hashing.digests().await?;
     tx.put_in_place(&beside).await?;
-    tally::refresh(&mut tx, changed.iter().copied()).await?;
+    tally::refresh(&mut tx, swapped).await?;
     for ((id, loaded), digest) in ids.iter().zip(&per_file).zip(&digests) {
         let listed: Vec<&str> = loaded.periods.iter().map(String::as_str).collect();
         let outcome = record::Success {
