@@ -332,7 +332,7 @@ fn read_populations(src: &SourceFile, layout: Layout) -> Result<Vec<OrgPopulatio
             (Layout::PracticeTotals, _) => return Err(bad(age_name, field(age_col), "ALL")),
         };
         let count_text = field(columns.count);
-        let count = count_text.parse::<u32>().map(i64::from).map_err(|_| {
+        let count = count_text.parse::<u32>().map_err(|_| {
             bad(
                 "NUMBER_OF_PATIENTS",
                 count_text,
@@ -424,15 +424,25 @@ impl Age {
     }
 }
 
+/// Counts as published, in 32 bits: an organisation's counts take half a kilobyte, not one.
 #[derive(Debug, Default)]
 struct Counts {
-    total: Option<i64>,
-    bands: [Option<i64>; 20],
+    total: Option<u32>,
+    bands: [Option<u32>; 20],
 }
 
 impl Counts {
+    fn total(&self) -> Option<i64> {
+        self.total.map(i64::from)
+    }
+
+    fn band(&self, band: usize) -> Option<i64> {
+        self.bands[band].map(i64::from)
+    }
+
     fn total_or_band_sum(&self) -> Option<i64> {
-        self.total.or_else(|| sum(self.bands))
+        self.total()
+            .or_else(|| sum((0..self.bands.len()).map(|band| self.band(band))))
     }
 }
 
@@ -455,11 +465,13 @@ impl OrgCounts {
         let male = self.male.total_or_band_sum();
         let female = self.female.total_or_band_sum();
         let bands: [Option<i64>; 20] = std::array::from_fn(|i| {
-            self.all.bands[i].or_else(|| sum([self.male.bands[i], self.female.bands[i]]))
+            self.all
+                .band(i)
+                .or_else(|| sum([self.male.band(i), self.female.band(i)]))
         });
         let total = self
             .all
-            .total
+            .total()
             .or_else(|| sum([male, female]))
             .or_else(|| sum(bands));
         OrgPopulation {
