@@ -54,6 +54,17 @@ pub fn endpoints() -> &'static [&'static Endpoint] {
     &ENDPOINTS
 }
 
+/// Whether an endpoint reads `table`, as its own table or to look up the parent a path names.
+pub fn is_served(table: &Table) -> bool {
+    endpoints().iter().any(|endpoint| {
+        endpoint.table.name == table.name
+            || endpoint
+                .lookup
+                .as_ref()
+                .is_some_and(|lookup| lookup.parent_table == table.name)
+    })
+}
+
 /// Every table a dataset owns.
 pub fn tables() -> impl Iterator<Item = &'static Table> {
     DATASETS.iter().flat_map(|d| d.tables.iter().copied())

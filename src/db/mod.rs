@@ -508,7 +508,7 @@ impl Tx {
     /// that follow in it: a derivation planned with the statistics of a table that was empty
     /// before the import (or had none) may scan a table once per row of another (a
     /// registrations import after ePCN's took 31 s in one such statement, under a second with
-    /// statistics). `Db::refresh_statistics` still runs after the commit.
+    /// statistics). `Db::refresh_statistics` still runs after the commit on the served tables.
     pub async fn analyze(&mut self, tables: &[&Table]) -> Result<(), sqlx::Error> {
         if tables.is_empty() {
             return Ok(());
@@ -518,7 +518,8 @@ impl Tx {
             // Only the keyed columns: the later statements' plans turn on the tables' sizes and
             // on those columns, and each further column costs a sort of the sample (a
             // registrations import's analysis took 1.0-1.2 s for all 31 and 17 columns, 0.3 s
-            // for the keyed ones). `Db::refresh_statistics` covers every column after the commit.
+            // for the keyed ones). `Db::refresh_statistics` covers every column of the served
+            // tables after the commit, autovacuum those of the others.
             Tx::Postgres(_) => {
                 let targets: Vec<String> = tables
                     .iter()

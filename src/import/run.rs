@@ -247,6 +247,7 @@ async fn load_all(
     let derivations = catalogue::derivations_after(source);
     let mut written: Vec<&'static Table> = source.writes.to_vec();
     let mut beside = Vec::new();
+    let mut analyzed: Vec<&'static Table> = Vec::new();
     for (at, derivation) in derivations.iter().enumerate() {
         let stale: Vec<&Table> = derivation
             .reads
@@ -255,6 +256,7 @@ async fn load_all(
             .filter(|t| written.iter().any(|w| w.name == t.name))
             .collect();
         tx.analyze(&stale).await?;
+        analyzed.extend(&stale);
         written.retain(|w| !stale.iter().any(|t| t.name == w.name));
         match derivation.how {
             Derive::Statements(statements) => {
@@ -309,10 +311,25 @@ async fn load_all(
     }
     tx.commit().await?;
     // The data is in; what follows only makes it quicker to read.
-    if let Err(error) = db.refresh_statistics(&changed).await {
+    if let Err(error) = db
+        .refresh_statistics(&statistics_to_refresh(&changed, &analyzed))
+        .await
+    {
         tracing::warn!(%error, "the imported tables' statistics were not refreshed");
     }
     Ok((per_file, run.notes()))
+}
+
+/// The tables of `changed` whose statistics are refreshed after the commit. A table no
+/// endpoint reads only feeds derivations, and those analysed it in the transaction (`analyzed`);
+/// on PostgreSQL autovacuum covers the rest of it. A registrations import's two source tables
+/// were its slowest refreshes (0.5-0.65 s).
+fn statistics_to_refresh<'t>(changed: &[&'t Table], analyzed: &[&Table]) -> Vec<&'t Table> {
+    changed
+        .iter()
+        .copied()
+        .filter(|t| catalogue::is_served(t) || !analyzed.iter().any(|a| a.name == t.name))
+        .collect()
 }
 
 fn display_name(path: &Path) -> String {
@@ -324,6 +341,36 @@ fn display_name(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statistics_are_refreshed_for_served_tables_and_those_not_analysed_already() {
+        use crate::catalogue::list_sizes::LIST_SIZES;
+        use crate::catalogue::ods::{ODS_PRACTICES, PRACTICES};
+        use crate::catalogue::registrations::{REG_POPULATIONS, REG_PRACTICE_MAP};
+        let changed = [
+            &REG_POPULATIONS,
+            &REG_PRACTICE_MAP,
+            &LIST_SIZES,
+            &ODS_PRACTICES,
+        ];
+        let names = |tables: Vec<&Table>| tables.iter().map(|t| t.name).collect::<Vec<_>>();
+        assert_eq!(
+            names(statistics_to_refresh(
+                &changed,
+                &[&REG_POPULATIONS, &REG_PRACTICE_MAP, &LIST_SIZES]
+            )),
+            ["list_sizes", "ods_practices"]
+        );
+        // Served tables are refreshed though analysed: the analysis in the transaction covers
+        // only their keyed columns on PostgreSQL.
+        assert_eq!(
+            names(statistics_to_refresh(
+                &[&PRACTICES, &LIST_SIZES],
+                &[&PRACTICES]
+            )),
+            ["practices", "list_sizes"]
+        );
+    }
 
     #[test]
     fn the_digests_still_to_take_are_taken_in_order_until_abandoned() {
