@@ -202,7 +202,8 @@ async fn a_table_something_depends_on_is_rewritten_in_place() {
 }
 
 /// A reader in the middle of a transaction on `list_sizes` holds the table: the import waits
-/// for it to finish rather than failing or taking the table from under it.
+/// for it, giving up its own wait and trying again while the reader holds on, rather than
+/// failing or taking the table from under it.
 async fn an_import_waits_for_a_reader_of_a_table_it_replaces() {
     let app = TestApp::new(Backend::Postgres).await;
     first_month(&app).await;
@@ -225,14 +226,21 @@ async fn an_import_waits_for_a_reader_of_a_table_it_replaces() {
         finished.store(true, Ordering::SeqCst);
         imported
     };
-    let waiting = "(SELECT count(*) FROM pg_locks WHERE relation = to_regclass('list_sizes') \
-                   AND mode = 'AccessExclusiveLock' AND NOT granted)";
+    // When the statement waiting for this test's `list_sizes` started: each try is a statement.
+    let waiting_since = "(SELECT CAST(EXTRACT(EPOCH FROM a.query_start) * 1000000 AS BIGINT) \
+                         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                         WHERE l.relation = to_regclass('list_sizes') \
+                           AND l.mode = 'AccessExclusiveLock' AND NOT l.granted LIMIT 1)";
     let releasing = async {
-        while scalar(&app.db, waiting, Kind::Integer).await == Cell::Int(0) {
+        let mut tries = std::collections::BTreeSet::new();
+        while tries.len() < 2 {
             assert!(
                 !finished.load(Ordering::SeqCst),
                 "the import finished without waiting for the reader"
             );
+            if let Cell::Int(started) = scalar(&app.db, waiting_since, Kind::Integer).await {
+                tries.insert(started);
+            }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         reader.commit().await.unwrap();
