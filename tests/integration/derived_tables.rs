@@ -15,6 +15,7 @@ crate::trials! {
     ],
     postgres: [
         a_table_built_beside_keeps_its_indexes_grants_and_names,
+        a_searched_table_built_beside_keeps_its_search_index,
         a_table_something_depends_on_is_rewritten_in_place,
         an_import_waits_for_a_reader_of_a_table_it_replaces,
     ],
@@ -161,6 +162,47 @@ async fn a_table_built_beside_keeps_its_indexes_grants_and_names() {
     .unwrap();
     tx.commit().await.unwrap();
     admin.close().await;
+    app.finish().await;
+}
+
+/// `gp_contract_practices` is searched: its new table gets the trigram index under the same name,
+/// and a search still finds a practice through it.
+async fn a_searched_table_built_beside_keeps_its_search_index() {
+    let app = TestApp::new(Backend::Postgres).await;
+    app.import_ods().await;
+    let oid = "CAST(CAST(to_regclass('gp_contract_practices') AS oid) AS BIGINT)";
+    let indexes = "(SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
+                   WHERE schemaname = current_schema() AND tablename = 'gp_contract_practices')";
+    app.import(
+        "gp-contract",
+        &["gp_contract/Core_GP_Contract_2324_csv_files.zip"],
+    )
+    .await
+    .expect("gp contract");
+    let before = (
+        scalar(&app.db, oid, Kind::Integer).await,
+        scalar(&app.db, indexes, Kind::Text).await,
+    );
+    app.import(
+        "gp-contract",
+        &["gp_contract/Core GP Contract Q2 2023-24 v2.csv"],
+    )
+    .await
+    .expect("reissue");
+    assert_ne!(scalar(&app.db, oid, Kind::Integer).await, before.0);
+    let after = scalar(&app.db, indexes, Kind::Text).await;
+    assert_eq!(after, before.1);
+    let Cell::Text(names) = after else {
+        panic!("{after:?}")
+    };
+    assert!(
+        names.contains("gp_contract_practices_search_text_trgm"),
+        "{names}"
+    );
+    let found = app
+        .get_ok("/api/v1/gp-contract/practices/?search=a81001")
+        .await;
+    assert_eq!(found["count"], 1, "{found}");
     app.finish().await;
 }
 
