@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_query::{Expr, Query};
 
-use crate::common::{self, Backend, TestApp};
+use crate::common::{self, Backend, TestApp, TestRole};
 use haresign::db::{Cell, Db};
 use haresign::schema::Kind;
 
@@ -96,15 +96,12 @@ async fn a_rebuilt_table_serves_its_new_rows_to_a_running_app(backend: Backend) 
 async fn a_table_built_beside_keeps_its_indexes_grants_and_names() {
     let app = TestApp::new(Backend::Postgres).await;
     first_month(&app).await;
-    let role = format!("{}_reader", app.schema().expect("schema"));
-    let admin = admin().await;
-    let mut tx = admin.begin().await.unwrap();
-    tx.execute_raw(&format!(
-        "CREATE ROLE {role} NOLOGIN; GRANT SELECT ON {}.list_sizes TO {role}",
-        app.schema().unwrap()
-    ))
-    .await
-    .unwrap();
+    let role = TestRole::create(&format!("{}_reader", app.schema().expect("schema"))).await;
+    let role = &role.name;
+    let mut tx = app.db.begin().await.unwrap();
+    tx.execute_raw(&format!("GRANT SELECT ON list_sizes TO {role}"))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let indexes = "(SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes \
                    WHERE schemaname = current_schema() AND tablename = 'list_sizes')";
@@ -153,15 +150,6 @@ async fn a_table_built_beside_keeps_its_indexes_grants_and_names() {
         "the new table is as declared"
     );
     assert_eq!(months(&app).await, ["2025-03", "2025-04"]);
-    let mut tx = admin.begin().await.unwrap();
-    tx.execute_raw(&format!(
-        "REVOKE ALL ON {}.list_sizes FROM {role}; DROP ROLE {role}",
-        app.schema().unwrap()
-    ))
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    admin.close().await;
     app.finish().await;
 }
 
@@ -292,10 +280,4 @@ async fn an_import_waits_for_a_reader_of_a_table_it_replaces() {
     assert_eq!(months(&app).await, ["2025-03", "2025-04"]);
     reader_db.close().await;
     app.finish().await;
-}
-
-async fn admin() -> Db {
-    Db::connect(&std::env::var(common::PG_ENV).unwrap())
-        .await
-        .expect("postgres")
 }

@@ -53,36 +53,73 @@ pub struct TestSchema {
 
 impl Drop for TestSchema {
     fn drop(&mut self) {
-        let url = self.url.clone();
         // A failed test's connections may still hold locks in the schema for a moment, until
         // their sockets close: waited for, but not for ever.
         let statement = format!(
             "SET LOCAL lock_timeout = '10s'; DROP SCHEMA IF EXISTS {} CASCADE",
             self.name
         );
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let admin = Db::connect(&url).await.map_err(|e| e.to_string())?;
-                let mut tx = admin.begin().await.map_err(|e| e.to_string())?;
-                tx.execute_raw(&statement)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tx.commit().await.map_err(|e| e.to_string())?;
-                admin.close().await;
-                Ok::<(), String>(())
-            })
-        })
-        .join();
-        // A panic here, during a failed test's unwinding, would abort the whole run.
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("test schema {} was not dropped: {e}", self.name),
-            Err(_) => eprintln!("test schema {} was not dropped", self.name),
+        run_apart(&self.url, statement, &format!("test schema {}", self.name));
+    }
+}
+
+/// A role a test creates, which lives in the whole cluster: dropped with whatever it was
+/// granted, whether the test finished or failed.
+pub struct TestRole {
+    url: String,
+    pub name: String,
+}
+
+impl TestRole {
+    pub async fn create(name: &str) -> TestRole {
+        let url = std::env::var(PG_ENV).expect("postgres url");
+        let admin = Db::connect(&url).await.expect("postgres");
+        let mut tx = admin.begin().await.expect("begin");
+        tx.execute_raw(&format!("CREATE ROLE {name} NOLOGIN"))
+            .await
+            .expect("role");
+        tx.commit().await.expect("commit");
+        admin.close().await;
+        TestRole {
+            url,
+            name: name.to_owned(),
         }
+    }
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        let statement = format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name);
+        run_apart(&self.url, statement, &format!("test role {}", self.name));
+    }
+}
+
+/// Runs `statement` through a connection and a runtime of its own, on a thread of its own,
+/// since the test's runtime may be the one unwinding; reports a failure on stderr, as a panic
+/// during a failed test's unwinding would abort the whole run.
+fn run_apart(url: &str, statement: String, what: &str) {
+    let url = url.to_owned();
+    let done = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let admin = Db::connect(&url).await.map_err(|e| e.to_string())?;
+            let mut tx = admin.begin().await.map_err(|e| e.to_string())?;
+            tx.execute_raw(&statement)
+                .await
+                .map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            admin.close().await;
+            Ok::<(), String>(())
+        })
+    })
+    .join();
+    match done {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("{what} was not dropped: {e}"),
+        Err(_) => eprintln!("{what} was not dropped"),
     }
 }
 
