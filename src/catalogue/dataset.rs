@@ -386,13 +386,11 @@ pub struct Derivation {
 
 /// How a derivation writes its tables. Plain SQL that both SQLite and PostgreSQL accept.
 pub enum Derive {
-    /// Every row of its one table, replaced by the rows `select` returns, in the order of
-    /// `columns`. PostgreSQL builds such a table beside the one it replaces, indexes it once its
-    /// rows are in, and puts it in place at the commit (see `db::rebuild`).
-    Rows {
-        columns: &'static [&'static str],
-        select: &'static str,
-    },
+    /// Every row of its one table, replaced by the rows the select returns: every column the
+    /// table declares, in their declared order. PostgreSQL builds such a table beside the one it
+    /// replaces, indexes it once its rows are in, and puts it in place at the commit (see
+    /// `db::rebuild`).
+    Rows(&'static str),
     /// Statements run as written, changing rows in place.
     Statements(&'static [&'static str]),
 }

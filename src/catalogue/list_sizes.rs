@@ -135,97 +135,82 @@ macro_rules! sizes_cte {
 pub static DERIVE: Derivation = Derivation {
     reads: &[&REG_POPULATIONS, &REG_PRACTICE_MAP, &ods::ODS_PRACTICES],
     writes: &[&LIST_SIZES],
-    how: Derive::Rows {
-        columns: &[
-            "month",
-            "org_type",
-            "org_code",
-            "org_name",
-            "pcn_code",
-            "sub_icb_code",
-            "icb_code",
-            "region_code",
-            "total",
-            "male",
-            "female",
-        ],
-        select: concat!(
-            sizes_cte!(),
-            ",
-            map_dates AS (
-                SELECT month, COALESCE(
-                    (SELECT MAX(m.extract_date) FROM reg_practice_map m WHERE m.extract_date = month),
-                    (SELECT MAX(m.extract_date) FROM reg_practice_map m)) AS map_date
-                FROM (SELECT DISTINCT extract_date AS month FROM reg_populations) months
-            ),
-            month_map AS (
-                SELECT d.month, m.practice_code, m.practice_name, m.pcn_code, m.pcn_name,
-                    m.sub_icb_code, m.sub_icb_name, m.icb_code, m.icb_name, m.region_code,
-                    m.region_name
-                FROM map_dates d JOIN reg_practice_map m ON m.extract_date = d.map_date
-            ),
-            pcn_geo AS (
-                SELECT month, pcn_code, MAX(pcn_name) AS name, MAX(sub_icb_code) AS sub_icb_code,
-                    MAX(icb_code) AS icb_code, MAX(region_code) AS region_code
-                FROM month_map WHERE pcn_code IS NOT NULL GROUP BY month, pcn_code
-            ),
-            sub_icb_geo AS (
-                SELECT month, sub_icb_code, MAX(sub_icb_name) AS name, MAX(icb_code) AS icb_code,
-                    MAX(region_code) AS region_code
-                FROM month_map GROUP BY month, sub_icb_code
-            ),
-            icb_geo AS (
-                SELECT month, icb_code, MAX(icb_name) AS name, MAX(region_code) AS region_code
-                FROM month_map GROUP BY month, icb_code
-            ),
-            region_geo AS (
-                SELECT month, region_code, MAX(region_name) AS name
-                FROM month_map GROUP BY month, region_code
-            )
-            SELECT s.extract_date, s.org_type, s.org_code,
-                CASE s.org_type
-                    WHEN 'practice' THEN COALESCE(pm.practice_name, op.name)
-                    WHEN 'pcn' THEN pg.name
-                    WHEN 'sub_icb' THEN sg.name
-                    WHEN 'icb' THEN ig.name
-                    ELSE rg.name END,
-                CASE s.org_type
-                    WHEN 'practice' THEN pm.pcn_code
-                    WHEN 'pcn' THEN s.org_code END,
-                CASE s.org_type
-                    WHEN 'practice' THEN pm.sub_icb_code
-                    WHEN 'pcn' THEN pg.sub_icb_code
-                    WHEN 'sub_icb' THEN s.org_code END,
-                CASE s.org_type
-                    WHEN 'practice' THEN pm.icb_code
-                    WHEN 'pcn' THEN pg.icb_code
-                    WHEN 'sub_icb' THEN sg.icb_code
-                    WHEN 'icb' THEN s.org_code END,
-                CASE s.org_type
-                    WHEN 'practice' THEN pm.region_code
-                    WHEN 'pcn' THEN pg.region_code
-                    WHEN 'sub_icb' THEN sg.region_code
-                    WHEN 'icb' THEN ig.region_code
-                    ELSE s.org_code END,
-                s.total, s.male, s.female
-            FROM sizes s
-            LEFT JOIN month_map pm ON s.org_type = 'practice' AND pm.month = s.extract_date
-                AND pm.practice_code = s.org_code
-            LEFT JOIN ods_practices op ON s.org_type = 'practice' AND op.code = s.org_code
-            LEFT JOIN pcn_geo pg ON s.org_type = 'pcn' AND pg.month = s.extract_date
-                AND pg.pcn_code = s.org_code
-            LEFT JOIN sub_icb_geo sg ON s.org_type = 'sub_icb' AND sg.month = s.extract_date
-                AND sg.sub_icb_code = s.org_code
-            LEFT JOIN icb_geo ig ON s.org_type = 'icb' AND ig.month = s.extract_date
-                AND ig.icb_code = s.org_code
-            LEFT JOIN region_geo rg ON s.org_type = 'region' AND rg.month = s.extract_date
-                AND rg.region_code = s.org_code
-            UNION ALL
-            SELECT extract_date, 'national', 'E92000001', 'England', NULL, NULL, NULL, NULL,
-                CAST(SUM(total) AS BIGINT), CAST(SUM(male) AS BIGINT), CAST(SUM(female) AS BIGINT)
-            FROM sizes WHERE org_type = 'region' GROUP BY extract_date"
+    how: Derive::Rows(concat!(
+        sizes_cte!(),
+        ",
+        map_dates AS (
+            SELECT month, COALESCE(
+                (SELECT MAX(m.extract_date) FROM reg_practice_map m WHERE m.extract_date = month),
+                (SELECT MAX(m.extract_date) FROM reg_practice_map m)) AS map_date
+            FROM (SELECT DISTINCT extract_date AS month FROM reg_populations) months
         ),
-    },
+        month_map AS (
+            SELECT d.month, m.practice_code, m.practice_name, m.pcn_code, m.pcn_name,
+                m.sub_icb_code, m.sub_icb_name, m.icb_code, m.icb_name, m.region_code,
+                m.region_name
+            FROM map_dates d JOIN reg_practice_map m ON m.extract_date = d.map_date
+        ),
+        pcn_geo AS (
+            SELECT month, pcn_code, MAX(pcn_name) AS name, MAX(sub_icb_code) AS sub_icb_code,
+                MAX(icb_code) AS icb_code, MAX(region_code) AS region_code
+            FROM month_map WHERE pcn_code IS NOT NULL GROUP BY month, pcn_code
+        ),
+        sub_icb_geo AS (
+            SELECT month, sub_icb_code, MAX(sub_icb_name) AS name, MAX(icb_code) AS icb_code,
+                MAX(region_code) AS region_code
+            FROM month_map GROUP BY month, sub_icb_code
+        ),
+        icb_geo AS (
+            SELECT month, icb_code, MAX(icb_name) AS name, MAX(region_code) AS region_code
+            FROM month_map GROUP BY month, icb_code
+        ),
+        region_geo AS (
+            SELECT month, region_code, MAX(region_name) AS name
+            FROM month_map GROUP BY month, region_code
+        )
+        SELECT s.extract_date, s.org_type, s.org_code,
+            CASE s.org_type
+                WHEN 'practice' THEN COALESCE(pm.practice_name, op.name)
+                WHEN 'pcn' THEN pg.name
+                WHEN 'sub_icb' THEN sg.name
+                WHEN 'icb' THEN ig.name
+                ELSE rg.name END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.pcn_code
+                WHEN 'pcn' THEN s.org_code END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.sub_icb_code
+                WHEN 'pcn' THEN pg.sub_icb_code
+                WHEN 'sub_icb' THEN s.org_code END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.icb_code
+                WHEN 'pcn' THEN pg.icb_code
+                WHEN 'sub_icb' THEN sg.icb_code
+                WHEN 'icb' THEN s.org_code END,
+            CASE s.org_type
+                WHEN 'practice' THEN pm.region_code
+                WHEN 'pcn' THEN pg.region_code
+                WHEN 'sub_icb' THEN sg.region_code
+                WHEN 'icb' THEN ig.region_code
+                ELSE s.org_code END,
+            s.total, s.male, s.female
+        FROM sizes s
+        LEFT JOIN month_map pm ON s.org_type = 'practice' AND pm.month = s.extract_date
+            AND pm.practice_code = s.org_code
+        LEFT JOIN ods_practices op ON s.org_type = 'practice' AND op.code = s.org_code
+        LEFT JOIN pcn_geo pg ON s.org_type = 'pcn' AND pg.month = s.extract_date
+            AND pg.pcn_code = s.org_code
+        LEFT JOIN sub_icb_geo sg ON s.org_type = 'sub_icb' AND sg.month = s.extract_date
+            AND sg.sub_icb_code = s.org_code
+        LEFT JOIN icb_geo ig ON s.org_type = 'icb' AND ig.month = s.extract_date
+            AND ig.icb_code = s.org_code
+        LEFT JOIN region_geo rg ON s.org_type = 'region' AND rg.month = s.extract_date
+            AND rg.region_code = s.org_code
+        UNION ALL
+        SELECT extract_date, 'national', 'E92000001', 'England', NULL, NULL, NULL, NULL,
+            CAST(SUM(total) AS BIGINT), CAST(SUM(male) AS BIGINT), CAST(SUM(female) AS BIGINT)
+        FROM sizes WHERE org_type = 'region' GROUP BY extract_date"
+    )),
 };
 
 /// List sizes at every level, derived from the registration extracts: no publication of its own.

@@ -406,7 +406,7 @@ mod tests {
         for derivation in derivations() {
             // The rows of a `Rows` derivation are inserted into its table by the runner.
             let (sql, written) = match derivation.how {
-                Derive::Rows { select, .. } => (select.to_owned(), &[][..]),
+                Derive::Rows(select) => (select.to_owned(), &[][..]),
                 Derive::Statements(statements) => (statements.join("\n"), derivation.writes),
             };
             let declared: Vec<&str> = derivation
@@ -428,23 +428,11 @@ mod tests {
     }
 
     #[test]
-    fn a_derivation_of_rows_fills_the_declared_columns_of_its_one_table() {
+    fn a_derivation_of_rows_writes_one_table() {
         for derivation in derivations() {
-            if let Derive::Rows { columns, .. } = derivation.how {
-                let [table] = derivation.writes else {
-                    panic!("rows for {} tables", derivation.writes.len());
-                };
-                for column in columns {
-                    assert!(table.column(column).is_some(), "{}.{column}", table.name);
-                }
-                for column in table.columns.iter().filter(|c| !c.nullable) {
-                    assert!(
-                        columns.contains(&column.name),
-                        "{}.{}",
-                        table.name,
-                        column.name
-                    );
-                }
+            if let Derive::Rows(_) = derivation.how {
+                let names: Vec<&str> = derivation.writes.iter().map(|t| t.name).collect();
+                assert_eq!(names.len(), 1, "rows for {names:?}");
             }
         }
     }

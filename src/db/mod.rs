@@ -409,13 +409,7 @@ impl Db {
 /// The schema `pg_trgm` is installed in, installing it (in the current schema) if it is
 /// missing and this role may. Without it searches still work, by scanning.
 async fn pg_trgm_schema(pool: &PgPool) -> Option<String> {
-    let installed = || {
-        sqlx::query_scalar::<_, String>(
-            "SELECT n.nspname::text FROM pg_extension e \
-             JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
-        )
-        .fetch_optional(pool)
-    };
+    let installed = || installed_pg_trgm_schema(pool);
     if let Ok(Some(schema)) = installed().await {
         return Some(schema);
     }
@@ -430,6 +424,18 @@ async fn pg_trgm_schema(pool: &PgPool) -> Option<String> {
         }
         (_, Ok(_)) => None,
     }
+}
+
+/// The schema `pg_trgm` is installed in, if it is.
+async fn installed_pg_trgm_schema<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT n.nspname::text FROM pg_extension e \
+         JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
+    )
+    .fetch_optional(executor)
+    .await
 }
 
 /// Creates `schema` through `admin`, for a test's own tables, with `pg_trgm` installed in

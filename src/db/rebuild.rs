@@ -54,23 +54,18 @@ fn beside_name(table: &Table) -> String {
     format!("haresign_next_{}", table.name)
 }
 
-/// Renders `INSERT INTO into (columns) select`.
-fn insert(into: &str, columns: &[&str], select: &str) -> String {
+/// Renders `INSERT INTO into (…) select`, for rows with every column of `table` in order.
+fn insert(into: &str, table: &Table, select: &str) -> String {
+    let columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
     format!("INSERT INTO {into} ({})\n{select}", columns.join(", "))
 }
 
 impl Tx {
-    /// Replaces every row of `table` with those `select` returns, in the order of `columns`.
-    pub async fn replace_rows(
-        &mut self,
-        table: &Table,
-        columns: &[&str],
-        select: &str,
-    ) -> Result<(), sqlx::Error> {
+    /// Replaces every row of `table` with those `select` returns (every column, in order).
+    pub async fn replace_rows(&mut self, table: &Table, select: &str) -> Result<(), sqlx::Error> {
         self.execute_raw(&format!("DELETE FROM {}", table.name))
             .await?;
-        self.execute_raw(&insert(table.name, columns, select))
-            .await?;
+        self.execute_raw(&insert(table.name, table, select)).await?;
         Ok(())
     }
 
@@ -80,23 +75,22 @@ impl Tx {
     pub async fn replace_rows_beside(
         &mut self,
         table: &'static Table,
-        columns: &[&str],
         select: &str,
         searched: &[&str],
     ) -> Result<Option<Beside>, sqlx::Error> {
         let Tx::Postgres(tx) = self else {
-            self.replace_rows(table, columns, select).await?;
+            self.replace_rows(table, select).await?;
             return Ok(None);
         };
         let Some(indexes) = replaceable(tx, table, searched).await? else {
-            self.replace_rows(table, columns, select).await?;
+            self.replace_rows(table, select).await?;
             return Ok(None);
         };
         let next = beside_name(table);
         let mut script = format!(
             "CREATE TABLE {next} (LIKE {});\n{};\n",
             table.name,
-            insert(&next, columns, select)
+            insert(&next, table, select)
         );
         let mut built = Vec::new();
         for (i, index) in indexes.iter().enumerate() {
@@ -207,12 +201,7 @@ async fn replaceable(
     .bind(table.name)
     .fetch_all(&mut **tx)
     .await?;
-    let schema: Option<String> = sqlx::query_scalar(
-        "SELECT n.nspname::text FROM pg_extension e \
-         JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'",
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
+    let schema = super::installed_pg_trgm_schema(&mut **tx).await?;
     let mut indexes = Vec::new();
     if !table.primary_key.is_empty() {
         indexes.push(Index::PrimaryKey);

@@ -264,7 +264,7 @@ async fn load_all(
                     tx.execute_raw(statement).await?;
                 }
             }
-            Derive::Rows { columns, select } => {
+            Derive::Rows(select) => {
                 let table = derivation.writes[0];
                 // A later derivation of this import must read the new rows under the table's
                 // own name.
@@ -272,12 +272,10 @@ async fn load_all(
                     .iter()
                     .any(|later| later.reads.iter().any(|t| t.name == table.name));
                 if read_later {
-                    tx.replace_rows(table, columns, select).await?;
+                    tx.replace_rows(table, select).await?;
                 } else {
                     let searched = catalogue::searched_columns_of(table);
-                    let built = tx
-                        .replace_rows_beside(table, columns, select, &searched)
-                        .await?;
+                    let built = tx.replace_rows_beside(table, select, &searched).await?;
                     beside.extend(built);
                 }
             }

@@ -147,10 +147,7 @@ pub static NWRS_ENDPOINT: Endpoint = Endpoint {
 pub static DERIVE: Derivation = Derivation {
     reads: &[&NWRS],
     writes: &[&NWRS_SNAPSHOTS],
-    how: Derive::Rows {
-        columns: &["snapshot", "practice_count"],
-        select: "SELECT snapshot, COUNT(DISTINCT practice_code) FROM nwrs GROUP BY snapshot",
-    },
+    how: Derive::Rows("SELECT snapshot, COUNT(DISTINCT practice_code) FROM nwrs GROUP BY snapshot"),
 };
 
 /// The publication `datasets/` names as this dataset's source.

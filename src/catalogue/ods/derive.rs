@@ -47,60 +47,38 @@ macro_rules! organisation_ctes {
 pub static PRACTICES: Derivation = Derivation {
     reads: &[&ODS_PRACTICES, &ODS_PCNS, &ODS_PCN_MEMBERSHIPS, &REG_PRACTICE_MAP, &REG_POPULATIONS],
     writes: &[&super::PRACTICES],
-    how: Derive::Rows {
-        columns: &[
-            "ods_code",
-            "name",
-            "address",
-            "postcode",
-            "status",
-            "open_date",
-            "close_date",
-            "pcn_code",
-            "pcn_name",
-            "sub_icb_code",
-            "sub_icb_name",
-            "icb_code",
-            "icb_name",
-            "region_code",
-            "region_name",
-            "list_size",
-            "list_size_month",
-            "search_text",
-        ],
-        select: concat!(
-            organisation_ctes!(),
-            ",
-            -- ePCN is authoritative once imported; until then the registration map names the PCN.
-            practice_pcn AS (
-                SELECT p.code AS practice_code,
-                    CASE WHEN EXISTS (SELECT 1 FROM ods_pcn_memberships) THEN m.pcn_code
-                         ELSE lm.pcn_code END AS pcn_code
-                FROM ods_practices p
-                LEFT JOIN membership m ON m.practice_code = p.code
-                LEFT JOIN latest_map lm ON lm.practice_code = p.code
-            ),
-            map_pcn AS (
-                SELECT pcn_code, MAX(pcn_name) AS pcn_name FROM latest_map GROUP BY pcn_code
-            )
-            SELECT p.code, p.name, p.address, p.postcode, p.status, p.open_date, p.close_date,
-                pp.pcn_code, COALESCE(pc.name, mp.pcn_name),
-                COALESCE(p.sub_icb_code, lm.sub_icb_code), sg.sub_icb_name,
-                COALESCE(sg.icb_code, p.icb_code), ig.icb_name,
-                COALESCE(sg.region_code, ig.region_code, p.region_code), rg.region_name,
-                ls.total, ls.extract_date,
-                LOWER(p.code || ' ' || p.name || ' ' || COALESCE(p.postcode, ''))
+    how: Derive::Rows(concat!(
+        organisation_ctes!(),
+        ",
+        -- ePCN is authoritative once imported; until then the registration map names the PCN.
+        practice_pcn AS (
+            SELECT p.code AS practice_code,
+                CASE WHEN EXISTS (SELECT 1 FROM ods_pcn_memberships) THEN m.pcn_code
+                     ELSE lm.pcn_code END AS pcn_code
             FROM ods_practices p
-            JOIN practice_pcn pp ON pp.practice_code = p.code
+            LEFT JOIN membership m ON m.practice_code = p.code
             LEFT JOIN latest_map lm ON lm.practice_code = p.code
-            LEFT JOIN ods_pcns pc ON pc.code = pp.pcn_code
-            LEFT JOIN map_pcn mp ON mp.pcn_code = pp.pcn_code
-            LEFT JOIN sub_icb_geo sg ON sg.sub_icb_code = COALESCE(p.sub_icb_code, lm.sub_icb_code)
-            LEFT JOIN icb_geo ig ON ig.icb_code = COALESCE(sg.icb_code, p.icb_code)
-            LEFT JOIN region_geo rg ON rg.region_code = COALESCE(sg.region_code, ig.region_code, p.region_code)
-            LEFT JOIN list_size ls ON ls.org_code = p.code"
         ),
-    },
+        map_pcn AS (
+            SELECT pcn_code, MAX(pcn_name) AS pcn_name FROM latest_map GROUP BY pcn_code
+        )
+        SELECT p.code, p.name, p.address, p.postcode, p.status, p.open_date, p.close_date,
+            pp.pcn_code, COALESCE(pc.name, mp.pcn_name),
+            COALESCE(p.sub_icb_code, lm.sub_icb_code), sg.sub_icb_name,
+            COALESCE(sg.icb_code, p.icb_code), ig.icb_name,
+            COALESCE(sg.region_code, ig.region_code, p.region_code), rg.region_name,
+            ls.total, ls.extract_date,
+            LOWER(p.code || ' ' || p.name || ' ' || COALESCE(p.postcode, ''))
+        FROM ods_practices p
+        JOIN practice_pcn pp ON pp.practice_code = p.code
+        LEFT JOIN latest_map lm ON lm.practice_code = p.code
+        LEFT JOIN ods_pcns pc ON pc.code = pp.pcn_code
+        LEFT JOIN map_pcn mp ON mp.pcn_code = pp.pcn_code
+        LEFT JOIN sub_icb_geo sg ON sg.sub_icb_code = COALESCE(p.sub_icb_code, lm.sub_icb_code)
+        LEFT JOIN icb_geo ig ON ig.icb_code = COALESCE(sg.icb_code, p.icb_code)
+        LEFT JOIN region_geo rg ON rg.region_code = COALESCE(sg.region_code, ig.region_code, p.region_code)
+        LEFT JOIN list_size ls ON ls.org_code = p.code"
+    )),
 };
 
 pub static PCNS: Derivation = Derivation {
@@ -111,40 +89,25 @@ pub static PCNS: Derivation = Derivation {
         &REG_POPULATIONS,
     ],
     writes: &[&super::PCNS],
-    how: Derive::Rows {
-        columns: &[
-            "pcn_code",
-            "name",
-            "sub_icb_code",
-            "icb_code",
-            "icb_name",
-            "region_code",
-            "open_date",
-            "close_date",
-            "practice_count",
-            "list_size",
-            "search_text",
-        ],
-        select: concat!(
-            organisation_ctes!(),
-            ",
-            -- Aggregated once and joined: as correlated subqueries PostgreSQL re-ran the list-size
-            -- window for every PCN.
-            members AS (
-                SELECT m.pcn_code, COUNT(*) AS practice_count,
-                       CAST(SUM(ls.total) AS BIGINT) AS list_size
-                FROM membership m LEFT JOIN list_size ls ON ls.org_code = m.practice_code
-                GROUP BY m.pcn_code
-            )
-            SELECT c.code, c.name, c.sub_icb_code, sg.icb_code, ig.icb_name,
-                COALESCE(sg.region_code, ig.region_code),
-                c.open_date, c.close_date,
-                COALESCE(mb.practice_count, 0), mb.list_size,
-                LOWER(c.code || ' ' || c.name)
-            FROM ods_pcns c
-            LEFT JOIN sub_icb_geo sg ON sg.sub_icb_code = c.sub_icb_code
-            LEFT JOIN icb_geo ig ON ig.icb_code = sg.icb_code
-            LEFT JOIN members mb ON mb.pcn_code = c.code"
-        ),
-    },
+    how: Derive::Rows(concat!(
+        organisation_ctes!(),
+        ",
+        -- Aggregated once and joined: as correlated subqueries PostgreSQL re-ran the list-size
+        -- window for every PCN.
+        members AS (
+            SELECT m.pcn_code, COUNT(*) AS practice_count,
+                   CAST(SUM(ls.total) AS BIGINT) AS list_size
+            FROM membership m LEFT JOIN list_size ls ON ls.org_code = m.practice_code
+            GROUP BY m.pcn_code
+        )
+        SELECT c.code, c.name, c.sub_icb_code, sg.icb_code, ig.icb_name,
+            COALESCE(sg.region_code, ig.region_code),
+            c.open_date, c.close_date,
+            COALESCE(mb.practice_count, 0), mb.list_size,
+            LOWER(c.code || ' ' || c.name)
+        FROM ods_pcns c
+        LEFT JOIN sub_icb_geo sg ON sg.sub_icb_code = c.sub_icb_code
+        LEFT JOIN icb_geo ig ON ig.icb_code = sg.icb_code
+        LEFT JOIN members mb ON mb.pcn_code = c.code"
+    )),
 };

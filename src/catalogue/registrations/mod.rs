@@ -181,43 +181,13 @@ pub static POPULATION_ENDPOINT: Endpoint = Endpoint {
 pub static DERIVE: Derivation = Derivation {
     reads: &[&REG_POPULATIONS],
     writes: &[&PRACTICE_POPULATIONS],
-    how: Derive::Rows {
-        columns: &[
-            "practice_code",
-            "financial_year",
-            "extract_date",
-            "total",
-            "male",
-            "female",
-            "age_0_4",
-            "age_5_9",
-            "age_10_14",
-            "age_15_19",
-            "age_20_24",
-            "age_25_29",
-            "age_30_34",
-            "age_35_39",
-            "age_40_44",
-            "age_45_49",
-            "age_50_54",
-            "age_55_59",
-            "age_60_64",
-            "age_65_69",
-            "age_70_74",
-            "age_75_79",
-            "age_80_84",
-            "age_85_89",
-            "age_90_94",
-            "age_95_plus",
-        ],
-        select: "SELECT org_code, financial_year, extract_date, total, male, female, age_0_4, age_5_9, age_10_14, age_15_19, age_20_24, age_25_29, age_30_34, age_35_39, age_40_44, age_45_49, age_50_54, age_55_59, age_60_64, age_65_69, age_70_74, age_75_79, age_80_84, age_85_89, age_90_94, age_95_plus
-         FROM (
-            SELECT r.*, ROW_NUMBER() OVER (
-                PARTITION BY org_code, financial_year
-                ORDER BY extract_date, CASE source WHEN 'quin_age' THEN 0 ELSE 1 END) AS rn
-            FROM reg_populations r WHERE org_type = 'practice'
-         ) ranked WHERE rn = 1",
-    },
+    how: Derive::Rows("SELECT org_code, financial_year, extract_date, total, male, female, age_0_4, age_5_9, age_10_14, age_15_19, age_20_24, age_25_29, age_30_34, age_35_39, age_40_44, age_45_49, age_50_54, age_55_59, age_60_64, age_65_69, age_70_74, age_75_79, age_80_84, age_85_89, age_90_94, age_95_plus
+     FROM (
+        SELECT r.*, ROW_NUMBER() OVER (
+            PARTITION BY org_code, financial_year
+            ORDER BY extract_date, CASE source WHEN 'quin_age' THEN 0 ELSE 1 END) AS rn
+        FROM reg_populations r WHERE org_type = 'practice'
+     ) ranked WHERE rn = 1"),
 };
 
 /// The publication `datasets/` names as this dataset's source.

@@ -442,7 +442,7 @@ impl Counts {
 
     fn total_or_band_sum(&self) -> Option<i64> {
         self.total()
-            .or_else(|| sum((0..self.bands.len()).map(|band| self.band(band))))
+            .or_else(|| sum(self.bands.iter().map(|band| band.map(i64::from))))
     }
 }
 

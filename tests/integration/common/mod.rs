@@ -74,11 +74,7 @@ impl TestRole {
     pub async fn create(name: &str) -> TestRole {
         let url = std::env::var(PG_ENV).expect("postgres url");
         let admin = Db::connect(&url).await.expect("postgres");
-        let mut tx = admin.begin().await.expect("begin");
-        tx.execute_raw(&format!("CREATE ROLE {name} NOLOGIN"))
-            .await
-            .expect("role");
-        tx.commit().await.expect("commit");
+        committed(&admin, &format!("CREATE ROLE {name} NOLOGIN")).await;
         admin.close().await;
         TestRole {
             url,
@@ -92,6 +88,15 @@ impl Drop for TestRole {
         let statement = format!("DROP OWNED BY {0}; DROP ROLE {0}", self.name);
         run_apart(&self.url, statement, &format!("test role {}", self.name));
     }
+}
+
+/// Runs `sql` in a transaction of its own, which must commit.
+async fn committed(db: &Db, sql: &str) {
+    let mut tx = db.begin().await.expect("begin");
+    tx.execute_raw(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    tx.commit().await.expect("commit");
 }
 
 /// Runs `statement` through a connection and a runtime of its own, on a thread of its own,
@@ -150,11 +155,7 @@ impl TestDb {
                 {
                     tx.commit().await.expect("commit");
                 }
-                let mut tx = admin.begin().await.expect("begin");
-                tx.execute_raw(&format!("CREATE SCHEMA {schema}"))
-                    .await
-                    .expect("schema");
-                tx.commit().await.expect("commit");
+                committed(&admin, &format!("CREATE SCHEMA {schema}")).await;
                 admin.close().await;
                 (
                     Db::connect_in_schema(&url, Some(&schema))
