@@ -68,11 +68,16 @@ pub struct LoadContext {
     replaced: Arc<Mutex<HashMap<String, HashMap<String, i64>>>>,
     notes: Arc<Mutex<Vec<String>>>,
     options: Arc<Options>,
-    /// The member the run loads after this one, if any.
-    next: Option<SourceFile>,
-    /// A read of the next member started while this one was loaded (see `read_ahead`).
-    ahead: Arc<Mutex<Option<ReadAhead>>>,
+    /// The members the run loads after this one, nearest first, as many as may be read ahead.
+    following: Vec<SourceFile>,
+    /// Reads of the following members started while earlier ones were loaded (see
+    /// `read_ahead`).
+    ahead: Arc<Mutex<Vec<ReadAhead>>>,
 }
+
+/// The most members after the one being loaded that a loader may have read meanwhile (see
+/// `read_ahead`).
+const MOST_AHEAD: usize = 2;
 
 /// A read of one member running on a thread of its own: a
 /// `JoinHandle<Result<T, ImportError>>` for the `T` its loader reads the member as.
@@ -118,7 +123,7 @@ impl LoadContext {
             replaced: Arc::default(),
             notes: Arc::default(),
             options: Arc::default(),
-            next: None,
+            following: Vec::new(),
             ahead: Arc::default(),
         }
     }
@@ -161,47 +166,62 @@ impl LoadContext {
             .collect()
     }
 
-    /// The context of a member of the run's file whose `imports` row is `import_id`; `next`
-    /// is the member the run loads after it.
-    pub fn for_member(&self, import_id: i64, next: Option<&SourceFile>) -> Self {
+    /// The context of a member of the run's file whose `imports` row is `import_id`; `rest`
+    /// holds the members the run loads after it, in order.
+    pub fn for_member(&self, import_id: i64, rest: &[&SourceFile]) -> Self {
         LoadContext {
             import_id,
             progress: self.progress.clone(),
             replaced: Arc::clone(&self.replaced),
             notes: Arc::clone(&self.notes),
             options: Arc::clone(&self.options),
-            next: next.cloned(),
+            following: rest.iter().take(MOST_AHEAD).map(|f| (*f).clone()).collect(),
             ahead: Arc::clone(&self.ahead),
         }
     }
 
-    /// `read(file)`, for a loader that reads a whole member before writing it: the read of the
-    /// run's next member is started on a thread of its own before this one is returned, so it
-    /// overlaps the writing of this one and the two cores of a small machine both work. A member
-    /// read ahead is taken from that thread (its error, naming the file, is this call's); one
-    /// whose loader never asks for it is joined and dropped by the next call. At most two
+    /// `read(file)`, for a loader that reads a whole member before writing it: the reads of the
+    /// run's next `ahead` members (at most `MOST_AHEAD`) are started on threads of their own
+    /// before this one is returned, so they overlap the writing of this one and the cores of a
+    /// small machine all work. One member ahead suits a loader whose members each hold a large
+    /// part of what is read; two suit members that alternate small and large (a month's
+    /// practice map, then its 28 MB age-band file), so the large one's read overlaps the writing
+    /// of the large one before it, not only of the small one between them. A member read ahead
+    /// is taken from its thread (its error, naming the file, is this call's); one whose loader
+    /// never asks for it is joined and dropped once the run has passed it. At most `ahead + 1`
     /// members' reads exist at once.
     pub fn read_ahead<T: Send + 'static>(
         &self,
         file: &SourceFile,
+        ahead: usize,
         read: fn(&SourceFile) -> Result<T, ImportError>,
     ) -> Result<T, ImportError> {
-        let mut ahead = self.ahead.lock().expect("no loader panics holding it");
-        let started = ahead.take().and_then(|ahead| {
-            let mine = ahead.file == *file;
-            match ahead.read.downcast::<JoinHandle<Result<T, ImportError>>>() {
-                Ok(thread) if mine => Some(thread),
+        let following = &self.following[..ahead.min(self.following.len())];
+        let mut reads = self.ahead.lock().expect("no loader panics holding it");
+        let mut started = None;
+        for earlier in std::mem::take(&mut *reads) {
+            if following.contains(&earlier.file) {
+                reads.push(earlier);
+                continue;
+            }
+            let mine = earlier.file == *file;
+            match earlier
+                .read
+                .downcast::<JoinHandle<Result<T, ImportError>>>()
+            {
+                Ok(thread) if mine => started = Some(thread),
                 Ok(thread) => {
                     let _ = thread.join();
-                    None
                 }
                 // Read as another type, which only its own loader could take: its thread is
                 // left to finish on its own.
-                Err(_) => None,
+                Err(_) => {}
             }
-        });
-        if let Some(next) = &self.next {
-            let next = next.clone();
+        }
+        for next in following {
+            if reads.iter().any(|a| a.file == *next) {
+                continue;
+            }
             let thread = std::thread::Builder::new()
                 .name("read-ahead".into())
                 .spawn({
@@ -212,12 +232,12 @@ impl LoadContext {
                     file: next.to_string(),
                     source,
                 })?;
-            *ahead = Some(ReadAhead {
-                file: next,
+            reads.push(ReadAhead {
+                file: next.clone(),
                 read: Box::new(thread),
             });
         }
-        drop(ahead);
+        drop(reads);
         match started {
             Some(thread) => thread
                 .join()
@@ -468,7 +488,7 @@ mod tests {
 
         let earlier = LoadContext::new(ProgressBar::hidden());
         let mut tx = db.begin().await.unwrap();
-        let first = earlier.for_member(1, None);
+        let first = earlier.for_member(1, &[]);
         assert_eq!(
             file(&mut tx, &first, "2025-10", "", &["A", "B", "C"]).await,
             Claimed::New
@@ -477,9 +497,9 @@ mod tests {
 
         let run = LoadContext::new(ProgressBar::hidden());
         let mut tx = db.begin().await.unwrap();
-        let north = run.for_member(2, None);
-        let south = run.for_member(3, None);
-        let reissue = run.for_member(4, None);
+        let north = run.for_member(2, &[]);
+        let south = run.for_member(3, &[]);
+        let reissue = run.for_member(4, &[]);
         assert_eq!(
             file(&mut tx, &north, "2025-10", "north", &["A"]).await,
             Claimed::New
@@ -511,9 +531,9 @@ mod tests {
         db.migrate(&[&VISITS], &[], 1).await.unwrap();
         let run = LoadContext::new(ProgressBar::hidden());
         let mut tx = db.begin().await.unwrap();
-        let earlier = run.for_member(1, None);
+        let earlier = run.for_member(1, &[]);
         file(&mut tx, &earlier, "2025-11", "", &["A"]).await;
-        let streaming = run.for_member(2, None);
+        let streaming = run.for_member(2, &[]);
         file(&mut tx, &streaming, "2025-10", "north", &["B", "C"]).await;
         // A slice met later in the same file that takes in rows the file already loaded.
         assert_eq!(
@@ -541,8 +561,12 @@ mod tests {
         Ok(text)
     }
 
-    #[test]
-    fn each_member_is_read_once_and_the_next_one_ahead() {
+    /// For each member's name, whether each read of it ran ahead of its loader.
+    type ReadThreads = Vec<(String, Vec<bool>)>;
+
+    /// Loads `a, b, skipped, c, d` (c fails to read) reading `ahead` members ahead; returns each
+    /// asked-for member's read, and which reads ran ahead.
+    fn run_reading_ahead(ahead: usize) -> (Vec<Result<String, String>>, ReadThreads) {
         let dir = tempfile::tempdir().unwrap();
         let names = ["a.csv", "b.csv", "skipped.csv", "c.csv", "d.csv"];
         let texts = ["a", "b", "s", "bad c", "d"];
@@ -555,37 +579,61 @@ mod tests {
                 crate::source::open_sources(&path).unwrap().remove(0)
             })
             .collect();
+        READS.lock().unwrap().clear();
         let run = LoadContext::new(ProgressBar::hidden());
         let mut read = Vec::new();
+        let all: Vec<&SourceFile> = members.iter().collect();
         for (place, member) in members.iter().enumerate() {
-            let ctx = run.for_member(1, members.get(place + 1));
+            let ctx = run.for_member(1, &all[place + 1..]);
             // A loader that skips its member (a workbook in a zip of CSVs) never asks for it.
             if member.name() == "skipped.csv" {
                 continue;
             }
-            read.push(ctx.read_ahead(member, read_text).map_err(|e| e.to_string()));
+            read.push(
+                ctx.read_ahead(member, ahead, read_text)
+                    .map_err(|e| e.to_string()),
+            );
         }
-        assert_eq!(read[0], Ok("a".to_owned()));
-        assert_eq!(read[1], Ok("b".to_owned()));
-        let error = read[2].clone().unwrap_err();
-        assert!(error.contains("c.csv"), "{error}");
-        assert_eq!(read[3], Ok("d".to_owned()));
         let reads = READS.lock().unwrap().clone();
-        let ahead = |name: &str| {
-            reads
-                .iter()
-                .filter(|(n, _)| n == name)
-                .map(|(_, thread)| thread.as_deref() == Some("read-ahead"))
-                .collect::<Vec<_>>()
+        let threads = names
+            .iter()
+            .map(|name| {
+                let ran_ahead = reads
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .map(|(_, thread)| thread.as_deref() == Some("read-ahead"))
+                    .collect();
+                (name.to_string(), ran_ahead)
+            })
+            .collect();
+        (read, threads)
+    }
+
+    #[test]
+    fn each_member_is_read_once_and_the_next_ones_ahead() {
+        let expected = |c_ahead: bool| {
+            [
+                ("a.csv", vec![false]),
+                ("b.csv", vec![true]),
+                ("skipped.csv", vec![true]),
+                ("c.csv", vec![c_ahead]),
+                ("d.csv", vec![true]),
+            ]
+            .map(|(name, ahead)| (name.to_string(), ahead))
+            .to_vec()
         };
-        assert_eq!(
-            ahead("a.csv"),
-            [false],
-            "the first member has nothing before it"
-        );
-        assert_eq!(ahead("b.csv"), [true]);
-        assert_eq!(ahead("skipped.csv"), [true], "read ahead, then dropped");
-        assert_eq!(ahead("c.csv"), [false], "what was ahead was not c");
-        assert_eq!(ahead("d.csv"), [true]);
+        // One ahead: while b was written the skipped member was read, not c; the skipped
+        // member's read is dropped.
+        // Two ahead: c was read while b was written too.
+        for (ahead, c_ahead) in [(1, false), (2, true)] {
+            let (read, threads) = run_reading_ahead(ahead);
+            assert_eq!(read[0], Ok("a".to_owned()));
+            assert_eq!(read[1], Ok("b".to_owned()));
+            let error = read[2].clone().unwrap_err();
+            assert!(error.contains("c.csv"), "{error}");
+            assert_eq!(read[3], Ok("d".to_owned()));
+            assert_eq!(read.len(), 4);
+            assert_eq!(threads, expected(c_ahead), "{ahead} ahead");
+        }
     }
 }

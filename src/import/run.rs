@@ -229,7 +229,7 @@ async fn load_all(
         let mut loaded = Loaded::default();
         for member in &file.sources {
             place += 1;
-            let context = run.for_member(*id, members.get(place).copied());
+            let context = run.for_member(*id, members.get(place..).unwrap_or_default());
             progress.set_message(format!("{} {}", source.name, member.name()));
             let part = (source.load)(&mut tx, member, &context).await?;
             loaded.rows += part.rows;

@@ -89,7 +89,7 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
             "expected a Cloud Based Telephony CSV (or a zip of them), found a workbook",
         ));
     }
-    let aggregate = ctx.read_ahead(file, parse::read)?;
+    let aggregate = ctx.read_ahead(file, 1, parse::read)?;
     let kind = aggregate.kind;
     let regions = regions(&aggregate);
     let part = format!(

@@ -78,7 +78,7 @@ async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loade
     }
     // Monthly extracts come by the dozen, each read whole: the next is read while this one is
     // written.
-    let extract = ctx.read_ahead(file, read)?;
+    let extract = ctx.read_ahead(file, 1, read)?;
     let layout = extract.layout;
     let ruleset = match layout {
         Layout::Monthly => ruleset_of(file.name()),

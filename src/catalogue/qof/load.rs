@@ -68,7 +68,7 @@ fn read(file: &SourceFile) -> Result<(QofRows, String), ImportError> {
 
 /// A year is a dozen files, each read whole: the next one is read while this one is written.
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
-    let (rows, year) = ctx.read_ahead(file, read)?;
+    let (rows, year) = ctx.read_ahead(file, 1, read)?;
     let rows = match rows {
         QofRows::Ignored => return Ok(Loaded::default()),
         QofRows::Achievement { region, rows } => {

@@ -47,10 +47,11 @@ fn read(file: &SourceFile) -> Result<Registration, ImportError> {
     })
 }
 
-/// A year of monthly extracts is dozens of files, each read whole: the next one is read while
-/// this one is written.
+/// A year of monthly extracts is dozens of files, each read whole into a few megabytes: the next
+/// two are read while this one is written, as a month's small practice map comes between two
+/// large age-band files.
 async fn load(tx: &mut Tx, file: &SourceFile, ctx: &LoadContext) -> Result<Loaded, ImportError> {
-    match ctx.read_ahead(file, read)? {
+    match ctx.read_ahead(file, 2, read)? {
         Registration::Map(rows) => load_map(tx, rows, ctx).await,
         Registration::Populations(rows, source) => load_populations(tx, rows, source, ctx).await,
     }
