@@ -133,7 +133,11 @@ macro_rules! sizes_cte {
 /// placed in the greatest code, so every row has one parent per level. England has no published
 /// row: it is the sum of the regions, under the ONS country code. A month's own map is found by
 /// a join: looked up month by month, PostgreSQL scanned the whole map for each (0.1 s of the
-/// select for 24 months).
+/// select for 24 months). Rows are joined to the map of their month's map date, and each level's
+/// geography is grouped by map date from the map as stored, rather than from a copy of the map
+/// for every month, which both backends built and PostgreSQL sorted (the select for 24 national
+/// months: 0.95-0.99 s before, 0.76-0.82 s after on PostgreSQL, 1.48-1.50 s before, 1.36-1.38 s
+/// after on SQLite).
 pub static DERIVE: Derivation = Derivation {
     reads: &[&REG_POPULATIONS, &REG_PRACTICE_MAP, &ods::ODS_PRACTICES],
     writes: &[&LIST_SIZES],
@@ -147,29 +151,25 @@ pub static DERIVE: Derivation = Derivation {
             LEFT JOIN (SELECT DISTINCT extract_date FROM reg_practice_map) maps
                 ON maps.extract_date = months.month
         ),
-        month_map AS (
-            SELECT d.month, m.practice_code, m.practice_name, m.pcn_code, m.pcn_name,
-                m.sub_icb_code, m.sub_icb_name, m.icb_code, m.icb_name, m.region_code,
-                m.region_name
-            FROM map_dates d JOIN reg_practice_map m ON m.extract_date = d.map_date
-        ),
         pcn_geo AS (
-            SELECT month, pcn_code, MAX(pcn_name) AS name, MAX(sub_icb_code) AS sub_icb_code,
-                MAX(icb_code) AS icb_code, MAX(region_code) AS region_code
-            FROM month_map WHERE pcn_code IS NOT NULL GROUP BY month, pcn_code
+            SELECT extract_date AS map_date, pcn_code, MAX(pcn_name) AS name,
+                MAX(sub_icb_code) AS sub_icb_code, MAX(icb_code) AS icb_code,
+                MAX(region_code) AS region_code
+            FROM reg_practice_map WHERE pcn_code IS NOT NULL GROUP BY extract_date, pcn_code
         ),
         sub_icb_geo AS (
-            SELECT month, sub_icb_code, MAX(sub_icb_name) AS name, MAX(icb_code) AS icb_code,
-                MAX(region_code) AS region_code
-            FROM month_map GROUP BY month, sub_icb_code
+            SELECT extract_date AS map_date, sub_icb_code, MAX(sub_icb_name) AS name,
+                MAX(icb_code) AS icb_code, MAX(region_code) AS region_code
+            FROM reg_practice_map GROUP BY extract_date, sub_icb_code
         ),
         icb_geo AS (
-            SELECT month, icb_code, MAX(icb_name) AS name, MAX(region_code) AS region_code
-            FROM month_map GROUP BY month, icb_code
+            SELECT extract_date AS map_date, icb_code, MAX(icb_name) AS name,
+                MAX(region_code) AS region_code
+            FROM reg_practice_map GROUP BY extract_date, icb_code
         ),
         region_geo AS (
-            SELECT month, region_code, MAX(region_name) AS name
-            FROM month_map GROUP BY month, region_code
+            SELECT extract_date AS map_date, region_code, MAX(region_name) AS name
+            FROM reg_practice_map GROUP BY extract_date, region_code
         )
         SELECT s.extract_date, s.org_type, s.org_code,
             CASE s.org_type
@@ -198,16 +198,17 @@ pub static DERIVE: Derivation = Derivation {
                 ELSE s.org_code END,
             s.total, s.male, s.female
         FROM sizes s
-        LEFT JOIN month_map pm ON s.org_type = 'practice' AND pm.month = s.extract_date
-            AND pm.practice_code = s.org_code
+        LEFT JOIN map_dates d ON d.month = s.extract_date
+        LEFT JOIN reg_practice_map pm ON s.org_type = 'practice'
+            AND pm.extract_date = d.map_date AND pm.practice_code = s.org_code
         LEFT JOIN ods_practices op ON s.org_type = 'practice' AND op.code = s.org_code
-        LEFT JOIN pcn_geo pg ON s.org_type = 'pcn' AND pg.month = s.extract_date
+        LEFT JOIN pcn_geo pg ON s.org_type = 'pcn' AND pg.map_date = d.map_date
             AND pg.pcn_code = s.org_code
-        LEFT JOIN sub_icb_geo sg ON s.org_type = 'sub_icb' AND sg.month = s.extract_date
+        LEFT JOIN sub_icb_geo sg ON s.org_type = 'sub_icb' AND sg.map_date = d.map_date
             AND sg.sub_icb_code = s.org_code
-        LEFT JOIN icb_geo ig ON s.org_type = 'icb' AND ig.month = s.extract_date
+        LEFT JOIN icb_geo ig ON s.org_type = 'icb' AND ig.map_date = d.map_date
             AND ig.icb_code = s.org_code
-        LEFT JOIN region_geo rg ON s.org_type = 'region' AND rg.month = s.extract_date
+        LEFT JOIN region_geo rg ON s.org_type = 'region' AND rg.map_date = d.map_date
             AND rg.region_code = s.org_code
         UNION ALL
         SELECT extract_date, 'national', 'E92000001', 'England', NULL, NULL, NULL, NULL,
