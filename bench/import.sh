@@ -95,9 +95,9 @@ import_all() { # url backend-label
   done
 }
 
-ratio() { # label dataset rows reference-seconds our-seconds
-  printf "%-8s %-21s %8d rows: reference %6.1f s, haresign import %6.1f s = %3.0f%% of the reference's speed (target >= 60%%)\n" \
-    "$1" "$2" "$3" "$4" "$5" "$(echo "$4 * 100 / $5" | bc -l)"
+ratio() { # label dataset rows reference-seconds our-seconds [what the figure is held to]
+  printf "%-8s %-21s %8d rows: reference %6.1f s, haresign import %6.1f s = %3.0f%% of the reference's speed (%s)\n" \
+    "$1" "$2" "$3" "$4" "$5" "$(echo "$4 * 100 / $5" | bc -l)" "${6:-target >= 60%}"
 }
 
 echo "== import per dataset (the demo's national files, into a fresh database)"
@@ -141,7 +141,8 @@ for dataset in "${COMPARED[@]}"; do
       | sed -nE 's/^TIME ([0-9.]+) ([0-9.]+) ([0-9.]+)$/\1 \2 + \3/p' | { read -r e c; echo "$e $(echo "$c" | bc)"; })
   ratio sqlite "$dataset" "$rows" "$reference" "${SECONDS_OF["sqlite $dataset"]}"
   # Both sides run in one process on SQLite, so their CPU times compare too.
-  ratio "  (CPU)" "$dataset" "$rows" "$reference_cpu" "${CPU_OF["sqlite $dataset"]}"
+  ratio "  (CPU)" "$dataset" "$rows" "$reference_cpu" "${CPU_OF["sqlite $dataset"]}" \
+    "CPU time, for comparison: the target is on wall time"
   rm -f "$raw" "$WORK"/*.csv
   if [ "$PG" = 1 ]; then
     tables=${FILLED["postgres $dataset"]}
