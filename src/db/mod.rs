@@ -138,10 +138,7 @@ impl Db {
                 .synchronous(sync)
                 .busy_timeout(Duration::from_secs(30))
                 .pragma("cache_size", "-16384")
-                // The sorts of an import's derivations (every list size of a year) would hold
-                // tens of megabytes of the process in memory; in temporary files, which SQLite
-                // only writes past its cache, they take no longer.
-                .pragma("temp_store", "file");
+                .pragma("temp_store", "memory");
             let file = options.get_filename().to_path_buf();
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
