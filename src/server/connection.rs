@@ -25,7 +25,7 @@ use axum::extract::ConnectInfo;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
@@ -272,6 +272,25 @@ const HTTP2_PREFACE_START: &[u8] = b"PRI ";
 /// Most bytes read at once while a connection waits between requests; hyper reads the rest.
 const FIRST_READ: usize = 64;
 
+/// Longest a connection the server closes as it stops is read from after its sending side is
+/// shut (see `close_lingering`).
+const LINGER: Duration = Duration::from_secs(1);
+
+/// Closes a connection the server ends as it stops: its sending side first, then what the client
+/// sends is read and dropped until the client closes too (or `LINGER` passes). A request the
+/// client sent just as the server stopped then meets an end of stream it can retry on: closed
+/// with the request unread, the connection would be reset, which a client takes for a response
+/// cut short.
+async fn close_lingering<S: AsyncRead + AsyncWrite + Unpin>(mut socket: S) {
+    // hyper may have shut it already; what matters is that it is shut before the reads.
+    let _ = socket.shutdown().await;
+    let mut dropped = [0u8; FIRST_READ];
+    let _ = tokio::time::timeout(LINGER, async {
+        while matches!(socket.read(&mut dropped).await, Ok(n) if n > 0) {}
+    })
+    .await;
+}
+
 /// Serves one connection until the client closes it, a deadline passes, or the server stops
 /// (then requests in flight finish and the connection closes).
 pub async fn serve<S>(
@@ -312,11 +331,16 @@ pub async fn serve<S>(
         draining: false,
     };
     let Some(http2) = life.first_bytes(&mut socket).await else {
+        if life.draining {
+            close_lingering(socket).await;
+        }
         return;
     };
     if http2 {
         let connection = http2::Builder::new(TokioExecutor::new())
             .serve_connection(TokioIo::new(socket), service);
+        // HTTP/2 ends with a GOAWAY frame naming the last stream served, which tells the client
+        // what to send again.
         life.drive(
             Box::pin(connection),
             |c| c.as_mut().graceful_shutdown(),
@@ -332,11 +356,16 @@ pub async fn serve<S>(
     loop {
         // Boxed, so that a parked connection's task does not keep room for hyper's state.
         let connection = Box::pin(builder.serve_connection(TokioIo::new(socket), service));
-        let Some(connection) = life
+        let connection = match life
             .drive(connection, |c| c.as_mut().graceful_shutdown(), true)
             .await
-        else {
-            return;
+        {
+            Driven::Parked(connection) => connection,
+            Driven::Drained(connection) => {
+                close_lingering(Pin::into_inner(connection).into_parts().io.into_inner()).await;
+                return;
+            }
+            Driven::Ended => return,
         };
         let parts = Pin::into_inner(connection).into_parts();
         (socket, service) = (parts.io.into_inner(), parts.service);
@@ -346,11 +375,25 @@ pub async fn serve<S>(
         drop(parts.read_buf);
         if socket.unread.is_empty() {
             let Some(bytes) = life.next_bytes(&mut socket).await else {
+                if life.draining {
+                    close_lingering(socket).await;
+                }
                 return;
             };
             socket.unread = bytes;
         }
     }
+}
+
+/// How hyper's connection stood when `Lifecycle::drive` returned it.
+enum Driven<C> {
+    /// Idle between requests (for `into_parts`).
+    Parked(Pin<Box<C>>),
+    /// Closed by hyper as the server stopped, once the requests in flight were answered; its
+    /// socket is still open.
+    Drained(Pin<Box<C>>),
+    /// Ended by the client, an error or a deadline.
+    Ended,
 }
 
 /// What a connection's phases share: its deadlines and the server's stop signal.
@@ -375,14 +418,14 @@ impl Lifecycle {
         past
     }
 
-    /// Runs hyper's connection until it ends (`None`) or, when `park` is set, until it stands
-    /// idle between requests (the connection, for `into_parts`).
+    /// Runs hyper's connection until it ends or, when `park` is set, until it stands idle
+    /// between requests.
     async fn drive<C>(
         &mut self,
         mut connection: Pin<Box<C>>,
         graceful_shutdown: impl Fn(&mut Pin<Box<C>>),
         park: bool,
-    ) -> Option<Pin<Box<C>>>
+    ) -> Driven<C>
     where
         C: Future<Output = Result<(), hyper::Error>>,
     {
@@ -403,15 +446,16 @@ impl Lifecycle {
                 served = served => match served {
                     Some(Err(error)) => {
                         tracing::debug!(peer = %self.peer, %error, "connection ended with an error");
-                        return None;
+                        return Driven::Ended;
                     }
-                    Some(Ok(())) => return None,
-                    None => return Some(connection),
+                    Some(Ok(())) if shutting_down => return Driven::Drained(connection),
+                    Some(Ok(())) => return Driven::Ended,
+                    None => return Driven::Parked(connection),
                 },
                 () = watch.changed.notified() => {}
                 () = sleep_until(deadline) => {
                     if self.past_deadline() {
-                        return None;
+                        return Driven::Ended;
                     }
                 }
                 _ = self.stopping.changed(), if !self.draining => {
@@ -692,5 +736,39 @@ mod tests {
         let mut rest = Vec::new();
         client.pipe.read_to_end(&mut rest).await.expect("read");
         assert!(rest.is_empty());
+    }
+
+    /// Whether the server still reads what the client sends, once the client has read the end
+    /// of the server's stream: closed instead, a real socket would answer with a reset.
+    async fn still_read_after_the_end(client: &mut Client) -> bool {
+        let mut rest = Vec::new();
+        client.pipe.read_to_end(&mut rest).await.expect("read");
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+        client.pipe.write_all(&request("/small")).await.is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_parked_connection_stopped_reads_on_until_the_client_closes() {
+        let mut client = connect(1024);
+        client.send(&request("/small")).await;
+        assert_eq!(client.response().await, "ok");
+        client.stop.send(()).expect("the connection listens");
+        assert!(still_read_after_the_end(&mut client).await);
+    }
+
+    #[tokio::test]
+    async fn a_connection_stopped_mid_response_answers_it_then_reads_on_until_the_client_closes() {
+        let mut client = connect(1024);
+        client.send(&request("/stream")).await;
+        let mut first = [0u8; 1];
+        client
+            .pipe
+            .read_exact(&mut first)
+            .await
+            .expect("the answer begins");
+        client.received.push(first[0]);
+        client.stop.send(()).expect("the connection listens");
+        assert_eq!(client.response().await, "y".repeat(STREAMED));
+        assert!(still_read_after_the_end(&mut client).await);
     }
 }
