@@ -195,8 +195,12 @@ class Postgres:
 
     def start(self):
         options = f"-p {PG_PORT} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-        run(*self.as_postgres(), f"{PG_BIN}/pg_ctl", "-D", self.dir, "-o", options, "-l",
-            self.log, "-w", "start")
+        started = run(*self.as_postgres(), f"{PG_BIN}/pg_ctl", "-D", self.dir, "-o", options,
+                      "-l", self.log, "-w", "start", check=False)
+        if started.returncode != 0:
+            # The work directory goes with the run: the reason is only in the server's log.
+            with open(self.log) as log:
+                raise RuntimeError(f"PostgreSQL did not start: {log.read()[-2000:]}")
 
     def stop(self, mode="fast"):
         run(*self.as_postgres(), f"{PG_BIN}/pg_ctl", "-D", self.dir, "-m", mode, "-w", "stop")
