@@ -219,7 +219,7 @@ impl LoadContext {
             }
         }
         for next in following {
-            if reads.iter().any(|a| a.file == *next) {
+            if reads.iter().any(|running| running.file == *next) {
                 continue;
             }
             let thread = std::thread::Builder::new()

@@ -131,16 +131,14 @@ macro_rules! sizes_cte {
 /// `list_sizes`, rebuilt from `reg_populations` and `reg_practice_map`. Parents come from the
 /// practice map of the row's month, else the latest map. A PCN that spans sub-ICB locations is
 /// placed in the greatest code, so every row has one parent per level. England has no published
-/// row: it is the sum of the regions, under the ONS country code. A month's own map is found by
-/// a join: looked up month by month, PostgreSQL scanned the whole map for each (0.1 s of the
-/// select for 24 months). Rows are joined to the map of their month's map date, and each level's
-/// geography is grouped by map date from the map as stored, rather than from a copy of the map
-/// for every month, which both backends built and PostgreSQL sorted (the select for 24 national
-/// months: 0.95-0.99 s before, 0.76-0.82 s after on PostgreSQL, 1.48-1.50 s before, 1.36-1.38 s
-/// after on SQLite). The levels are grouped from the map's distinct geographies, one row per PCN
-/// and map rather than per practice: a `MAX` over them is the `MAX` over every practice, and the
-/// map is read once instead of four times (PostgreSQL 0.78-0.79 s before, 0.67-0.70 s after;
-/// SQLite 1.35-1.36 s before, 1.22-1.25 s after).
+/// row: it is the sum of the regions, under the ONS country code.
+///
+/// Each row is joined to the practice map of its month's map date, as stored, and each level's
+/// geography is grouped by map date from the map's distinct geographies (one row per PCN and
+/// map: a `MAX` over them is the `MAX` over every practice). A copy of the map for every month,
+/// grouped four times, and a month-by-month lookup of the map date, which PostgreSQL planned as
+/// a scan of the whole map for each month, made the select for 24 national months take
+/// 1.12-1.14 s on PostgreSQL and 1.48-1.50 s on SQLite; it takes 0.67-0.70 s and 1.22-1.25 s.
 pub static DERIVE: Derivation = Derivation {
     reads: &[&REG_POPULATIONS, &REG_PRACTICE_MAP, &ods::ODS_PRACTICES],
     writes: &[&LIST_SIZES],
