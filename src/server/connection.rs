@@ -331,9 +331,6 @@ pub async fn serve<S>(
         draining: false,
     };
     let Some(http2) = life.first_bytes(&mut socket).await else {
-        if life.draining {
-            close_lingering(socket).await;
-        }
         return;
     };
     if http2 {
@@ -375,9 +372,6 @@ pub async fn serve<S>(
         drop(parts.read_buf);
         if socket.unread.is_empty() {
             let Some(bytes) = life.next_bytes(&mut socket).await else {
-                if life.draining {
-                    close_lingering(socket).await;
-                }
                 return;
             };
             socket.unread = bytes;
@@ -472,7 +466,7 @@ impl Lifecycle {
     /// Waits for a connection's first bytes and tells whether they open HTTP/2 (`Some(true)`);
     /// `None` when the connection ends or its deadline passes first. The bytes are left in
     /// `unread` for hyper.
-    async fn first_bytes<S: AsyncRead + Unpin>(
+    async fn first_bytes<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         socket: &mut WatchedStream<S>,
     ) -> Option<bool> {
@@ -486,8 +480,9 @@ impl Lifecycle {
     }
 
     /// Waits, holding no buffer of hyper's, for the next bytes of a connection with nothing in
-    /// flight; `None` when the client closes, the deadline passes or the server stops first.
-    async fn next_bytes<S: AsyncRead + Unpin>(
+    /// flight; `None` when the client closes, the deadline passes or the server stops first
+    /// (then the connection is closed lingering).
+    async fn next_bytes<S: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         socket: &mut WatchedStream<S>,
     ) -> Option<Bytes> {
@@ -509,6 +504,7 @@ impl Lifecycle {
                 }
                 _ = self.stopping.changed() => {
                     self.draining = true;
+                    close_lingering(socket).await;
                     return None;
                 }
             }
